@@ -1,0 +1,39 @@
+"""layer-rotation-tools: monitor and control layer rotation in Keras 3 (TensorFlow).
+
+Carbonnelle & De Vleeschouwer, "Layer rotation: a surprisingly powerful indicator of
+generalization in deep networks?" (arXiv:1806.01603) and "On layer-level control of
+DNN training and its impact on generalization" (arXiv:1806.01603v1).
+"""
+
+from layer_rotation_tools.baselines import EffectiveLRSGD, NormalizedSGD, SGDAMom
+from layer_rotation_tools.callbacks import (
+    LayerRotationCurves,
+    LayerRotationRates,
+    ReplayRotationRates,
+    find_layca,
+)
+from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_layer_names, kernel_variables
+from layer_rotation_tools.layca import Layca
+from layer_rotation_tools.plotting import plot_layer_rotation_curves
+from layer_rotation_tools.profiles import alpha_multipliers, alpha_profile
+from layer_rotation_tools.storage import ResultsFileError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_KERNEL_NAMES",
+    "EffectiveLRSGD",
+    "LayerRotationCurves",
+    "LayerRotationRates",
+    "Layca",
+    "NormalizedSGD",
+    "ReplayRotationRates",
+    "ResultsFileError",
+    "SGDAMom",
+    "alpha_multipliers",
+    "alpha_profile",
+    "find_layca",
+    "kernel_layer_names",
+    "kernel_variables",
+    "plot_layer_rotation_curves",
+]

@@ -1,0 +1,352 @@
+"""Layca: layer-level controlled amount of weight rotation, as a Keras optimizer wrapper.
+
+Algorithm 1 of arXiv:1806.01603 (Carbonnelle & De Vleeschouwer): whatever step an
+optimizer proposes for a kernel, Layca turns it into a rotation of exactly
+arctan(rho_l(t)) of that kernel, with rho_l(t) = multiplier_l * rho(t), keeping the
+kernel's norm. Biases and batch-norm parameters are not updated (the authors' code),
+or take the inner optimizer's plain step with `train_non_kernels=True`.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from layer_rotation_tools.baselines import EffectiveLRSGD, NormalizedSGD, SGDAMom
+from layer_rotation_tools.kernels import (
+    DEFAULT_KERNEL_NAMES,
+    kernel_mask,
+    layer_path,
+    match_layer,
+    short_names,
+)
+from layer_rotation_tools.transforms import (
+    STEP_EPSILON,
+    keep_finite,
+    layca_update,
+    lars_update,
+    nan_to_zero,
+)
+
+_OWN_OPTIMIZERS = {
+    "sgd_amom": SGDAMom,
+    "normalized_sgd": NormalizedSGD,
+    "effective_lr_sgd": EffectiveLRSGD,
+}
+# Options that act in `Optimizer.apply`, which Layca does not delegate to its inner
+# optimizer (it delegates the per-variable step only).
+_APPLY_LEVEL_OPTIONS = (
+    "weight_decay",
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "use_ema",
+    "gradient_accumulation_steps",
+    "loss_scale_factor",
+)
+_WEIGHT_DECAY_HINT = (
+    "Layca holds every kernel's norm fixed, so decoupled weight decay cannot act on "
+    "kernels; the papers' '_weight_decay' configurations use an L2 kernel_regularizer "
+    "(keras.regularizers.L2) on the loss instead."
+)
+
+
+@keras.saving.register_keras_serializable(package="layer_rotation_tools")
+class Layca(keras.optimizers.Optimizer):
+    """Rotate each kernel by arctan(rho_l(t)) per step, in the direction an optimizer proposes.
+
+    For each kernel p with step s proposed by the inner optimizer (a descent step:
+    the inner optimizer alone would set p' = p - s), Algorithm 2 of arXiv:1806.01603:
+
+        s  <- s - (s . p) p / ||p||^2        (1: project orthogonally to p)
+        s  <- s ||p|| / ||s||  (0 if ||s|| <= epsilon)   (2: normalise the rotation)
+        p' <- p - rho_l(t) s                 (3: update; tan(angle(p, p')) == rho_l(t))
+        p' <- p' ||p|| / ||p'||              (4: back on the sphere)
+
+    With `lars=True`, operations 1 and 4 are skipped and the norm growth per step is
+    capped at `lars_max_growth * ||p_0||` (LARS / NG_adap, Supp. A.4 and footnote 5).
+    NaN and Inf are replaced by 0 in gradients and steps (Supp. A.2 of arXiv:1806.01603v1),
+    so they never reach the weights.
+
+    The inner optimizer is called variable by variable through its `update_step`, so
+    its state (moments, iteration count) advances exactly as if it ran alone on the
+    same gradients; its own `learning_rate` only scales the step, which Layca
+    normalises away (it still sets the step of non-kernels with `train_non_kernels`).
+
+    Args:
+        optimizer: the inner optimizer: a `keras.optimizers.Optimizer` instance or an
+            identifier ("sgd", "adam", "rmsprop", "adagrad", ..., or this package's
+            "sgd_amom", "normalized_sgd", "effective_lr_sgd"). Plain SGD by default, as
+            in the papers.
+        learning_rate: rho(t), the global rotation rate: a float or a
+            `keras.optimizers.schedules.LearningRateSchedule`. 3**-3 is the papers' best.
+        multipliers: `{layer name: factor}`; rho_l = factor * rho(t). Layer names are
+            those of `kernel_layer_names(model)`; missing layers get 1. See
+            `alpha_multipliers` for the papers' alpha profile. Factors live in
+            variables: `set_multipliers` changes them during training without retracing.
+        lars: LARS mode (operations 1 and 4 disabled, norm growth capped).
+        train_non_kernels: give non-kernel variables (biases, batch-norm parameters)
+            the inner optimizer's plain step instead of leaving them unchanged.
+        kernel_names: regular expressions searched in `variable.path` that select the
+            kernels; `kernels.DEFAULT_KERNEL_NAMES` (dense, conv, depthwise, pointwise and
+            recurrent kernels) by default.
+        epsilon: a step with norm <= epsilon is treated as zero.
+        lars_max_growth: the LARS cap, as a fraction of the kernel's initial norm.
+        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
+            `loss_scale_factor` as in `keras.optimizers.Optimizer`, applied to the
+            gradients before the inner optimizer sees them.
+    """
+
+    def __init__(
+        self,
+        optimizer="sgd",
+        learning_rate=3.0**-3,
+        multipliers=None,
+        lars=False,
+        train_non_kernels=False,
+        kernel_names=None,
+        epsilon=STEP_EPSILON,
+        lars_max_growth=1e-4,
+        name=None,
+        **kwargs,
+    ):
+        if kwargs.get("weight_decay") is not None:
+            raise ValueError(f"Layca does not take weight_decay={kwargs['weight_decay']!r}: {_WEIGHT_DECAY_HINT}")
+        if kwargs.get("gradient_accumulation_steps") is not None:
+            raise ValueError(
+                "Layca does not support gradient_accumulation_steps="
+                f"{kwargs['gradient_accumulation_steps']!r}: accumulate gradients before "
+                "calling apply, or use a larger batch."
+            )
+        if isinstance(learning_rate, int) and not isinstance(learning_rate, bool):
+            learning_rate = float(learning_rate)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.inner_optimizer = get_inner_optimizer(optimizer)
+        self.multipliers = _checked_multipliers(multipliers)
+        self.lars = bool(lars)
+        self.train_non_kernels = bool(train_non_kernels)
+        self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
+        if not self.kernel_names:
+            raise ValueError("kernel_names is empty: Layca would rotate nothing. Leave it as None for the defaults.")
+        self.epsilon = float(epsilon)
+        self.lars_max_growth = float(lars_max_growth)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        mask = kernel_mask(variables, self.kernel_names)
+        if not any(mask):
+            raise ValueError(
+                f"None of the {len(variables)} variables given to Layca is a kernel "
+                f"(no path matches kernel_names={list(self.kernel_names)}); "
+                f"variables: {[_path(v) for v in variables][:20]}."
+            )
+        kernel_values = {i: _numpy(v) for i, v in enumerate(variables) if mask[i]}
+        for i, value in kernel_values.items():
+            if not np.all(np.isfinite(value)) or not np.any(value):
+                raise ValueError(
+                    f"Layca cannot rotate kernel '{_path(variables[i])}': its norm is "
+                    f"{np.linalg.norm(value)}, so it has no direction and rotation is "
+                    "undefined. Initialise it with a non-zero initializer (e.g. "
+                    "'glorot_uniform'), or leave it out of Layca with kernel_names "
+                    "(and train_non_kernels=True to train it with the inner optimizer)."
+                )
+        self._kernel_layers = {i: layer_path(variables[i]) for i in kernel_values}
+        factors = {i: 1.0 for i in kernel_values}
+        factors.update(self._resolve(self.multipliers))
+        self._rate_multipliers = tuple(
+            self._scalar_variable(factors[i], f"rate_multiplier_{_slug(variables[i])}") if mask[i] else None
+            for i in range(len(variables))
+        )
+        self._initial_norms = tuple(
+            self._scalar_variable(float(np.linalg.norm(kernel_values[i])), f"initial_norm_{_slug(variables[i])}")
+            if mask[i] and self.lars
+            else None
+            for i in range(len(variables))
+        )
+        inner = self.inner_optimizer
+        if inner.built:
+            raise ValueError(
+                f"The inner optimizer {inner.name!r} is already built on other variables; "
+                "give Layca a fresh optimizer instance (or an identifier)."
+            )
+        inner.build([v for v, is_kernel in zip(variables, mask) if is_kernel or self.train_non_kernels])
+
+    @property
+    def variables(self):
+        return self._variables + self.inner_optimizer.variables
+
+    def apply(self, grads, trainable_variables=None):
+        super().apply(grads, trainable_variables)
+        # The inner optimizer's own counter (Adam's bias correction, its schedules).
+        self.inner_optimizer.iterations.assign_add(1)
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        multiplier = self._rate_multipliers[index]
+        if multiplier is None:
+            if self.train_non_kernels:
+                before = _snapshot(variable)
+                self.assign(variable, keep_finite(self._inner_step(gradient, variable), before))
+            return
+        dtype = "float64" if keras.backend.standardize_dtype(variable.dtype) == "float64" else "float32"
+        p = ops.cast(_snapshot(variable), dtype)
+        step = nan_to_zero(p - ops.cast(self._inner_step(gradient, variable), dtype))
+        rate = ops.cast(learning_rate, dtype) * ops.cast(multiplier, dtype)
+        if self.lars:
+            max_growth = self.lars_max_growth * ops.cast(self._initial_norms[index], dtype)
+            p_new = lars_update(p, step, rate, max_growth)
+        else:
+            p_new = layca_update(p, step, rate, self.epsilon)
+        self.assign(variable, keep_finite(p_new, p))
+
+    def _inner_step(self, gradient, variable):
+        """Let the inner optimizer step `variable` on the NaN-free gradient; return the
+        value it proposes (the caller writes the final value)."""
+        learning_rate = ops.cast(self.inner_optimizer.learning_rate, variable.dtype)
+        self.inner_optimizer.update_step(nan_to_zero(ops.convert_to_tensor(gradient)), variable, learning_rate)
+        return _snapshot(variable)
+
+    def set_multipliers(self, multipliers):
+        """Set layer-wise factors `{layer name: factor}` (rho_l = factor * rho(t)).
+
+        After `build`, the factors are assigned to variables: the compiled training
+        step picks them up at its next call without retracing, so a callback may
+        call this every batch. Layers not named keep their current factor.
+        """
+        multipliers = _checked_multipliers(multipliers)
+        if not self.built:
+            self.multipliers.update(multipliers)
+            return
+        for index, factor in self._resolve(multipliers).items():
+            self._rate_multipliers[index].assign(factor)
+
+    def multiplier_values(self):
+        """`{layer name: current factor}` for every kernel layer (after build)."""
+        if not self.built:
+            raise ValueError("Layca is not built yet: call optimizer.build(model.trainable_variables) or train first.")
+        names = dict(zip(self._kernel_layers.values(), short_names(list(self._kernel_layers.values()))))
+        return {
+            names[path]: float(ops.convert_to_numpy(self._rate_multipliers[i]))
+            for i, path in self._kernel_layers.items()
+        }
+
+    def _resolve(self, multipliers):
+        """Map `{layer name: factor}` to `{kernel index: factor}`, with clear errors."""
+        known = list(dict.fromkeys(short_names(list(self._kernel_layers.values()))))
+        resolved = {}
+        for name, factor in multipliers.items():
+            indices = [i for i, path in self._kernel_layers.items() if match_layer(name, path)]
+            layers = {self._kernel_layers[i] for i in indices}
+            if not indices:
+                raise ValueError(
+                    f"multipliers names layer {name!r}, which owns no kernel of this model. "
+                    f"Known kernel layers (forward order): {known}."
+                )
+            if len(layers) > 1:
+                raise ValueError(
+                    f"multipliers name {name!r} matches several layers {sorted(layers)}; "
+                    f"use one of the unique names {known}."
+                )
+            resolved.update({i: factor for i in indices})
+        return resolved
+
+    def _scalar_variable(self, value, name):
+        return self.add_variable(
+            shape=(),
+            initializer=keras.initializers.Constant(value),
+            dtype="float32",
+            aggregation="only_first_replica",
+            name=name,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
+                "multipliers": dict(self.multipliers),
+                "lars": self.lars,
+                "train_non_kernels": self.train_non_kernels,
+                "kernel_names": list(self.kernel_names),
+                "epsilon": self.epsilon,
+                "lars_max_growth": self.lars_max_growth,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["optimizer"] = keras.saving.deserialize_keras_object(config["optimizer"], custom_objects=custom_objects)
+        return super().from_config(config, custom_objects=custom_objects)
+
+
+def get_inner_optimizer(identifier):
+    """A fresh optimizer from an identifier, or the instance itself, with clear errors."""
+    if isinstance(identifier, Layca):
+        raise ValueError("Layca cannot wrap another Layca; wrap its inner optimizer directly.")
+    if isinstance(identifier, keras.optimizers.Optimizer):
+        optimizer = identifier
+    elif isinstance(identifier, str) and identifier.lower() in _OWN_OPTIMIZERS:
+        optimizer = _OWN_OPTIMIZERS[identifier.lower()]()
+    else:
+        try:
+            optimizer = keras.optimizers.get(identifier)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"Layca cannot use optimizer={identifier!r} as its inner optimizer ({error}). "
+                "Pass a keras.optimizers.Optimizer instance or a name such as 'sgd', 'adam', "
+                f"'rmsprop', 'adagrad', {', '.join(repr(n) for n in _OWN_OPTIMIZERS)}."
+            ) from None
+    for option in _APPLY_LEVEL_OPTIONS:
+        value = getattr(optimizer, option, None)
+        if value:
+            hint = _WEIGHT_DECAY_HINT if option == "weight_decay" else f"set {option} on Layca instead."
+            raise ValueError(
+                f"The inner optimizer {optimizer.name!r} has {option}={value!r}, which acts in "
+                f"Optimizer.apply; Layca only delegates the per-variable step. {hint}"
+            )
+    return optimizer
+
+
+def _checked_multipliers(multipliers):
+    if multipliers is None:
+        return {}
+    if not isinstance(multipliers, dict):
+        raise ValueError(
+            f"multipliers must be a dict {{layer name: factor}}; received {type(multipliers).__name__}. "
+            "alpha_multipliers(model, alpha) builds one."
+        )
+    checked = {}
+    for name, factor in multipliers.items():
+        if not isinstance(factor, (int, float, np.floating)) or not math.isfinite(factor) or factor < 0:
+            raise ValueError(
+                f"multipliers[{name!r}] = {factor!r}: a factor must be a finite number >= 0 "
+                "(0 freezes the layer)."
+            )
+        checked[str(name)] = float(factor)
+    return checked
+
+
+def _snapshot(variable):
+    """The variable's value now, as a tensor. (`convert_to_tensor` would hand back the
+    variable itself, read lazily after later assignments.)"""
+    return ops.copy(variable)
+
+
+def _numpy(variable):
+    """The variable's value, read eagerly even while Keras traces the first train step."""
+    with tf.init_scope():
+        return np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
+
+
+def _path(variable):
+    return getattr(variable, "path", None) or variable.name
+
+
+def _slug(variable):
+    return _path(variable).replace("/", "_").replace(":", "_")
