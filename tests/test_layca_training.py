@@ -1,0 +1,151 @@
+"""Layca inside Keras training: serialisation, resume, jit, distribution, loss scaling, schedules."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layer_rotation_tools import Layca, LayerRotationRates, SGDAMom
+from tests import references
+
+
+def _mlp(batch_norm=True):
+    layers = [keras.Input((6,)), keras.layers.Dense(8, use_bias=False, name="hidden")]
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization(center=False, scale=False))
+    layers += [keras.layers.ReLU(), keras.layers.Dense(3, activation="softmax", name="out")]
+    return keras.Sequential(layers)
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = keras.utils.to_categorical(rng.integers(0, 3, n), 3)
+    return x, y
+
+
+def test_config_round_trip_keeps_every_setting():
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [0.1, 0.02, 0.004])
+    layca = Layca(
+        keras.optimizers.Adam(0.002, beta_1=0.8),
+        learning_rate=schedule,
+        multipliers={"hidden": 0.5},
+        lars=True,
+        train_non_kernels=True,
+        kernel_names=[r"kernel$"],
+        epsilon=1e-6,
+        lars_max_growth=2e-4,
+        clipnorm=1.0,
+    )
+    config = layca.get_config()
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(layca))
+    assert isinstance(clone, Layca) and isinstance(clone.inner_optimizer, keras.optimizers.Adam)
+    assert clone.get_config() == config
+    assert clone.inner_optimizer.beta_1 == 0.8 and clone.multipliers == {"hidden": 0.5}
+    assert clone.lars and clone.train_non_kernels and clone.kernel_names == (r"kernel$",)
+    assert Layca.from_config(Layca(SGDAMom(momentum=0.5)).get_config()).inner_optimizer.momentum == 0.5
+
+
+def test_save_load_resumes_with_identical_results(tmp_path):
+    x, y = _data()
+
+    def fresh():
+        keras.utils.set_random_seed(7)
+        model = _mlp()
+        model.compile(Layca(keras.optimizers.Adam(), learning_rate=0.05, multipliers={"hidden": 0.5}), "categorical_crossentropy")
+        return model
+
+    straight = fresh()
+    straight.optimizer.build(straight.trainable_variables)
+    straight.optimizer.set_multipliers({"out": 0.3})
+    straight.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+
+    first = fresh()
+    first.optimizer.build(first.trainable_variables)
+    first.optimizer.set_multipliers({"out": 0.3})
+    first.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    first.save(tmp_path / "model.keras")
+    resumed = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(resumed.optimizer, Layca)
+    assert resumed.optimizer.multiplier_values() == {"hidden": 0.5, "out": pytest.approx(0.3)}
+    assert int(resumed.optimizer.inner_optimizer.iterations.numpy()) == 4
+    resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def _train(strategy=None, jit_compile=False, inner="sgd"):
+    x, y = _data()
+    scope = strategy.scope() if strategy else keras.name_scope("single")
+    with scope:
+        keras.utils.set_random_seed(3)
+        model = _mlp(batch_norm=False)
+        model.compile(Layca(inner, learning_rate=0.1), "categorical_crossentropy", jit_compile=jit_compile)
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return [v.numpy() for v in model.weights]
+
+
+def test_mirrored_strategy_on_two_devices_equals_one_device():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2
+    one = _train(inner="adam")
+    two = _train(tf.distribute.MirroredStrategy(devices), inner="adam")
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_compile_equals_eager_graph():
+    for a, b in zip(_train(jit_compile=False), _train(jit_compile=True)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_scale_optimizer_with_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = _mlp()
+    optimizer = keras.optimizers.LossScaleOptimizer(Layca("sgd", learning_rate=0.1))
+    model.compile(optimizer, "categorical_crossentropy")
+    x, y = _data(16)
+    rates = LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[rates])
+    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+    assert all(v.dtype == "float32" for v in kernels)
+    # A step whose scaled float16 gradients overflow is skipped (kernels untouched)
+    # and halves the scale; every other step rotates each kernel by exactly rho.
+    skipped = np.all(rates.rates == 0.0, axis=1)
+    np.testing.assert_allclose(rates.rates[~skipped], 0.1, rtol=1e-3)
+    assert int(optimizer.iterations.numpy()) == (~skipped).sum() >= 2
+    assert float(optimizer.dynamic_scale.numpy()) == 2.0**15 / 2 ** skipped.sum()
+
+
+def test_learning_rate_scheduler_callback_sets_rho():
+    model = _mlp()
+    model.compile(Layca("sgd", learning_rate=0.1), "categorical_crossentropy")
+    x, y = _data(32)
+    rates = LayerRotationRates()
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 if epoch == 0 else 0.02)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, rates])
+    np.testing.assert_allclose(rates.rates[:2], 0.1, rtol=1e-3)
+    np.testing.assert_allclose(rates.rates[2:], 0.02, rtol=1e-3)
+
+
+def test_learning_rate_schedule_object_drives_rho():
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.1, 0.03])
+    model = _mlp()
+    model.compile(Layca("sgd", learning_rate=schedule), "categorical_crossentropy")
+    x, y = _data(64)
+    rates = LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    # PiecewiseConstantDecay: iterations 0 and 1 take 0.1, later ones 0.03.
+    np.testing.assert_allclose(rates.rates[:2], 0.1, rtol=1e-3)
+    np.testing.assert_allclose(rates.rates[2:], 0.03, rtol=1e-3)
+
+
+def test_first_fit_step_rotates_by_rho_against_reference():
+    model = _mlp(batch_norm=False)
+    model.compile(Layca("sgd", learning_rate=0.2), "categorical_crossentropy")
+    before = [v.numpy() for v in model.trainable_variables]
+    x, y = _data(16)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    for v, b in zip(model.trainable_variables, before):
+        if v.path.endswith("kernel"):
+            assert references.tan_angle(b, v.numpy()) == pytest.approx(0.2, rel=1e-4)
