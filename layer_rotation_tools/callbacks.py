@@ -39,6 +39,14 @@ class _KernelMonitor(keras.callbacks.Callback):
             raise ValueError(
                 f"batch_frequency must be a positive integer or None; received batch_frequency={batch_frequency!r}."
             )
+        if log_dir is not None:
+            try:
+                import tensorboard  # noqa: F401
+            except ImportError:
+                raise ImportError(
+                    f"log_dir={log_dir!r} writes TensorBoard summaries, which need the tensorboard "
+                    "package: pip install tensorboard (or layer-rotation-tools[tensorboard])."
+                ) from None
         self.batch_frequency = batch_frequency
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir

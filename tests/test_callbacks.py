@@ -1,0 +1,200 @@
+"""Monitoring callbacks against numpy on the weights they saw; saving, replay, plotting."""
+
+import glob
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layer_rotation_tools import (
+    Layca,
+    LayerRotationCurves,
+    LayerRotationRates,
+    ReplayRotationRates,
+    kernel_layer_names,
+    plot_layer_rotation_curves,
+)
+from layer_rotation_tools.plotting import layer_colors
+from layer_rotation_tools.storage import ResultsFileError
+from tests import references
+
+
+def _model():
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, use_bias=False, name="first"),
+            keras.layers.BatchNormalization(center=False, scale=False),
+            keras.layers.ReLU(),
+            keras.layers.Dense(8, use_bias=False, name="second"),
+            keras.layers.ReLU(),
+            keras.layers.Dense(3, activation="softmax", name="last"),
+        ]
+    )
+
+
+def _data(n=64):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 6)).astype("float32"), keras.utils.to_categorical(rng.integers(0, 3, n), 3)
+
+
+class _Capture(keras.callbacks.Callback):
+    """Copies the kernels at train begin, every `every` batches and every epoch end."""
+
+    def __init__(self, every=None):
+        super().__init__()
+        self.every, self.initial, self.seen = every, None, []
+
+    def _kernels(self):
+        return [v.numpy() for v in self.model.trainable_variables if v.path.endswith("kernel")]
+
+    def on_train_begin(self, logs=None):
+        self.initial = self.initial or self._kernels()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every and (batch + 1) % self.every == 0:
+            self.seen.append(self._kernels())
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.every or self.params["steps"] % self.every:
+            self.seen.append(self._kernels())
+
+
+@pytest.mark.parametrize("batch_frequency", [None, 2])
+def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, capture = LayerRotationCurves(batch_frequency=batch_frequency), _Capture(batch_frequency)
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[curves, capture])
+    expected = [[references.cosine_distance(w0, w) for w0, w in zip(capture.initial, ws)] for ws in capture.seen]
+    assert curves.layer_names == ["first", "second", "last"]
+    assert curves.distances.shape == (len(capture.seen), 3) == ((6 if batch_frequency else 3), 3)
+    np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
+    assert curves.distances.min() > 0
+    want_epochs = [0.5, 1, 1.5, 2, 2.5, 3] if batch_frequency else [1, 2, 3]
+    np.testing.assert_allclose(curves.epochs, want_epochs)
+    np.testing.assert_array_equal(curves.steps, np.array(want_epochs) * 4)
+
+
+def test_a_second_fit_keeps_the_initial_kernels():
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, capture = LayerRotationCurves(), _Capture()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    expected = [references.cosine_distance(w0, w) for w0, w in zip(capture.initial, capture.seen[-1])]
+    assert len(curves.distances) == 2
+    np.testing.assert_allclose(curves.distances[-1], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_rates_equal_numpy_tangent_between_consecutive_steps():
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data(32)
+    rates, capture = LayerRotationRates(), _Capture(every=1)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates, capture])
+    states = [capture.initial] + capture.seen
+    expected = [[references.tan_angle(a, b) for a, b in zip(s0, s1)] for s0, s1 in zip(states, states[1:])]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-3)
+
+
+def test_replayed_rates_are_the_rotation_rates_layca_performs():
+    x, y = _data(64)
+    model = _model()
+    table = np.array([[0.05, 0.02, 0.01], [0.01, 0.03, 0.02], [0.02, 0.02, 0.04], [0.03, 0.01, 0.01]])
+    model.compile(Layca("sgd", learning_rate=1.0), "categorical_crossentropy")
+    rates = LayerRotationRates()
+    replay = ReplayRotationRates(table, kernel_layer_names(model))
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[replay, rates])
+    np.testing.assert_allclose(rates.rates, np.vstack([table, np.repeat(table[-1:], 4, axis=0)]), rtol=1e-3)
+
+
+def test_replay_checks_the_table_shape():
+    with pytest.raises(ValueError, match=r"steps x 2 layers.*\(3,\)"):
+        ReplayRotationRates(np.ones(3), ["a", "b"])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, rates = LayerRotationCurves(batch_frequency=3), LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, rates])
+    curves.save(tmp_path / "curves.h5")
+    rates.save(tmp_path / "rates.h5")
+    loaded = LayerRotationCurves.load(tmp_path / "curves.h5")
+    assert loaded.layer_names == curves.layer_names
+    np.testing.assert_array_equal(loaded.distances, curves.distances)
+    np.testing.assert_array_equal(loaded.epochs, curves.epochs)
+    np.testing.assert_array_equal(loaded.steps, curves.steps)
+    np.testing.assert_array_equal(LayerRotationRates.load(tmp_path / "rates.h5").rates, rates.rates)
+    with pytest.raises(ValueError, match="holds 'rates' records"):
+        LayerRotationCurves.load(tmp_path / "rates.h5")
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    curves = LayerRotationCurves()
+    curves.layer_names, curves._values, curves._epochs, curves._steps = ["a"], [[0.5]], [1.0], [4]
+    curves.save(tmp_path / "curves.h5")
+    data = (tmp_path / "curves.h5").read_bytes()
+    (tmp_path / "curves.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ResultsFileError, match=r"curves.h5.*unreadable.*Delete it"):
+        LayerRotationCurves.load(tmp_path / "curves.h5")
+
+
+def test_tensorboard_receives_one_scalar_per_layer(tmp_path):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves = LayerRotationCurves(log_dir=str(tmp_path))
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    logged = {}
+    for path in glob.glob(str(tmp_path / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                logged[(value.tag, event.step)] = float(tf.make_ndarray(value.tensor))
+    assert logged == {
+        (f"distances/{name}", int(step)): pytest.approx(curves.distances[i, j], rel=1e-6)
+        for i, step in enumerate(curves.steps)
+        for j, name in enumerate(curves.layer_names)
+    }
+
+
+def test_curves_under_mirrored_strategy():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    with tf.distribute.MirroredStrategy(devices).scope():
+        model = _model()
+        model.compile(Layca("sgd", learning_rate=0.1), "categorical_crossentropy")
+    x, y = _data(32)
+    rates = LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    np.testing.assert_allclose(rates.rates, 0.1, rtol=1e-3)
+
+
+def test_bad_batch_frequency_is_an_error():
+    with pytest.raises(ValueError, match="batch_frequency=0"):
+        LayerRotationCurves(batch_frequency=0)
+
+
+def test_plot_uses_viridis_first_to_last_and_starts_at_zero(tmp_path):
+    distances = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    ax = plot_layer_rotation_curves(distances, title="eta = 88%")
+    lines = ax.get_lines()
+    assert [line.get_color() for line in lines] == layer_colors(3)
+    assert matplotlib.colors.to_hex(lines[0].get_color()) == "#440154"  # viridis start
+    assert matplotlib.colors.to_hex(lines[-1].get_color()) == "#fde725"  # viridis end
+    np.testing.assert_array_equal(lines[1].get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(lines[1].get_ydata(), [0, 0.2, 0.5])
+    assert ax.get_ylim() == (0, 1) and ax.get_title() == "eta = 88%"
+    ax.figure.savefig(tmp_path / "curves.png")
+    image = matplotlib.image.imread(tmp_path / "curves.png")
+    assert image.ndim == 3 and image.shape[0] > 100
+
+
+def test_plot_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"2-D array.*\(3,\)"):
+        plot_layer_rotation_curves(np.ones(3))
