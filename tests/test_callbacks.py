@@ -164,9 +164,8 @@ def test_tensorboard_receives_one_scalar_per_layer(tmp_path):
     }
 
 
-def test_curves_under_mirrored_strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    with tf.distribute.MirroredStrategy(devices).scope():
+def test_curves_under_mirrored_strategy(mirrored_strategy):
+    with mirrored_strategy.scope():
         model = _model()
         model.compile(Layca("sgd", learning_rate=0.1), "categorical_crossentropy")
     x, y = _data(32)

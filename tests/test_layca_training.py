@@ -85,11 +85,10 @@ def _train(strategy=None, jit_compile=False, inner="sgd"):
     return [v.numpy() for v in model.weights]
 
 
-def test_mirrored_strategy_on_two_devices_equals_one_device():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    assert len(devices) == 2
+def test_mirrored_strategy_on_two_devices_equals_one_device(mirrored_strategy):
     one = _train(inner="adam")
-    two = _train(tf.distribute.MirroredStrategy(devices), inner="adam")
+    two = _train(mirrored_strategy, inner="adam")
+    assert mirrored_strategy.num_replicas_in_sync == 2
     for a, b in zip(one, two):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 

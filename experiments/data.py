@@ -1,0 +1,271 @@
+"""Datasets of the papers' tasks, read from their standard on-disk formats.
+
+- CIFAR-10 / CIFAR-100: the official python format (`cifar-10-batches-py/`,
+  `cifar-100-python/`) in a local directory, or Keras' cache (~/.keras/datasets), or
+  downloaded by `keras.datasets` where a network is available.
+- Tiny ImageNet: the official `tiny-imagenet-200/` directory (train/<wnid>/images/*.JPEG,
+  val/images + val/val_annotations.txt; the validation set serves as test set, as the
+  official test labels are not public).
+- MNIST: the official IDX files (gzipped or not) or Keras' `mnist.npz`.
+
+Preprocessing (REFERENCE.md): float32, minus the training set's global mean, divided by
+its global std; one-hot labels; a 10% random validation split of the training set.
+Batches come from a tf.data pipeline whose order and augmentation depend only on
+(seed, epoch), so a run resumed at epoch k sees the batches an uninterrupted run sees.
+"""
+
+import glob
+import gzip
+import os
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+DATASETS = ("cifar10", "cifar100", "tiny_imagenet", "mnist")
+_CIFAR_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset's files are not where the loader looked; the message says where to put them."""
+
+
+@dataclass
+class Splits:
+    """Standardised images and one-hot labels of a task."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def num_classes(self):
+        return self.y_train.shape[1]
+
+
+def load_raw(name, data_dir=None):
+    """`(x_train, y_train, x_test, y_test)` as uint8 NHWC images and int labels."""
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; known: {DATASETS}.")
+    if name in _CIFAR_DIRS:
+        return load_cifar(name, data_dir)
+    if name == "tiny_imagenet":
+        return load_tiny_imagenet(_require_dir(data_dir, "tiny-imagenet-200", name))
+    return load_mnist(_require_dir(data_dir, None, name))
+
+
+def load_cifar(name, data_dir=None):
+    """CIFAR-10/100 from `data_dir/<official folder>` (or `data_dir` itself), else Keras'
+    cache, else `keras.datasets` (network)."""
+    folder = _CIFAR_DIRS[name]
+    candidates = []
+    if data_dir is not None:
+        candidates += [os.path.join(data_dir, folder), data_dir]
+    candidates.append(os.path.join(os.path.expanduser("~"), ".keras", "datasets", folder))
+    for path in candidates:
+        if os.path.isdir(path) and _cifar_files(name, path):
+            return _read_cifar(name, path)
+    if data_dir is None:
+        try:
+            import keras
+
+            (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+            return x_train, y_train.ravel(), x_test, y_test.ravel()
+        except Exception as error:
+            reason = f"keras.datasets could not download it ({type(error).__name__})"
+    else:
+        reason = f"no {folder}/ in {data_dir!r}"
+    raise DatasetNotFoundError(
+        f"{name} not found: {reason}. Put the official python version ({folder}/ as extracted "
+        f"from the dataset's tar.gz) in a directory and pass it as data_dir (--data-dir)."
+    )
+
+
+def _cifar_files(name, path):
+    files = ["data_batch_1", "test_batch"] if name == "cifar10" else ["train", "test"]
+    return all(os.path.isfile(os.path.join(path, f)) for f in files)
+
+
+def _read_cifar(name, path):
+    def read(file):
+        try:
+            with open(os.path.join(path, file), "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            labels = np.asarray(batch[b"labels" if name == "cifar10" else b"fine_labels"], dtype=np.int64)
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+            raise ValueError(
+                f"{os.path.join(path, file)!r} is not a readable {name} batch in the official python format "
+                f"({type(error).__name__}: {error})."
+            ) from None
+        if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+            raise ValueError(f"{os.path.join(path, file)!r}: expected N x 3072 images and N labels, got {data.shape}.")
+        return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+    train_files = [f"data_batch_{i}" for i in range(1, 6)] if name == "cifar10" else ["train"]
+    parts = [read(f) for f in train_files if os.path.isfile(os.path.join(path, f))]
+    x_test, y_test = read("test_batch" if name == "cifar10" else "test")
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), x_test, y_test
+
+
+def load_tiny_imagenet(path):
+    """Tiny ImageNet from the official directory; returns (train, val-as-test) splits."""
+    from PIL import Image
+
+    wnids_file = os.path.join(path, "wnids.txt")
+    annotations = os.path.join(path, "val", "val_annotations.txt")
+    for required in (wnids_file, annotations):
+        if not os.path.isfile(required):
+            raise DatasetNotFoundError(
+                f"{required!r} is missing: {path!r} is not the official tiny-imagenet-200/ directory."
+            )
+    with open(wnids_file) as f:
+        wnids = [line.strip() for line in f if line.strip()]
+    index = {wnid: i for i, wnid in enumerate(wnids)}
+
+    def read(files):
+        return np.stack([np.asarray(Image.open(file).convert("RGB"), dtype=np.uint8) for file in files])
+
+    train_files, train_labels = [], []
+    for wnid in wnids:
+        files = sorted(glob.glob(os.path.join(path, "train", wnid, "images", "*.JPEG")))
+        train_files += files
+        train_labels += [index[wnid]] * len(files)
+    with open(annotations) as f:
+        rows = [line.split("\t") for line in f if line.strip()]
+    unknown = sorted({row[1] for row in rows} - set(index))
+    if unknown or not train_files:
+        raise ValueError(f"{path!r} is malformed: no training images, or unknown wnids {unknown[:5]} in val annotations.")
+    val_files = [os.path.join(path, "val", "images", row[0]) for row in rows]
+    return (
+        read(train_files),
+        np.asarray(train_labels, np.int64),
+        read(val_files),
+        np.asarray([index[row[1]] for row in rows], np.int64),
+    )
+
+
+def load_mnist(path):
+    """MNIST from `path/mnist.npz` or the official IDX files (`train-images-idx3-ubyte[.gz]`, ...)."""
+    npz = os.path.join(path, "mnist.npz")
+    if os.path.isfile(npz):
+        with np.load(npz) as f:
+            x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        return x_train[..., None], y_train.astype(np.int64), x_test[..., None], y_test.astype(np.int64)
+    parts = []
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        file = _find(path, stem)
+        if file is None:
+            raise DatasetNotFoundError(
+                f"MNIST not found in {path!r}: put mnist.npz, or the four official IDX files "
+                f"({stem}[.gz] and its siblings), there."
+            )
+        parts.append(read_idx(file))
+    x_train, y_train, x_test, y_test = parts
+    return x_train[..., None], y_train.astype(np.int64), x_test[..., None], y_test.astype(np.int64)
+
+
+def read_idx(path):
+    """An array from an IDX file (gzipped or not), checking its header against its size."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{path!r} is not a readable IDX file: {error}.") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path!r} is not an IDX file of unsigned bytes (bad magic number).")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{path!r} is truncated: header says {shape}, file holds {body.size} values.")
+    return body.reshape(shape)
+
+
+def _find(path, stem):
+    for name in (stem, stem + ".gz"):
+        if os.path.isfile(os.path.join(path, name)):
+            return os.path.join(path, name)
+    return None
+
+
+def _require_dir(data_dir, folder, name):
+    if data_dir is None:
+        raise DatasetNotFoundError(f"{name} cannot be downloaded here: pass data_dir (--data-dir) holding its files.")
+    for path in ([os.path.join(data_dir, folder)] if folder else []) + [data_dir]:
+        if os.path.isdir(path):
+            return path
+    raise DatasetNotFoundError(f"{name}: directory {data_dir!r} does not exist.")
+
+
+def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fraction=0.1, seed=0, limit=None):
+    """Standardise by the training set's global mean/std, one-hot the labels, and split
+    off a random `validation_fraction` of the training set (fixed `seed`).
+
+    `limit=(n_train, n_test)` keeps the first examples of each (after shuffling the
+    training set) for smoke-scale runs.
+    """
+    num_classes = num_classes or int(max(y_train.max(), y_test.max())) + 1
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    if limit is not None:
+        order = order[: limit[0]]
+        x_test, y_test = x_test[: limit[1]], y_test[: limit[1]]
+    x_train, y_train = x_train[order].astype(np.float32), y_train[order]
+    n_val = int(round(validation_fraction * len(x_train)))
+    mean, std = x_train[n_val:].mean(), x_train[n_val:].std()
+
+    def standardise(x):
+        return ((np.asarray(x, np.float32) - mean) / std).astype(np.float32)
+
+    def one_hot(y):
+        return np.eye(num_classes, dtype=np.float32)[np.asarray(y, np.int64)]
+
+    return Splits(
+        standardise(x_train[n_val:]), one_hot(y_train[n_val:]),
+        standardise(x_train[:n_val]), one_hot(y_train[:n_val]),
+        standardise(x_test), one_hot(y_test),
+    )
+
+
+def training_dataset(x, y, batch_size, seed, augment=False):
+    """An infinite tf.data pipeline: epoch e is a permutation drawn from (seed, e), with
+    REFERENCE.md's augmentation (random shifts up to 12.5% with reflect fill, horizontal
+    flips) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size)`."""
+    n = len(x)
+    images, labels = tf.constant(x), tf.constant(y)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), e]))
+        ds = tf.data.Dataset.from_tensor_slices(order)
+        if augment:
+            ds = ds.map(lambda i: (_augment(tf.gather(images, i), tf.stack([e, tf.cast(i, tf.int64)]) + seed), tf.gather(labels, i)))
+        else:
+            ds = ds.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+        return ds.batch(batch_size)
+
+    return epoch
+
+
+def epoch_pipeline(x, y, batch_size, seed, first_epoch, augment=False):
+    """Batches of epochs first_epoch, first_epoch + 1, ... for `model.fit(initial_epoch=...)`."""
+    epoch = training_dataset(x, y, batch_size, seed, augment)
+    return tf.data.Dataset.range(first_epoch, 1 << 30).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(n, batch_size):
+    return -(-n // batch_size)
+
+
+def _augment(image, seed):
+    """Random shift up to 12.5% of each side (reflect padding, random crop) and a random
+    horizontal flip, both stateless in `seed`."""
+    height, width = image.shape[0], image.shape[1]
+    pad_h, pad_w = int(round(0.125 * height)), int(round(0.125 * width))
+    padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
+    image = tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
+    return tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
