@@ -235,7 +235,7 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
 def training_dataset(x, y, batch_size, seed, augment=False):
     """An infinite tf.data pipeline: epoch e is a permutation drawn from (seed, e), with
     REFERENCE.md's augmentation (random shifts up to 12.5% with reflect fill, horizontal
-    flips) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size)`."""
+    flips; see `_augment`) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size)`."""
     n = len(x)
     images, labels = tf.constant(x), tf.constant(y)
 
@@ -262,10 +262,13 @@ def steps_per_epoch(n, batch_size):
 
 
 def _augment(image, seed):
-    """Random shift up to 12.5% of each side (reflect padding, random crop) and a random
-    horizontal flip, both stateless in `seed`."""
+    """Random shift up to 12.5% of each side and a random horizontal flip, stateless in
+    `seed`. The authors used Keras' ImageDataGenerator(width/height_shift_range=0.125,
+    fill_mode="reflect"), whose "reflect" repeats the edge (abcd|dcba): TF's SYMMETRIC
+    padding. Shifts here are whole pixels (a random crop of the padded image) where the
+    generator drew real-valued shifts and interpolated."""
     height, width = image.shape[0], image.shape[1]
     pad_h, pad_w = int(round(0.125 * height)), int(round(0.125 * width))
-    padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="REFLECT")
+    padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="SYMMETRIC")
     image = tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
     return tf.image.stateless_random_flip_left_right(image, seed=seed + 1)

@@ -23,9 +23,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_KERNEL_NAMES",
     "EffectiveLRSGD",
+    "Layca",
     "LayerRotationCurves",
     "LayerRotationRates",
-    "Layca",
     "NormalizedSGD",
     "ReplayRotationRates",
     "ResultsFileError",

@@ -54,6 +54,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._values, self._epochs, self._steps = [], [], []
         self._kernels = None
         self._references = None
+        self._pending_references = None
         self._writer = None
 
     @property
@@ -79,20 +80,34 @@ class _KernelMonitor(keras.callbacks.Callback):
         if self._kernels is not None and [id(k) for k in kernels] == [id(k) for k in self._kernels]:
             return  # A further fit() on the same model: keep the references.
         self._kernels = kernels
-        self.layer_names = kernel_labels(kernels)
+        labels = kernel_labels(kernels)
+        if self._values and labels != self.layer_names:
+            raise ValueError(f"Restored records are for layers {self.layer_names}, the model has {labels}.")
+        self.layer_names = labels
+        references = self._pending_references or [k.value for k in kernels]
+        if len(references) != len(kernels):
+            raise ValueError(f"Expected {len(kernels)} reference kernels ({labels}); received {len(references)}.")
         with tf.init_scope():
-            self._references = [tf.Variable(tf.identity(k.value), trainable=False) for k in kernels]
+            self._references = [tf.Variable(tf.identity(r), trainable=False) for r in references]
+        self._pending_references = None
         self._measure_fn = tf.function(self._measure)
-        self._values, self._epochs, self._steps = [], [], []
 
     def set_reference_kernels(self, values):
-        """Replace the reference kernels (e.g. by saved initial weights) before training resumes."""
-        if self._references is None:
-            raise ValueError("set_reference_kernels needs the references made at on_train_begin; call it after.")
-        if len(values) != len(self._references):
-            raise ValueError(f"Expected {len(self._references)} kernels ({self.layer_names}); received {len(values)}.")
-        for reference, value in zip(self._references, values):
-            reference.assign(value)
+        """Measure from these kernels (e.g. saved initial weights, when a run resumes)
+        instead of the model's kernels at the start of training. Call before `fit`."""
+        self._pending_references = [np.asarray(v) for v in values]
+        self._kernels = None
+
+    def records(self):
+        """The records as arrays: `{quantity: values, "epochs": ..., "steps": ...}`."""
+        return {self.quantity: self._values_array(), "epochs": self.epochs, "steps": self.steps}
+
+    def restore_records(self, layer_names, values, epochs, steps):
+        """Continue from earlier records (a resumed run); values is records x layers."""
+        self.layer_names = list(layer_names)
+        self._values = [np.asarray(v, dtype=float) for v in values]
+        self._epochs = [float(e) for e in epochs]
+        self._steps = [int(s) for s in steps]
 
     def on_train_batch_end(self, batch, logs=None):
         if self.batch_frequency and (batch + 1) % self.batch_frequency == 0:
@@ -125,11 +140,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def save(self, path):
         """Write the records to an HDF5 file, atomically."""
-        write_h5_atomic(
-            path,
-            {self.quantity: self._values_array(), "epochs": self.epochs, "steps": self.steps},
-            {"layer_names": list(self.layer_names), "quantity": self.quantity},
-        )
+        write_h5_atomic(path, self.records(), {"layer_names": list(self.layer_names), "quantity": self.quantity})
 
     @classmethod
     def load(cls, path):
@@ -138,10 +149,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         if attrs.get("quantity") != cls.quantity:
             raise ValueError(f"{path!r} holds {attrs.get('quantity')!r} records, not {cls.quantity!r}.")
         monitor = cls()
-        monitor.layer_names = list(attrs["layer_names"])
-        monitor._values = list(arrays[cls.quantity])
-        monitor._epochs = list(arrays["epochs"])
-        monitor._steps = list(arrays["steps"])
+        monitor.restore_records(attrs["layer_names"], arrays[cls.quantity], arrays["epochs"], arrays["steps"])
         return monitor
 
 

@@ -25,8 +25,8 @@ from layer_rotation_tools.kernels import (
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
     keep_finite,
-    layca_update,
     lars_update,
+    layca_update,
     nan_to_zero,
 )
 

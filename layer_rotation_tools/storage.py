@@ -55,7 +55,7 @@ def read_h5(path):
         with h5py.File(path, "r") as f:
             if not f.attrs.get("complete", False):
                 raise ResultsFileError(f"{path!r} is incomplete (no 'complete' mark).")
-            arrays = {name: f[name][()] for name in f.keys()}
+            arrays = {name: f[name][()] for name in f}
             attrs = {name: json.loads(value) for name, value in f.attrs.items() if name != "complete"}
     except ResultsFileError as error:
         raise ResultsFileError(f"{error} Delete it to recompute it.") from None

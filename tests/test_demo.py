@@ -9,7 +9,7 @@ from layer_rotation_tools.demo import load_digits_split, main
 
 
 def test_digits_are_standardised_by_training_statistics():
-    x_train, y_train, x_test, y_test = load_digits_split()
+    x_train, y_train, x_test, _ = load_digits_split()
     assert x_train.shape[1:] == (8, 8, 1) and y_train.shape[1] == 10
     assert len(x_train) + len(x_test) == 1797
     assert abs(float(x_train.mean())) < 1e-5 and abs(float(x_train.std()) - 1) < 1e-4

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layer_rotation_tools import Layca, LayerRotationRates, SGDAMom
 from tests import references

@@ -1,0 +1,5 @@
+"""Reproduction of the layer rotation papers' experiments on top of layer_rotation_tools.
+
+`python -m experiments --help` lists the commands: one configuration or a whole study,
+at full scale (GPU, hours) or at smoke scale (CPU, seconds) along the same code path.
+"""

@@ -1,0 +1,80 @@
+"""Command line of the experiments.
+
+    python -m experiments list
+    python -m experiments run --task C10-CNN1 --optimizer layca --alpha -0.4 --data-dir DATA
+    python -m experiments study alpha --tasks C10-CNN1 C100-resnet --shard 2/4 --data-dir DATA
+    python -m experiments fake-data DATA    # small datasets in the official formats
+
+`--scale smoke` runs the same code on a sliver of the data with narrow networks and 3
+epochs: every study finishes in seconds to minutes on a CPU.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _common(parser):
+    parser.add_argument("--scale", choices=("full", "smoke"), default="full", help="default: %(default)s")
+    parser.add_argument("--data-dir", default=None, help="folder holding the datasets in their official formats")
+    parser.add_argument("--results", default="results", help="results folder (default: %(default)s)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list tasks and studies")
+
+    run = commands.add_parser("run", help="run one configuration")
+    run.add_argument("--task", required=True)
+    run.add_argument("--optimizer", default="layca")
+    run.add_argument("--lr", type=float, default=None, help="initial rate (default: the papers' best)")
+    run.add_argument("--alpha", type=float, default=0.0)
+    run.add_argument("--warmup", type=int, default=0, help="warmup epochs")
+    run.add_argument("--copy-from", default=None, help="run id whose recorded rates to replay")
+    run.add_argument("--record-rates", action="store_true", help="record per-step rotation rates")
+    run.add_argument("--seed", type=int, default=0)
+    _common(run)
+
+    study = commands.add_parser("study", help="run a whole study (skips finished runs)")
+    study.add_argument("name")
+    study.add_argument("--tasks", nargs="*", default=None, help="default: the study's tasks")
+    study.add_argument("--shard", default="1/1", help="i/n: run the i-th of n shares of the study")
+    _common(study)
+
+    fake = commands.add_parser("fake-data", help="write small datasets in the official formats")
+    fake.add_argument("directory")
+
+    args = parser.parse_args(argv)
+    from experiments.recipes import TASKS, RunConfig
+    from experiments.studies import STUDIES, run_study, study_configs
+
+    try:
+        if args.command == "list":
+            for task in TASKS.values():
+                print(f"task {task.name}: {task.model} on {task.dataset}, {task.schedule.epochs} epochs")
+            for name, spec in STUDIES.items():
+                print(f"study {name}: {spec.description}; {len(study_configs(name))} runs on {', '.join(spec.tasks)}")
+        elif args.command == "run":
+            from experiments.runner import run_one
+
+            config = RunConfig(args.task, args.optimizer, args.lr, args.alpha, args.warmup, args.copy_from,
+                               args.record_rates, args.seed)
+            run_one(config, args.scale, args.data_dir, args.results)
+        elif args.command == "study":
+            run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, args.shard)
+        else:
+            from experiments.fake_data import write_all
+
+            print(f"small datasets written to {write_all(args.directory)}")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

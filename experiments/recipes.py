@@ -1,0 +1,223 @@
+"""Every setting of the papers' experiments, as data (REFERENCE.md, "Tasks").
+
+A `Task` says which data and network, how long to train, how the learning rate drops,
+when to stop early and whether to keep the best-validation weights. A `RunConfig` is
+one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` says how
+`smoke` shrinks a task (data, widths, epochs) while keeping every code path.
+"""
+
+from dataclasses import asdict, dataclass, field, replace
+
+LAYCA_BEST = 3.0**-3
+ALPHAS = (-0.8, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
+RHO_GRID = tuple(3.0**k for k in range(-7, 3))
+SGD_GRID = tuple(3.0**k for k in range(-4, 1))
+WARMUP_EPOCHS = (0, 5, 10, 15)
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """Stop when train accuracy <= `min_accuracy` at epoch `at_epoch`, when train loss <=
+    `loss_floor`, or when train loss is unchanged for `plateau_epochs` epochs."""
+
+    min_accuracy: float = 0.2
+    at_epoch: int = 7
+    loss_floor: float = 1e-3
+    plateau_epochs: int = 3
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Epochs, and the epochs at which the learning rate is multiplied by `factor`."""
+
+    epochs: int
+    drops: tuple
+    factor: float
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    dataset: str
+    model: str
+    input_shape: tuple
+    schedule: Schedule
+    weight_decay: float
+    stopping: Stopping = field(default_factory=Stopping)
+    augment: bool = False
+    keep_best: bool = False
+    adaptive: str = "adam"
+    batch_size: int = 128
+
+
+# REFERENCE.md: "train loss <= 1e-4 (others 1e-3)". We read the 1e-4 floor as the first
+# paper's three tasks (C10-CNN1, C100-resnet, tiny-CNN) and 1e-3 as the others.
+TASKS = {
+    task.name: task
+    for task in (
+        Task("C10-CNN1", "cifar10", "c10_cnn1", (32, 32, 3), Schedule(100, (80, 90, 97), 0.2), 1e-3,
+             Stopping(0.2, 7, 1e-4), adaptive="rmsprop"),
+        Task("C100-resnet", "cifar100", "resnet32", (32, 32, 3), Schedule(100, (70, 90, 97), 0.1), 1e-3,
+             Stopping(0.1, 7, 1e-4), keep_best=True, adaptive="adam"),
+        Task("tiny-CNN", "tiny_imagenet", "tiny_cnn", (64, 64, 3), Schedule(80, (70,), 0.2), 1e-3,
+             Stopping(0.2, 10, 1e-4), keep_best=True, adaptive="adagrad"),
+        Task("C10-CNN2", "cifar10", "c10_cnn2", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
+             augment=True, adaptive="rmsprop_weight_decay"),
+        Task("C100-WRN", "cifar100", "wrn28_10", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
+             augment=True, adaptive="adam_weight_decay"),
+        Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), None,
+             augment=True, adaptive=None),
+    )
+}
+PAPER_TASKS = ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")
+
+# (task, optimizer) -> schedule, where the original implementations differ.
+SCHEDULE_EXCEPTIONS = {
+    ("C10-CNN2", "sgd_weight_decay"): Schedule(250, tuple(range(25, 250, 25)), 0.5),
+    ("C10-CNN2", "rmsprop_weight_decay"): Schedule(250, tuple(range(25, 250, 25)), 0.5),
+    ("C100-WRN", "sgd_weight_decay"): Schedule(200, (60, 120, 160), 0.2),
+    ("C100-WRN", "adam_weight_decay"): Schedule(200, (60, 120, 160), 0.2),
+    ("tiny-CNN", "sgd_weight_decay"): Schedule(100, (70, 90, 97), 0.2),
+}
+
+# Best initial learning rates (REFERENCE.md): by optimizer, then (task, optimizer).
+BEST_RATES = {
+    "layca": LAYCA_BEST, "rmsprop_layca": LAYCA_BEST, "adagrad_layca": LAYCA_BEST, "lars": LAYCA_BEST,
+    "adam_layca": 3.0**-5, "sgd_amom_layca": 3.0**-5,
+    "sgd": 3.0**-1, "sgd_weight_decay": 3.0**-1,
+    "layca_copy": 1.0, "sgd_amom_layca_copy": 1.0,  # rho_l(t) comes from the copied table
+}
+BEST_TASK_RATES = {
+    ("C100-WRN", "sgd"): 3.0**-2,
+    ("C10-CNN1", "rmsprop"): 3.0**-6,
+    ("C100-resnet", "adam"): 3.0**-5,
+    ("tiny-CNN", "adagrad"): 3.0**-4,
+    ("C10-CNN2", "sgd_weight_decay"): 0.5,
+    ("C10-CNN2", "rmsprop_weight_decay"): 3e-4,
+    ("C100-WRN", "sgd_weight_decay"): 0.1,
+    ("C100-WRN", "adam_weight_decay"): 3e-4,
+}
+
+# Optimizer names: inner optimizer, whether Layca wraps it, LARS mode, L2 regulariser.
+OPTIMIZERS = {
+    "sgd": ("sgd", False), "sgd_weight_decay": ("sgd", False),
+    "adam": ("adam", False), "adam_weight_decay": ("adam", False),
+    "rmsprop": ("rmsprop", False), "rmsprop_weight_decay": ("rmsprop", False),
+    "adagrad": ("adagrad", False), "sgd_amom": ("sgd_amom", False),
+    "layca": ("sgd", True), "adam_layca": ("adam", True), "rmsprop_layca": ("rmsprop", True),
+    "adagrad_layca": ("adagrad", True), "sgd_amom_layca": ("sgd_amom", True), "lars": ("sgd", True),
+    "layca_copy": ("sgd", True), "sgd_amom_layca_copy": ("sgd_amom", True),
+}
+# The non-adaptive equivalent that copies an adaptive method's rates (Section 5.4).
+COPY_OPTIMIZER = {"adam": "sgd_amom_layca_copy", "adam_weight_decay": "sgd_amom_layca_copy"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. `learning_rate=None` takes the best rate of BEST_RATES."""
+
+    task: str
+    optimizer: str = "layca"
+    learning_rate: float = None
+    alpha: float = 0.0
+    warmup_epochs: int = 0
+    copy_from: str = None  # run_id whose recorded rotation rates this run replays
+    record_rates: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"Unknown task {self.task!r}; known: {list(TASKS)}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {self.optimizer!r}; known: {sorted(OPTIMIZERS)}.")
+        if not -1.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [-1, 1]; received alpha={self.alpha!r}.")
+        if self.optimizer.endswith("_weight_decay") and TASKS[self.task].weight_decay is None:
+            raise ValueError(f"REFERENCE.md gives no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
+        if self.learning_rate is None:
+            object.__setattr__(self, "learning_rate", best_rate(self.task, self.optimizer))
+        if self.optimizer.endswith("_copy") and not self.copy_from:
+            raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
+
+    @property
+    def uses_layca(self):
+        return OPTIMIZERS[self.optimizer][1]
+
+    @property
+    def weight_decay(self):
+        return TASKS[self.task].weight_decay if self.optimizer.endswith("_weight_decay") else None
+
+    @property
+    def schedule(self):
+        return SCHEDULE_EXCEPTIONS.get((self.task, self.optimizer), TASKS[self.task].schedule)
+
+    @property
+    def run_id(self):
+        """A file-name-safe identifier, unique per setting."""
+        parts = [self.task, self.optimizer, f"lr{self.learning_rate:.6g}"]
+        if self.alpha:
+            parts.append(f"alpha{self.alpha:+.2f}")
+        if self.warmup_epochs:
+            parts.append(f"warmup{self.warmup_epochs}")
+        if self.copy_from:
+            parts.append(f"copy-{self.copy_from.split('__')[1]}")
+        if self.seed:
+            parts.append(f"seed{self.seed}")
+        return "__".join(parts)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def best_rate(task, optimizer):
+    if (task, optimizer) in BEST_TASK_RATES:
+        return BEST_TASK_RATES[(task, optimizer)]
+    if optimizer in BEST_RATES:
+        return BEST_RATES[optimizer]
+    raise ValueError(
+        f"REFERENCE.md gives no best learning rate for {optimizer!r} on {task!r}: pass learning_rate."
+    )
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a scale shrinks a task: training/test examples kept (None: all), width factor,
+    epochs (None: the recipe's; drops and warmup are rescaled proportionally), and the
+    early-stopping accuracy threshold (None: the recipe's; smoke data is noise, on which
+    the rule would end every run after one epoch; -1 keeps the rule evaluated but idle)."""
+
+    name: str
+    limit: tuple = None
+    width: float = 1.0
+    epochs: int = None
+    min_accuracy: float = None
+
+
+SCALES = {
+    "full": Scale("full"),
+    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0),
+}
+
+
+def scaled_schedule(schedule, scale):
+    """The schedule shrunk to `scale.epochs`, drops kept at the same fractions of training."""
+    if scale.epochs is None:
+        return schedule
+    ratio = scale.epochs / schedule.epochs
+    return replace(schedule, epochs=scale.epochs, drops=tuple(max(1, int(round(d * ratio))) for d in schedule.drops))
+
+
+def scaled_stopping(stopping, schedule, scale):
+    """The stopping rules at `scale`: the accuracy check's epoch rescaled, its threshold
+    replaced where the scale says so."""
+    stopping = replace(stopping, at_epoch=scaled_epochs(stopping.at_epoch, schedule, scale))
+    if scale.min_accuracy is not None:
+        stopping = replace(stopping, min_accuracy=scale.min_accuracy)
+    return stopping
+
+
+def scaled_epochs(epochs, schedule, scale):
+    """A number of epochs of the full recipe (warmup, stopping epoch) at `scale`."""
+    if scale.epochs is None or epochs == 0:
+        return epochs
+    return max(1, int(round(epochs * scale.epochs / schedule.epochs)))

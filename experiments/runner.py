@@ -1,0 +1,349 @@
+"""Run one configuration of a task: train, monitor layer rotation, test, save.
+
+Nothing is lost on failure: after every epoch the model (with optimizer state) and the
+run's progress are checkpointed atomically, and a restarted run resumes at the next
+epoch with the very batches an uninterrupted run would have seen (the input pipeline
+depends only on (seed, epoch)). The final results file is written atomically, then the
+checkpoint is removed. Every configuration of a task starts from the same initial
+weights, saved the first time the task's network is built (REFERENCE.md).
+"""
+
+import functools
+import glob
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from experiments import data as datasets
+from experiments.models import build_model
+from experiments.recipes import OPTIMIZERS, SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
+from layer_rotation_tools import (
+    Layca,
+    LayerRotationCurves,
+    LayerRotationRates,
+    ReplayRotationRates,
+    SGDAMom,
+    alpha_multipliers,
+    kernel_layer_names,
+    kernel_variables,
+)
+from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (Figure 11).
+SECOND_MOMENT_EPOCHS = (1, 10, 50)
+_PLAIN_OPTIMIZERS = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "sgd_amom": SGDAMom,
+}
+
+
+@keras.saving.register_keras_serializable(package="experiments")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """lr(t) = initial * factor ** (number of boundaries <= t), times a linear warmup from
+    initial / 10 to initial over the first `warmup_steps` steps (REFERENCE.md, warmup study)."""
+
+    def __init__(self, initial, boundaries, factor, warmup_steps=0):
+        self.initial = float(initial)
+        self.boundaries = [int(b) for b in boundaries]
+        self.factor = float(factor)
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        drops = tf.add_n([tf.cast(step >= b, tf.float32) for b in self.boundaries]) if self.boundaries else 0.0
+        rate = self.initial * tf.pow(self.factor, drops)
+        if self.warmup_steps:
+            rate = rate * (0.1 + 0.9 * tf.minimum(step / self.warmup_steps, 1.0))
+        return rate
+
+    def get_config(self):
+        return {"initial": self.initial, "boundaries": self.boundaries, "factor": self.factor, "warmup_steps": self.warmup_steps}
+
+
+def run_paths(results_dir, scale, config):
+    folder = os.path.join(results_dir, scale, config.task)
+    return {
+        "folder": folder,
+        "result": os.path.join(folder, f"{config.run_id}.h5"),
+        "progress": os.path.join(folder, f"{config.run_id}.partial.h5"),
+        "best": os.path.join(folder, f"{config.run_id}.best.weights.h5"),
+        "initial": os.path.join(folder, "initial.weights.h5"),
+    }
+
+
+def is_finished(results_dir, scale, config):
+    """Whether a readable results file exists. A corrupt one is moved aside (kept as
+    `.corrupt`) so that the run is done again."""
+    path = run_paths(results_dir, scale, config)["result"]
+    if not os.path.exists(path):
+        return False
+    try:
+        read_h5(path)
+        return True
+    except ResultsFileError:
+        os.replace(path, path + ".corrupt")
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def load_splits(dataset, data_dir, scale_name, seed=0):
+    """Standardised splits of a dataset at a scale (cached per process)."""
+    return datasets.prepare(*datasets.load_raw(dataset, data_dir), limit=SCALES[scale_name].limit, seed=seed)
+
+
+def _build(config, splits, scale):
+    task = TASKS[config.task]
+    return build_model(task.model, splits.x_train.shape[1:], splits.num_classes, scale.width, config.weight_decay)
+
+
+def _initial_weights(model, path):
+    """The task's initial weights: saved atomically on first use, then reloaded."""
+    if os.path.exists(path):
+        model.load_weights(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _save_weights_atomic(model, path)
+
+
+def make_optimizer(config, model, learning_rate):
+    """The configuration's optimizer; Layca wraps the inner one (whose own rate is irrelevant)."""
+    inner, with_layca = OPTIMIZERS[config.optimizer]
+    if not with_layca:
+        return _PLAIN_OPTIMIZERS[inner](learning_rate)
+    multipliers = alpha_multipliers(model, config.alpha) if config.alpha else None
+    return Layca(_PLAIN_OPTIMIZERS[inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
+                 lars=config.optimizer == "lars")
+
+
+def stop_reason(history, stopping):
+    """Why training should stop after the last epoch of `history` (REFERENCE.md), or None."""
+    loss, accuracy, epoch = history["loss"][-1], history["accuracy"][-1], len(history["loss"])
+    if not np.isfinite(loss):
+        return "train loss is not finite"
+    if epoch == stopping.at_epoch and accuracy <= stopping.min_accuracy:
+        return f"train accuracy {accuracy:.3f} <= {stopping.min_accuracy} at epoch {epoch}"
+    if loss <= stopping.loss_floor:
+        return f"train loss {loss:.2e} <= {stopping.loss_floor}"
+    recent = np.float32(history["loss"][-(stopping.plateau_epochs + 1):])
+    if len(recent) == stopping.plateau_epochs + 1 and len(set(recent.tolist())) == 1:
+        return f"train loss unchanged for {stopping.plateau_epochs} epochs"
+    return None
+
+
+class _RunProgress(keras.callbacks.Callback):
+    """Keeps the run's history across resumptions, prints a line per epoch, applies the
+    stopping rules, saves the best-validation weights and checkpoints atomically."""
+
+    def __init__(self, run, monitors):
+        super().__init__()
+        self.run, self.monitors = run, monitors
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        run, history = self.run, self.run.history
+        for key in HISTORY_KEYS[:-1]:
+            history[key].append(float(logs.get(key, np.nan)))
+        history["learning_rate"].append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        run.stopped = stop_reason(history, run.stopping)
+        if run.keep_best and history["val_accuracy"][-1] >= max(history["val_accuracy"]):
+            _save_weights_atomic(self.model, run.paths["best"])
+        run.printer(
+            f"{run.label} epoch {epoch + 1}/{run.epochs}: loss {history['loss'][-1]:.4f} "
+            f"acc {history['accuracy'][-1]:.4f} val_acc {history['val_accuracy'][-1]:.4f} "
+            f"({time.time() - self.started:.1f}s)" + (f" stop: {run.stopped}" if run.stopped else "")
+        )
+        if run.stopped:
+            self.model.stop_training = True
+
+    def checkpoint(self, epoch):
+        self.run.checkpoint(self.model, self.monitors, epoch + 1)
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Runs last: the monitors have recorded this epoch when the checkpoint is written."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.progress.checkpoint(epoch)
+
+
+class _SecondMoments(keras.callbacks.Callback):
+    """10th, 50th and 90th percentile of Adam's second-moment estimate per kernel layer at
+    the end of the given epochs (Figure 11 of arXiv:1806.01603)."""
+
+    def __init__(self, epochs, records):
+        super().__init__()
+        self.epochs, self.records = set(epochs), records
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        if epoch + 1 not in self.epochs or not hasattr(optimizer, "_velocities"):
+            return
+        percentiles = [
+            np.percentile(np.asarray(optimizer._velocities[optimizer._get_variable_index(k)]), (10, 50, 90))
+            for k in kernel_variables(self.model)
+        ]
+        self.records["second_moment_epochs"].append(epoch + 1)
+        self.records["second_moments"].append(percentiles)
+
+
+class Run:
+    """One configuration at one scale: its paths, state, and the training loop."""
+
+    def __init__(self, config, scale="full", data_dir=None, results_dir="results", printer=print):
+        self.config, self.scale_name, self.printer = config, scale, printer
+        self.scale = SCALES[scale]
+        self.task = TASKS[config.task]
+        self.data_dir, self.results_dir = data_dir, results_dir
+        self.paths = run_paths(results_dir, scale, config)
+        self.schedule = scaled_schedule(config.schedule, self.scale)
+        self.epochs = self.schedule.epochs
+        self.stopping = scaled_stopping(self.task.stopping, config.schedule, self.scale)
+        self.keep_best = self.task.keep_best
+        self.label = f"[{scale}] {config.run_id}"
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.extra = {"second_moment_epochs": [], "second_moments": []}
+        self.stopped = None
+        self.epochs_done = 0
+
+    def execute(self):
+        """Train (or resume), test, write the results file; returns (arrays, attrs)."""
+        started = time.time()
+        splits = load_splits(self.task.dataset, self.data_dir, self.scale_name)
+        steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size)
+        keras.utils.set_random_seed(self.config.seed)
+        model = _build(self.config, splits, self.scale)
+        _initial_weights(model, self.paths["initial"])
+        initial_kernels = [np.asarray(k) for k in kernel_variables(model)]
+        layer_names = kernel_layer_names(model)
+        model.compile(self._optimizer(model, steps), "categorical_crossentropy", metrics=["accuracy"])
+        curves, rates = LayerRotationCurves(), LayerRotationRates() if self.config.record_rates else None
+        curves.set_reference_kernels(initial_kernels)
+        model = self._resume(model, curves, rates)
+        if self.epochs_done < self.epochs and not self.stopped:
+            self._fit(model, splits, steps, curves, rates)
+        if self.keep_best and os.path.exists(self.paths["best"]):
+            model.load_weights(self.paths["best"])
+        test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
+        arrays = {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+        arrays.update({"distances": curves.distances, "curve_epochs": curves.epochs, "curve_steps": curves.steps})
+        if rates is not None:
+            arrays.update({"rates": rates.rates, "rate_steps": rates.steps})
+        if self.extra["second_moments"]:
+            arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
+        attrs = {
+            "config": self.config.to_dict(), "run_id": self.config.run_id, "scale": self.scale_name,
+            "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
+            "epochs_run": len(self.history["loss"]), "stop_reason": self.stopped,
+            "layer_names": curves.layer_names, "kernel_layer_names": layer_names,
+            "wall_seconds": time.time() - started,
+        }
+        write_h5_atomic(self.paths["result"], arrays, attrs)
+        for path in [self.paths["progress"], self.paths["best"], *self._model_checkpoints()]:
+            if os.path.exists(path):
+                os.remove(path)
+        self.printer(f"{self.label}: test accuracy {100 * test_accuracy:.2f}% -> {self.paths['result']}")
+        return arrays, attrs
+
+    def _optimizer(self, model, steps):
+        if self.config.copy_from:  # rho_l(t) comes from the replayed table alone
+            return make_optimizer(self.config, model, StepDecay(1.0, [], 1.0))
+        schedule = StepDecay(
+            self.config.learning_rate, [d * steps for d in self.schedule.drops], self.schedule.factor,
+            warmup_steps=scaled_epochs(self.config.warmup_epochs, self.config.schedule, self.scale) * steps,
+        )
+        return make_optimizer(self.config, model, schedule)
+
+    def _fit(self, model, splits, steps, curves, rates):
+        progress = _RunProgress(self, [m for m in (curves, rates) if m is not None])
+        callbacks = [progress, curves] + ([rates] if rates is not None else [])
+        if self.config.copy_from:
+            table, names = self._copied_rates()
+            callbacks.insert(0, ReplayRotationRates(table, names))
+        moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
+        callbacks += [_SecondMoments(moment_epochs, self.extra), _Checkpoint(progress)]
+        pipeline = datasets.epoch_pipeline(
+            splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.task.augment
+        )
+        model.fit(
+            pipeline, epochs=self.epochs, initial_epoch=self.epochs_done, steps_per_epoch=steps,
+            validation_data=(splits.x_val, splits.y_val), callbacks=callbacks, shuffle=False, verbose=0,
+        )
+
+    def _copied_rates(self):
+        source = os.path.join(self.paths["folder"], f"{self.config.copy_from}.h5")
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"{self.config.run_id} replays the rates of {self.config.copy_from}, which has no results yet ({source}).")
+        arrays, attrs = read_h5(source)
+        if "rates" not in arrays:
+            raise ValueError(f"{source} recorded no rotation rates (run it with record_rates=True).")
+        return arrays["rates"], attrs["kernel_layer_names"]
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _model_checkpoints(self):
+        return glob.glob(os.path.join(self.paths["folder"], f"{glob.escape(self.config.run_id)}.epoch*.keras"))
+
+    def checkpoint(self, model, monitors, epochs_done):
+        """Model file for this epoch, then the progress file naming it, then old model files."""
+        model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
+        tmp = model_file.replace(".keras", f".tmp{os.getpid()}.keras")
+        model.save(tmp)
+        os.replace(tmp, model_file)
+        arrays = {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+        for monitor in monitors:
+            arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
+        arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
+        attrs = {"epochs_done": epochs_done, "model_file": os.path.basename(model_file), "stopped": self.stopped,
+                 "layer_names": monitors[0].layer_names}
+        write_h5_atomic(self.paths["progress"], arrays, attrs)
+        for old in self._model_checkpoints():
+            if old != model_file:
+                os.remove(old)
+
+    def _resume(self, model, curves, rates):
+        """Load the last checkpoint, if any, into the run's state; returns the model to train."""
+        if not os.path.exists(self.paths["progress"]):
+            return model
+        try:
+            arrays, attrs = read_h5(self.paths["progress"])
+            model = keras.models.load_model(os.path.join(self.paths["folder"], attrs["model_file"]))
+        except (ResultsFileError, OSError, ValueError) as error:
+            self.printer(f"{self.label}: checkpoint unusable ({error}); starting over.")
+            return model
+        self.history = {k: list(arrays[f"history_{k}"]) for k in HISTORY_KEYS}
+        for monitor in (curves, rates):
+            if monitor is not None:
+                q = monitor.quantity
+                monitor.restore_records(attrs["layer_names"], arrays[f"{q}_{q}"], arrays[f"{q}_epochs"], arrays[f"{q}_steps"])
+        self.extra = {k: [np.asarray(v) for v in arrays[k]] for k in self.extra}
+        self.extra["second_moment_epochs"] = [int(e) for e in self.extra["second_moment_epochs"]]
+        self.epochs_done, self.stopped = int(attrs["epochs_done"]), attrs["stopped"]
+        self.printer(f"{self.label}: resuming after epoch {self.epochs_done}.")
+        return model
+
+
+def _save_weights_atomic(model, path):
+    tmp = path.replace(".weights.h5", f".tmp{os.getpid()}.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def run_one(config, scale="full", data_dir=None, results_dir="results", printer=print):
+    """Run `config` unless its results exist; returns (arrays, attrs) of its results file."""
+    if is_finished(results_dir, scale, config):
+        return read_h5(run_paths(results_dir, scale, config)["result"])
+    return Run(config, scale, data_dir, results_dir, printer).execute()

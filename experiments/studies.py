@@ -1,0 +1,141 @@
+"""The papers' studies: each a grid of run configurations per task, run with skipping of
+finished runs, sharding across machines and a progress line per run."""
+
+import time
+from dataclasses import dataclass
+
+from experiments.recipes import (
+    ALPHAS,
+    COPY_OPTIMIZER,
+    PAPER_TASKS,
+    RHO_GRID,
+    SGD_GRID,
+    TASKS,
+    WARMUP_EPOCHS,
+    RunConfig,
+)
+from experiments.runner import is_finished, run_one
+
+FIRST_THREE = PAPER_TASKS[:3]
+# C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
+SHORT_ALPHAS = (-0.6, 0.0, 0.6)
+SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
+
+
+def _alpha(task):
+    return [RunConfig(task, "layca", alpha=a) for a in (ALPHAS if task in FIRST_THREE else SHORT_ALPHAS)]
+
+
+def _rho(task):
+    return [RunConfig(task, "layca", learning_rate=r) for r in (RHO_GRID if task in FIRST_THREE else SHORT_RHOS)]
+
+
+def _sgd(task):
+    return [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID]
+
+
+def _sgd_weight_decay(task):
+    return [RunConfig(task, "sgd_weight_decay")]
+
+
+def _adaptive_source(task):
+    return RunConfig(task, TASKS[task].adaptive, record_rates=True)
+
+
+def _adaptive(task):
+    """The task's adaptive method, alone and with Layca (Figure 6)."""
+    adaptive = TASKS[task].adaptive
+    return [_adaptive_source(task), RunConfig(task, adaptive.replace("_weight_decay", "") + "_layca")]
+
+
+def _adapt_copy(task):
+    """SGD+Layca (SGD_AMom+Layca for Adam) replaying the adaptive method's per-layer,
+    per-step rotation rates, beside the adaptive method and SGD+L2 (Figure 7)."""
+    source = _adaptive_source(task)
+    copy = RunConfig(task, COPY_OPTIMIZER.get(source.optimizer, "layca_copy"), copy_from=source.run_id)
+    return [source, copy, RunConfig(task, "sgd_weight_decay")]
+
+
+def _warmup(task):
+    """SGD at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4)."""
+    return [RunConfig(task, "sgd", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True) for w in WARMUP_EPOCHS] + [
+        RunConfig(task, "layca", record_rates=True)
+    ]
+
+
+def _lars(task):
+    return [RunConfig(task, "lars")]
+
+
+@dataclass(frozen=True)
+class Study:
+    configs: object
+    tasks: tuple
+    description: str
+
+
+STUDIES = {
+    "alpha": Study(_alpha, PAPER_TASKS, "Layca, alpha grid at rho(0) = 3^-3 (Figures 1, 2a, 9)"),
+    "rho": Study(_rho, PAPER_TASKS, "Layca, rho(0) grid at alpha = 0 (Figures 1, 2a, 9)"),
+    "sgd": Study(_sgd, PAPER_TASKS, "SGD over its learning-rate grid 3^-4 .. 3^0 (Figure 2)"),
+    "sgd_weight_decay": Study(_sgd_weight_decay, PAPER_TASKS, "SGD + L2 at its best rate (Figure 3)"),
+    "adaptive": Study(_adaptive, PAPER_TASKS, "adaptive method with and without Layca (Figure 6)"),
+    "adapt_copy": Study(_adapt_copy, PAPER_TASKS, "SGD+Layca copying the adaptive method's rates (Figure 7)"),
+    "warmup": Study(_warmup, ("C10-resnet",), "ResNet-110, SGD 3^-1 with warmups vs Layca (Figure 4)"),
+    "lars": Study(_lars, FIRST_THREE, "LARS at alpha = 0, rho(0) = 3^-3 (Figure 12)"),
+}
+
+
+def study_configs(name, tasks=None):
+    """The study's configurations for `tasks` (its default tasks when None), in run
+    order, each setting once."""
+    if name not in STUDIES:
+        raise ValueError(f"Unknown study {name!r}; known: {sorted(STUDIES)}.")
+    study = STUDIES[name]
+    tasks = tuple(tasks) if tasks else study.tasks
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
+    configs = {}
+    for task in tasks:
+        for config in study.configs(task):
+            configs.setdefault(config.run_id, config)
+    return list(configs.values())
+
+
+def parse_shard(text):
+    """'i/n' -> (i, n), 1 <= i <= n."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like i/n (e.g. 2/4); received {text!r}.") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: need 1 <= i <= n.")
+    return index, count
+
+
+def shard(configs, index, count):
+    """The configurations of shard `index` of `count`: runs are dealt round-robin by
+    group, a run that replays another's rates staying with its source."""
+    groups = {}
+    for config in configs:
+        groups.setdefault(config.copy_from or config.run_id, []).append(config)
+    ordered = list(groups.values())
+    return [config for group in ordered[index - 1 :: count] for config in group]
+
+
+def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="results", shard_spec="1/1", printer=print):
+    """Run (or skip, when finished) every configuration of this shard of the study.
+    Returns `{run_id: attrs}` of the shard's results."""
+    index, count = parse_shard(shard_spec)
+    configs = shard(study_configs(name, tasks), index, count)
+    results, started = {}, time.time()
+    for number, config in enumerate(configs, start=1):
+        prefix = f"[{name} {number}/{len(configs)}, shard {index}/{count}]"
+        if is_finished(results_dir, scale, config):
+            printer(f"{prefix} {config.run_id}: finished earlier, skipped")
+        else:
+            printer(f"{prefix} {config.run_id}: running ({time.time() - started:.0f}s elapsed)")
+        results[config.run_id] = run_one(config, scale, data_dir, results_dir, printer)[1]
+    printer(f"[{name}] shard {index}/{count}: {len(configs)} runs done in {time.time() - started:.0f}s")
+    return results

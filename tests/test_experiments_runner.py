@@ -1,0 +1,168 @@
+"""The run loop: results files, resume after a killed process, skipping, stopping rules."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from experiments import fake_data
+from experiments.models import build_model
+from experiments.recipes import SCALES, Stopping, RunConfig
+from experiments.runner import StepDecay, is_finished, run_one, run_paths, stop_reason
+from layer_rotation_tools import kernel_variables
+from layer_rotation_tools.storage import read_h5
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return fake_data.write_all(str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.mark.parametrize(
+    "model, kernels, params",
+    [
+        ("c10_cnn1", 25, (4.2e6, 4.4e6)),
+        ("resnet32", 34, (0.45e6, 0.48e6)),  # "~0.46M params"
+        ("tiny_cnn", 11, (4.7e6, 4.9e6)),
+        ("c10_cnn2", 15, (14.9e6, 15.1e6)),
+        ("wrn28_10", 29, (36.4e6, 36.6e6)),  # WRN-28-10: 36.5M
+        ("resnet110", 112, (1.7e6, 1.75e6)),  # ResNet-110: 1.7M
+    ],
+)
+def test_published_structures(model, kernels, params):
+    shape, classes = ((64, 64, 3), 200) if model == "tiny_cnn" else ((32, 32, 3), 100 if model in ("resnet32", "wrn28_10") else 10)
+    network = build_model(model, shape, classes)
+    assert len(kernel_variables(network)) == kernels
+    assert params[0] <= network.count_params() <= params[1]
+    assert not any(v.path.endswith(("bias", "gamma", "beta")) for v in network.trainable_variables)
+
+
+def test_weight_decay_is_an_l2_kernel_regulariser():
+    network = build_model("c10_cnn1", (32, 32, 3), 10, width=1 / 16, weight_decay=1e-3)
+    network(np.zeros((1, 32, 32, 3), np.float32))
+    expected = 1e-3 * sum(float(np.sum(np.square(k))) for k in kernel_variables(network))
+    assert float(sum(network.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_step_decay_with_warmup():
+    schedule = StepDecay(0.3, [10, 20], 0.2, warmup_steps=5)
+    values = [float(schedule(step)) for step in (0, 5, 9, 10, 19, 20)]
+    np.testing.assert_allclose(values, [0.03, 0.3, 0.3, 0.06, 0.06, 0.012], rtol=1e-6)
+    assert StepDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
+
+
+def test_stopping_rules():
+    rules = Stopping(min_accuracy=0.2, at_epoch=2, loss_floor=1e-3, plateau_epochs=3)
+    assert stop_reason({"loss": [2.0, 1.9], "accuracy": [0.1, 0.15]}, rules).startswith("train accuracy 0.150 <= 0.2")
+    assert stop_reason({"loss": [2.0, 1.9], "accuracy": [0.1, 0.25]}, rules) is None
+    assert stop_reason({"loss": [2.0, 5e-4], "accuracy": [0.5, 1.0]}, rules).startswith("train loss 5.00e-04")
+    assert "unchanged for 3 epochs" in stop_reason({"loss": [1.0, 0.5, 0.5, 0.5, 0.5], "accuracy": [0.5] * 5}, rules)
+    assert stop_reason({"loss": [float("nan")], "accuracy": [0.1]}, rules) == "train loss is not finite"
+
+
+def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_dir):
+    config = RunConfig("C10-CNN1", "layca", alpha=-0.4, record_rates=True)
+    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
+    path = run_paths(str(tmp_path), "smoke", config)["result"]
+    assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path), "initial.weights.h5"])
+    assert attrs["config"] == config.to_dict() and attrs["epochs_run"] == 3 and 0 <= attrs["test_accuracy"] <= 1
+    assert arrays["distances"].shape == (3, 25) and arrays["rates"].shape == (6, 25)  # 2 steps per epoch
+    # Layca with the alpha profile: per-step rates are rho(t) times each layer's multiplier.
+    from tests.references import alpha_profile
+
+    np.testing.assert_allclose(arrays["rates"][0], 3.0**-3 * alpha_profile(25, -0.4), rtol=2e-3)
+    printed = []
+    again = run_one(config, "smoke", data_dir, str(tmp_path), printer=printed.append)
+    assert printed == [] and again[1]["test_accuracy"] == attrs["test_accuracy"]
+
+
+def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, data_dir):
+    config = RunConfig("C10-CNN1", "sgd", learning_rate=0.1)
+    arrays, _ = run_one(config, "smoke", data_dir, str(tmp_path))
+    path = run_paths(str(tmp_path), "smoke", config)["result"]
+    content = open(path, "rb").read()
+    open(path, "wb").write(content[: len(content) // 3])
+    assert not is_finished(str(tmp_path), "smoke", config)
+    assert os.path.exists(path + ".corrupt")
+    again, _ = run_one(config, "smoke", data_dir, str(tmp_path))
+    np.testing.assert_allclose(again["distances"], arrays["distances"], rtol=1e-6)
+
+
+def test_copy_run_replays_the_recorded_rates(tmp_path, data_dir):
+    source = RunConfig("C10-CNN1", "adam_layca", record_rates=True, alpha=0.3)
+    recorded, _ = run_one(source, "smoke", data_dir, str(tmp_path))
+    copy = RunConfig("C10-CNN1", "sgd_amom_layca_copy", copy_from=source.run_id, record_rates=True)
+    replayed, _ = run_one(copy, "smoke", data_dir, str(tmp_path))
+    np.testing.assert_allclose(replayed["rates"], recorded["rates"], rtol=2e-3)
+
+
+_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from experiments import runner
+    from experiments.recipes import RunConfig
+    original = runner.{target}
+    calls = []
+    def killing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == {kill_at}:
+            {before_kill}
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+    runner.{target} = killing
+    runner.run_one(RunConfig("C10-CNN1", "layca", record_rates=True), "smoke", {data!r}, {results!r})
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "target, kill_at, before_kill",
+    [
+        ("_Checkpoint.on_epoch_end", 3, "pass"),  # killed after epoch 2's checkpoint: resume from it
+        ("write_h5_atomic", 2, "original(*args, **kwargs)"),  # killed mid-checkpoint (after the file, before renames)
+    ],
+)
+def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tmp_path, data_dir, target, kill_at, before_kill):
+    config = RunConfig("C10-CNN1", "layca", record_rates=True)
+    straight, _ = run_one(config, "smoke", data_dir, str(tmp_path / "straight"))
+    script = _KILLER.format(root=ROOT, target=target, kill_at=kill_at, before_kill=before_kill,
+                            data=data_dir, results=str(tmp_path / "killed"))
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert process.returncode == -9, process.stderr[-2000:]
+    assert not is_finished(str(tmp_path / "killed"), "smoke", config)
+    folder = os.path.dirname(run_paths(str(tmp_path / "killed"), "smoke", config)["result"])
+    assert not [f for f in os.listdir(folder) if f.endswith(".corrupt")]
+    printed = []
+    resumed, _ = run_one(config, "smoke", data_dir, str(tmp_path / "killed"), printer=printed.append)
+    assert any("resuming after epoch" in line for line in printed)
+    for key in ("distances", "rates", "history_loss", "history_val_accuracy"):
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-7)
+    assert sorted(f for f in os.listdir(folder) if "partial" in f or "epoch" in f) == []
+
+
+def test_keep_best_restores_the_best_validation_weights(tmp_path, data_dir):
+    config = RunConfig("C100-resnet", "sgd", learning_rate=0.3)
+    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
+    assert attrs["epochs_run"] == 3 and not os.path.exists(run_paths(str(tmp_path), "smoke", config)["best"])
+    assert len(arrays["history_val_accuracy"]) == 3
+
+
+def test_smoke_scale_only_shrinks():
+    smoke = SCALES["smoke"]
+    assert smoke.width < 1 and smoke.limit and smoke.epochs == 3
+
+
+def test_results_file_round_trip_of_config(tmp_path, data_dir):
+    config = RunConfig("tiny-CNN", "lars")
+    run_one(config, "smoke", data_dir, str(tmp_path))
+    arrays, attrs = read_h5(run_paths(str(tmp_path), "smoke", config)["result"])
+    assert RunConfig(**attrs["config"]) == config
+    assert arrays["distances"].shape[1] == 11
+    keras.backend.clear_session()
