@@ -1,0 +1,92 @@
+"""Every study end to end at smoke scale; sharding; the command line."""
+
+import os
+
+import pytest
+
+from experiments import fake_data
+from experiments.__main__ import main
+from experiments.recipes import RHO_GRID, RunConfig
+from experiments.runner import run_paths
+from experiments.studies import STUDIES, parse_shard, run_study, shard, study_configs
+from layer_rotation_tools.storage import read_h5
+
+# One task per study keeps the suite short; the study grids are the full ones.
+STUDY_TASKS = {
+    "alpha": "C10-CNN2",  # the short grid (3 alphas) on the paper's second group of tasks
+    "rho": "tiny-CNN",
+    "sgd": "C10-CNN1",
+    "sgd_weight_decay": "C100-WRN",
+    "adaptive": "C100-resnet",
+    "adapt_copy": "C10-CNN1",
+    "warmup": "C10-resnet",
+    "lars": "C10-CNN1",
+}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return fake_data.write_all(str(tmp_path_factory.mktemp("data")))
+
+
+def test_every_study_has_a_test_task():
+    assert set(STUDY_TASKS) == set(STUDIES)
+
+
+@pytest.mark.parametrize("name", sorted(STUDY_TASKS))
+def test_study_runs_end_to_end_at_smoke_scale(name, tmp_path, data_dir):
+    task = STUDY_TASKS[name]
+    results = run_study(name, [task], "smoke", data_dir, str(tmp_path), printer=lambda line: None)
+    configs = study_configs(name, [task])
+    assert list(results) == [c.run_id for c in configs]
+    for config in configs:
+        arrays, attrs = read_h5(run_paths(str(tmp_path), "smoke", config)["result"])
+        assert attrs["run_id"] == config.run_id and arrays["distances"].shape[0] >= 1
+    printed = []
+    run_study(name, [task], "smoke", data_dir, str(tmp_path), printer=printed.append)
+    assert sum("finished earlier, skipped" in line for line in printed) == len(configs)
+
+
+def test_grids_follow_the_papers():
+    assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"])] == list(RHO_GRID)
+    assert len(study_configs("alpha", ["C10-CNN1"])) == 13 and len(study_configs("alpha", ["C100-WRN"])) == 3
+    assert [c.optimizer for c in study_configs("adaptive", ["tiny-CNN"])] == ["adagrad", "adagrad_layca"]
+    assert [c.optimizer for c in study_configs("adapt_copy", ["C100-WRN"])] == [
+        "adam_weight_decay", "sgd_amom_layca_copy", "sgd_weight_decay",
+    ]
+    warmup = study_configs("warmup")
+    assert [c.warmup_epochs for c in warmup] == [0, 5, 10, 15, 0] and warmup[-1].optimizer == "layca"
+    assert study_configs("sgd", ["C100-WRN"])[0].schedule.epochs == 250
+    assert RunConfig("C100-WRN", "sgd_weight_decay").schedule.drops == (60, 120, 160)
+    assert RunConfig("C10-CNN2", "sgd_weight_decay").learning_rate == 0.5
+
+
+def test_shards_partition_a_study_and_keep_copies_with_their_source():
+    configs = study_configs("adapt_copy")
+    parts = [shard(configs, i, 4) for i in range(1, 5)]
+    assert sorted(c.run_id for part in parts for c in part) == sorted(c.run_id for c in configs)
+    for part in parts:
+        ids = {c.run_id for c in part}
+        assert all(c.copy_from in ids for c in part if c.copy_from)
+
+
+@pytest.mark.parametrize("text", ["3", "0/2", "3/2", "a/b"])
+def test_bad_shards_are_clear_errors(text):
+    with pytest.raises(ValueError, match="shard"):
+        parse_shard(text)
+
+
+def test_command_line(tmp_path, data_dir, capsys):
+    assert main(["list"]) == 0
+    assert "study alpha" in capsys.readouterr().out
+    args = ["--scale", "smoke", "--data-dir", data_dir, "--results", str(tmp_path)]
+    assert main(["run", "--task", "C10-CNN1", "--optimizer", "sgd", "--lr", "0.1", *args]) == 0
+    assert os.path.exists(run_paths(str(tmp_path), "smoke", RunConfig("C10-CNN1", "sgd", 0.1))["result"])
+    assert main(["study", "lars", "--tasks", "C10-CNN1", "--shard", "1/1", *args]) == 0
+    assert main(["run", "--task", "nope", *args]) == 2
+    assert "Unknown task 'nope'" in capsys.readouterr().err
+    assert main(["study", "alpha", "--shard", "5/2", *args]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", "--task", "C10-CNN1", "--scale", "smoke", "--data-dir", str(empty), "--results", str(tmp_path)]) == 2
+    assert "cifar-10-batches-py/" in capsys.readouterr().err
