@@ -15,13 +15,18 @@ def _images(rng, labels, shape, num_classes):
     return np.clip(base[labels] * 0.6 + 50 + noise, 0, 255).astype(np.uint8)
 
 
+def _cifar(directory, folder, num_classes, n, seed):
+    """The folder, labels and channel-major rows of a fake CIFAR dataset."""
+    rng = np.random.default_rng(seed)
+    folder = os.path.join(directory, folder)
+    os.makedirs(folder, exist_ok=True)
+    labels = rng.integers(0, num_classes, n)
+    return folder, labels, _images(rng, labels, (3, 32, 32), num_classes).reshape(n, 3072)
+
+
 def write_cifar10(directory, n_train=200, n_test=80, seed=0):
     """`directory/cifar-10-batches-py/` with data_batch_1..5, test_batch, batches.meta."""
-    rng = np.random.default_rng(seed)
-    folder = os.path.join(directory, "cifar-10-batches-py")
-    os.makedirs(folder, exist_ok=True)
-    labels = rng.integers(0, 10, n_train + n_test)
-    images = _images(rng, labels, (3, 32, 32), 10).reshape(len(labels), 3072)
+    folder, labels, images = _cifar(directory, "cifar-10-batches-py", 10, n_train + n_test, seed)
     chunks = np.array_split(np.arange(n_train), 5)
     for i, chunk in enumerate(chunks, start=1):
         _pickle(os.path.join(folder, f"data_batch_{i}"), {b"data": images[chunk], b"labels": labels[chunk].tolist()})
@@ -32,11 +37,7 @@ def write_cifar10(directory, n_train=200, n_test=80, seed=0):
 
 def write_cifar100(directory, n_train=200, n_test=80, seed=0):
     """`directory/cifar-100-python/` with train, test, meta (fine and coarse labels)."""
-    rng = np.random.default_rng(seed)
-    folder = os.path.join(directory, "cifar-100-python")
-    os.makedirs(folder, exist_ok=True)
-    labels = rng.integers(0, 100, n_train + n_test)
-    images = _images(rng, labels, (3, 32, 32), 100).reshape(len(labels), 3072)
+    folder, labels, images = _cifar(directory, "cifar-100-python", 100, n_train + n_test, seed)
     for name, part in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
         _pickle(os.path.join(folder, name), {
             b"data": images[part], b"fine_labels": labels[part].tolist(), b"coarse_labels": (labels[part] // 5).tolist(),

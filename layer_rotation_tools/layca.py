@@ -144,25 +144,25 @@ class Layca(keras.optimizers.Optimizer):
                 f"(no path matches kernel_names={list(self.kernel_names)}); "
                 f"variables: {[_path(v) for v in variables][:20]}."
             )
-        kernel_values = {i: _numpy(v) for i, v in enumerate(variables) if mask[i]}
-        for i, value in kernel_values.items():
-            if not np.all(np.isfinite(value)) or not np.any(value):
+        norms = {i: float(np.linalg.norm(_numpy(v))) for i, v in enumerate(variables) if mask[i]}
+        for i, norm in norms.items():
+            if not norm > 0 or not math.isfinite(norm):
                 raise ValueError(
                     f"Layca cannot rotate kernel '{_path(variables[i])}': its norm is "
-                    f"{np.linalg.norm(value)}, so it has no direction and rotation is "
-                    "undefined. Initialise it with a non-zero initializer (e.g. "
+                    f"{norm}, so it has no direction and rotation is "
+                    "undefined. Initialise it with a non-zero, finite initializer (e.g. "
                     "'glorot_uniform'), or leave it out of Layca with kernel_names "
                     "(and train_non_kernels=True to train it with the inner optimizer)."
                 )
-        self._kernel_layers = {i: layer_path(variables[i]) for i in kernel_values}
-        factors = {i: 1.0 for i in kernel_values}
+        self._kernel_layers = {i: layer_path(variables[i]) for i in norms}
+        factors = {i: 1.0 for i in norms}
         factors.update(self._resolve(self.multipliers))
         self._rate_multipliers = tuple(
             self._scalar_variable(factors[i], f"rate_multiplier_{_slug(variables[i])}") if mask[i] else None
             for i in range(len(variables))
         )
         self._initial_norms = tuple(
-            self._scalar_variable(float(np.linalg.norm(kernel_values[i])), f"initial_norm_{_slug(variables[i])}")
+            self._scalar_variable(norms[i], f"initial_norm_{_slug(variables[i])}")
             if mask[i] and self.lars
             else None
             for i in range(len(variables))
