@@ -3,7 +3,9 @@
     python -m experiments list
     python -m experiments run --task C10-CNN1 --optimizer layca --alpha -0.4 --data-dir DATA
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --shard 2/4 --data-dir DATA
-    python -m experiments fake-data DATA    # small datasets in the official formats
+    python -m experiments figure rotation_grid    # or: all; from saved results only
+    python -m experiments table                   # our results beside the published ones
+    python -m experiments fake-data DATA          # small datasets in the official formats
 
 `--scale smoke` runs the same code on a sliver of the data with narrow networks and 3
 epochs: every study finishes in seconds to minutes on a CPU.
@@ -45,6 +47,14 @@ def main(argv=None):
     study.add_argument("--shard", default="1/1", help="i/n: run the i-th of n shares of the study")
     _common(study)
 
+    figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
+    figure.add_argument("name", help="a figure name (see list) or 'all'")
+    figure.add_argument("--out", default="figures", help="output folder (default: %(default)s)")
+    _common(figure)
+
+    table = commands.add_parser("table", help="print our test accuracies beside the published ones")
+    _common(table)
+
     fake = commands.add_parser("fake-data", help="write small datasets in the official formats")
     fake.add_argument("directory")
 
@@ -58,6 +68,10 @@ def main(argv=None):
                 print(f"task {task.name}: {task.model} on {task.dataset}, {task.schedule.epochs} epochs")
             for name, spec in STUDIES.items():
                 print(f"study {name}: {spec.description}; {len(study_configs(name))} runs on {', '.join(spec.tasks)}")
+            from experiments.figures import FIGURES
+
+            for name, function in FIGURES.items():
+                print(f"figure {name}: {function.__doc__.splitlines()[0]}")
         elif args.command == "run":
             from experiments.runner import run_one
 
@@ -66,6 +80,15 @@ def main(argv=None):
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
             run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, args.shard)
+        elif args.command == "figure":
+            from experiments.figures import draw
+
+            for path in draw(args.name, args.results, args.scale, args.out):
+                print(f"figure written to {path}")
+        elif args.command == "table":
+            from experiments.figures import Results, results_table
+
+            print(results_table(Results(args.results, args.scale)))
         else:
             from experiments.fake_data import write_all
 

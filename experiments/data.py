@@ -6,7 +6,9 @@
 - Tiny ImageNet: the official `tiny-imagenet-200/` directory (train/<wnid>/images/*.JPEG,
   val/images + val/val_annotations.txt; the validation set serves as test set, as the
   official test labels are not public).
-- MNIST: the official IDX files (gzipped or not) or Keras' `mnist.npz`.
+- MNIST: the official IDX files (gzipped or not) or Keras' `mnist.npz`. `mnist_t10k`
+  uses only the official test files (t10k-*), split with a fixed seed into 8,000
+  training and 2,000 held-out digits, for machines that have only those.
 
 Preprocessing (REFERENCE.md): float32, minus the training set's global mean, divided by
 its global std; one-hot labels; a 10% random validation split of the training set.
@@ -23,7 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-DATASETS = ("cifar10", "cifar100", "tiny_imagenet", "mnist")
+DATASETS = ("cifar10", "cifar100", "tiny_imagenet", "mnist", "mnist_t10k")
+#: Digits of the official MNIST test set held out for testing by `mnist_t10k`.
+T10K_HELD_OUT = 2000
 _CIFAR_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 
@@ -55,6 +59,8 @@ def load_raw(name, data_dir=None):
         return load_cifar(name, data_dir)
     if name == "tiny_imagenet":
         return load_tiny_imagenet(_require_dir(data_dir, "tiny-imagenet-200", name))
+    if name == "mnist_t10k":
+        return load_mnist_t10k_split(_require_dir(data_dir, None, name))
     return load_mnist(_require_dir(data_dir, None, name))
 
 
@@ -169,6 +175,20 @@ def load_mnist(path):
     return x_train[..., None], y_train.astype(np.int64), x_test[..., None], y_test.astype(np.int64)
 
 
+def load_mnist_t10k_split(path, held_out=T10K_HELD_OUT, seed=0):
+    """The official MNIST test files only, split into a training part and `held_out`
+    test digits (a fixed permutation drawn from `seed`)."""
+    files = [_find(path, stem) for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    if None in files:
+        raise DatasetNotFoundError(f"mnist_t10k needs t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] in {path!r}.")
+    images, labels = read_idx(files[0]), read_idx(files[1]).astype(np.int64)
+    if len(images) != len(labels) or len(images) <= held_out:
+        raise ValueError(f"{path!r}: {len(images)} images and {len(labels)} labels; need equal counts above {held_out}.")
+    order = np.random.default_rng(seed).permutation(len(images))
+    train, test = order[held_out:], order[:held_out]
+    return images[train][..., None], labels[train], images[test][..., None], labels[test]
+
+
 def read_idx(path):
     """An array from an IDX file (gzipped or not), checking its header against its size."""
     opener = gzip.open if path.endswith(".gz") else open
@@ -203,12 +223,14 @@ def _require_dir(data_dir, folder, name):
     raise DatasetNotFoundError(f"{name}: directory {data_dir!r} does not exist.")
 
 
-def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fraction=0.1, seed=0, limit=None):
+def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fraction=0.1, seed=0, limit=None,
+            per_class=None):
     """Standardise by the training set's global mean/std, one-hot the labels, and split
     off a random `validation_fraction` of the training set (fixed `seed`).
 
     `limit=(n_train, n_test)` keeps the first examples of each (after shuffling the
-    training set) for smoke-scale runs.
+    training set) for smoke-scale runs. `per_class=n` then keeps at most n examples of
+    each class in the training part (the MNIST toy studies' reduced training sets).
     """
     num_classes = num_classes or int(max(y_train.max(), y_test.max())) + 1
     order = np.random.default_rng(seed).permutation(len(x_train))
@@ -217,7 +239,11 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
         x_test, y_test = x_test[: limit[1]], y_test[: limit[1]]
     x_train, y_train = x_train[order].astype(np.float32), y_train[order]
     n_val = int(round(validation_fraction * len(x_train)))
-    mean, std = x_train[n_val:].mean(), x_train[n_val:].std()
+    keep = np.arange(n_val, len(x_train))
+    if per_class is not None:
+        keep = np.concatenate([keep[y_train[keep] == c][:per_class] for c in range(num_classes)])
+        keep.sort()
+    mean, std = x_train[keep].mean(), x_train[keep].std()
 
     def standardise(x):
         return ((np.asarray(x, np.float32) - mean) / std).astype(np.float32)
@@ -226,7 +252,7 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
         return np.eye(num_classes, dtype=np.float32)[np.asarray(y, np.int64)]
 
     return Splits(
-        standardise(x_train[n_val:]), one_hot(y_train[n_val:]),
+        standardise(x_train[keep]), one_hot(y_train[keep]),
         standardise(x_train[:n_val]), one_hot(y_train[:n_val]),
         standardise(x_test), one_hot(y_test),
     )

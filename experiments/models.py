@@ -147,6 +147,28 @@ def wrn28_10(input_shape, num_classes, width=1.0, regularizer=None):
     return wide_resnet(input_shape, num_classes, 28, 10, 0.3, width, regularizer)
 
 
+def mlp(input_shape, num_classes, hidden, width=1.0, regularizer=None, name="mlp"):
+    """Fully connected ReLU layers without biases, he_normal (keeps the signal through the
+    11-layer toy network; the papers name no initialiser)."""
+    inputs = keras.Input(input_shape)
+    x = layers.Flatten()(inputs)
+    for i, units in enumerate(hidden):
+        x = layers.Dense(_filters(units, width), activation="relu", use_bias=False, kernel_initializer="he_normal",
+                         kernel_regularizer=regularizer, name=f"hidden{i + 1}")(x)
+    return keras.Model(inputs, _head(x, num_classes, "he_normal", regularizer), name=name)
+
+
+def mlp1(input_shape, num_classes, width=1.0, regularizer=None):
+    """The 1-hidden-layer MLP (784 ReLU units) of the features study (Section 6, Figure 8)."""
+    return mlp(input_shape, num_classes, (784,), width, regularizer, name="mlp1")
+
+
+def mlp11(input_shape, num_classes, width=1.0, regularizer=None):
+    """The eleven-layer MLP of the one-layer-at-a-time study: 10 identical hidden layers
+    of 784 ReLU units and the classifier (Section 3 of arXiv:1806.01603v1)."""
+    return mlp(input_shape, num_classes, (784,) * 10, width, regularizer, name="mlp11")
+
+
 MODELS = {
     "c10_cnn1": c10_cnn1,
     "resnet32": resnet32,
@@ -154,6 +176,8 @@ MODELS = {
     "c10_cnn2": c10_cnn2,
     "wrn28_10": wrn28_10,
     "resnet110": resnet110,
+    "mlp1": mlp1,
+    "mlp11": mlp11,
 }
 
 

@@ -18,12 +18,14 @@ WARMUP_EPOCHS = (0, 5, 10, 15)
 @dataclass(frozen=True)
 class Stopping:
     """Stop when train accuracy <= `min_accuracy` at epoch `at_epoch`, when train loss <=
-    `loss_floor`, or when train loss is unchanged for `plateau_epochs` epochs."""
+    `loss_floor`, when train loss is unchanged for `plateau_epochs` epochs, or (toy
+    studies) when train accuracy reaches `max_accuracy`."""
 
     min_accuracy: float = 0.2
     at_epoch: int = 7
     loss_floor: float = 1e-3
     plateau_epochs: int = 3
+    max_accuracy: float = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Task:
     keep_best: bool = False
     adaptive: str = "adam"
     batch_size: int = 128
+    train_per_class: int = None  # a balanced subset of the training part (MNIST toy studies)
+    features: int = 0  # first-layer neurons whose weights the results keep (Figure 8)
+    checkpoint_every: int = 1  # epochs between checkpoints (short toy runs: fewer)
 
 
 # REFERENCE.md: "train loss <= 1e-4 (others 1e-3)". We read the 1e-4 floor as the first
@@ -67,8 +72,17 @@ TASKS = {
              augment=True, adaptive="adam_weight_decay"),
         Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), None,
              augment=True, adaptive=None),
+        # The MNIST toy studies. The papers give no schedule for them: ours are stated here.
+        Task("MNIST-MLP1", "mnist", "mlp1", (28, 28, 1), Schedule(50, (40,), 0.2), None,
+             Stopping(-1.0, 1, 1e-4), adaptive=None, train_per_class=1000, features=5),
+        Task("MNIST-MLP11", "mnist", "mlp11", (28, 28, 1), Schedule(200, (), 1.0), None,
+             Stopping(-1.0, 1, 0.0, max_accuracy=1.0), adaptive=None, batch_size=10, train_per_class=10,
+             checkpoint_every=25),
     )
 }
+# The toy studies on the official MNIST test set alone (data.load_mnist_t10k_split).
+for _name in ("MNIST-MLP1", "MNIST-MLP11"):
+    TASKS[f"{_name}-t10k"] = replace(TASKS[_name], name=f"{_name}-t10k", dataset="mnist_t10k")
 PAPER_TASKS = ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")
 
 # (task, optimizer) -> schedule, where the original implementations differ.
@@ -87,6 +101,7 @@ BEST_RATES = {
     "sgd": 3.0**-1, "sgd_weight_decay": 3.0**-1,
     "layca_copy": 1.0, "sgd_amom_layca_copy": 1.0,  # rho_l(t) comes from the copied table
 }
+MNIST_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)  # four Layca rates for the features of Figure 8
 BEST_TASK_RATES = {
     ("C100-WRN", "sgd"): 3.0**-2,
     ("C10-CNN1", "rmsprop"): 3.0**-6,
@@ -96,6 +111,8 @@ BEST_TASK_RATES = {
     ("C10-CNN2", "rmsprop_weight_decay"): 3e-4,
     ("C100-WRN", "sgd_weight_decay"): 0.1,
     ("C100-WRN", "adam_weight_decay"): 3e-4,
+    # Not in REFERENCE.md: Adam on C10-CNN1 (Figure 11) takes Adam's best rate on C100-resnet.
+    ("C10-CNN1", "adam"): 3.0**-5,
 }
 
 # Optimizer names: inner optimizer, whether Layca wraps it, LARS mode, L2 regulariser.
@@ -124,6 +141,7 @@ class RunConfig:
     copy_from: str = None  # run_id whose recorded rotation rates this run replays
     record_rates: bool = False
     seed: int = 0
+    trained_layer: int = None  # train only this kernel layer (forward index); others frozen
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -161,6 +179,8 @@ class RunConfig:
             parts.append(f"warmup{self.warmup_epochs}")
         if self.copy_from:
             parts.append(f"copy-{self.copy_from.split('__')[1]}")
+        if self.trained_layer is not None:
+            parts.append(f"layer{self.trained_layer}")
         if self.seed:
             parts.append(f"seed{self.seed}")
         return "__".join(parts)
@@ -191,11 +211,12 @@ class Scale:
     width: float = 1.0
     epochs: int = None
     min_accuracy: float = None
+    repeats: int = 10  # seeds of the studies that average over repetitions
 
 
 SCALES = {
     "full": Scale("full"),
-    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0),
+    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2),
 }
 
 

@@ -74,7 +74,7 @@ def run_paths(results_dir, scale, config):
         "result": os.path.join(folder, f"{config.run_id}.h5"),
         "progress": os.path.join(folder, f"{config.run_id}.partial.h5"),
         "best": os.path.join(folder, f"{config.run_id}.best.weights.h5"),
-        "initial": os.path.join(folder, "initial.weights.h5"),
+        "initial": os.path.join(folder, "initial.weights.h5" if not config.seed else f"initial_seed{config.seed}.weights.h5"),
     }
 
 
@@ -93,9 +93,15 @@ def is_finished(results_dir, scale, config):
 
 
 @functools.lru_cache(maxsize=4)
-def load_splits(dataset, data_dir, scale_name, seed=0):
+def load_splits(dataset, data_dir, scale_name, seed=0, per_class=None):
     """Standardised splits of a dataset at a scale (cached per process)."""
-    return datasets.prepare(*datasets.load_raw(dataset, data_dir), limit=SCALES[scale_name].limit, seed=seed)
+    raw = _load_raw(dataset, data_dir)
+    return datasets.prepare(*raw, limit=SCALES[scale_name].limit, seed=seed, per_class=per_class)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_raw(dataset, data_dir):
+    return datasets.load_raw(dataset, data_dir)
 
 
 def _build(config, splits, scale):
@@ -110,6 +116,26 @@ def _initial_weights(model, path):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     _save_weights_atomic(model, path)
+
+
+def _kernel_layers(model):
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def _train_only(model, index):
+    """Freeze every kernel layer but the `index`-th (forward order)."""
+    layers = _kernel_layers(model)
+    if not 0 <= index < len(layers):
+        raise ValueError(f"trained_layer={index}: {model.name} has kernel layers 0..{len(layers) - 1}.")
+    for i, layer in enumerate(layers):
+        layer.trainable = i == index
+
+
+def _features(model, count):
+    """Weights of `count` fixed random first-layer neurons, one row each (Figure 8)."""
+    kernel = np.asarray(_kernel_layers(model)[0].kernel)
+    neurons = np.random.default_rng(0).choice(kernel.shape[1], size=min(count, kernel.shape[1]), replace=False)
+    return kernel[:, np.sort(neurons)].T
 
 
 def make_optimizer(config, model, learning_rate):
@@ -131,6 +157,8 @@ def stop_reason(history, stopping):
         return f"train accuracy {accuracy:.3f} <= {stopping.min_accuracy} at epoch {epoch}"
     if loss <= stopping.loss_floor:
         return f"train loss {loss:.2e} <= {stopping.loss_floor}"
+    if stopping.max_accuracy is not None and accuracy >= stopping.max_accuracy:
+        return f"train accuracy reached {accuracy:.3f}"
     recent = np.float32(history["loss"][-(stopping.plateau_epochs + 1):])
     if len(recent) == stopping.plateau_epochs + 1 and len(set(recent.tolist())) == 1:
         return f"train loss unchanged for {stopping.plateau_epochs} epochs"
@@ -169,14 +197,16 @@ class _RunProgress(keras.callbacks.Callback):
 
 
 class _Checkpoint(keras.callbacks.Callback):
-    """Runs last: the monitors have recorded this epoch when the checkpoint is written."""
+    """Runs last: the monitors have recorded this epoch when the checkpoint is written.
+    Every `every` epochs, and when the run stops early."""
 
-    def __init__(self, progress):
+    def __init__(self, progress, every):
         super().__init__()
-        self.progress = progress
+        self.progress, self.every = progress, every
 
     def on_epoch_end(self, epoch, logs=None):
-        self.progress.checkpoint(epoch)
+        if (epoch + 1) % self.every == 0 or self.progress.run.stopped:
+            self.progress.checkpoint(epoch)
 
 
 class _SecondMoments(keras.callbacks.Callback):
@@ -222,11 +252,14 @@ class Run:
     def execute(self):
         """Train (or resume), test, write the results file; returns (arrays, attrs)."""
         started = time.time()
-        splits = load_splits(self.task.dataset, self.data_dir, self.scale_name)
+        splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
         steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size)
         keras.utils.set_random_seed(self.config.seed)
         model = _build(self.config, splits, self.scale)
         _initial_weights(model, self.paths["initial"])
+        if self.config.trained_layer is not None:
+            _train_only(model, self.config.trained_layer)
+        initial_features = _features(model, self.task.features) if self.task.features else None
         initial_kernels = [np.asarray(k) for k in kernel_variables(model)]
         layer_names = kernel_layer_names(model)
         model.compile(self._optimizer(model, steps), "categorical_crossentropy", metrics=["accuracy"])
@@ -244,6 +277,8 @@ class Run:
             arrays.update({"rates": rates.rates, "rate_steps": rates.steps})
         if self.extra["second_moments"]:
             arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
+        if initial_features is not None:
+            arrays.update({"initial_features": initial_features, "features": _features(model, self.task.features)})
         attrs = {
             "config": self.config.to_dict(), "run_id": self.config.run_id, "scale": self.scale_name,
             "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
@@ -274,7 +309,7 @@ class Run:
             table, names = self._copied_rates()
             callbacks.insert(0, ReplayRotationRates(table, names))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
-        callbacks += [_SecondMoments(moment_epochs, self.extra), _Checkpoint(progress)]
+        callbacks += [_SecondMoments(moment_epochs, self.extra), _Checkpoint(progress, self.task.checkpoint_every)]
         pipeline = datasets.epoch_pipeline(
             splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.task.augment
         )

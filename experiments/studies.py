@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from experiments.recipes import (
     ALPHAS,
     COPY_OPTIMIZER,
+    MNIST_RHOS,
     PAPER_TASKS,
     RHO_GRID,
+    SCALES,
     SGD_GRID,
     TASKS,
     WARMUP_EPOCHS,
@@ -22,19 +24,19 @@ SHORT_ALPHAS = (-0.6, 0.0, 0.6)
 SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
 
 
-def _alpha(task):
+def _alpha(task, scale):
     return [RunConfig(task, "layca", alpha=a) for a in (ALPHAS if task in FIRST_THREE else SHORT_ALPHAS)]
 
 
-def _rho(task):
+def _rho(task, scale):
     return [RunConfig(task, "layca", learning_rate=r) for r in (RHO_GRID if task in FIRST_THREE else SHORT_RHOS)]
 
 
-def _sgd(task):
+def _sgd(task, scale):
     return [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID]
 
 
-def _sgd_weight_decay(task):
+def _sgd_weight_decay(task, scale):
     return [RunConfig(task, "sgd_weight_decay")]
 
 
@@ -42,13 +44,13 @@ def _adaptive_source(task):
     return RunConfig(task, TASKS[task].adaptive, record_rates=True)
 
 
-def _adaptive(task):
+def _adaptive(task, scale):
     """The task's adaptive method, alone and with Layca (Figure 6)."""
     adaptive = TASKS[task].adaptive
     return [_adaptive_source(task), RunConfig(task, adaptive.replace("_weight_decay", "") + "_layca")]
 
 
-def _adapt_copy(task):
+def _adapt_copy(task, scale):
     """SGD+Layca (SGD_AMom+Layca for Adam) replaying the adaptive method's per-layer,
     per-step rotation rates, beside the adaptive method and SGD+L2 (Figure 7)."""
     source = _adaptive_source(task)
@@ -56,15 +58,38 @@ def _adapt_copy(task):
     return [source, copy, RunConfig(task, "sgd_weight_decay")]
 
 
-def _warmup(task):
+def _warmup(task, scale):
     """SGD at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4)."""
     return [RunConfig(task, "sgd", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True) for w in WARMUP_EPOCHS] + [
         RunConfig(task, "layca", record_rates=True)
     ]
 
 
-def _lars(task):
+def _lars(task, scale):
     return [RunConfig(task, "lars")]
+
+
+def _second_moments(task, scale):
+    """Adam on C10-CNN1, recording its second-moment percentiles (Figure 11)."""
+    return [RunConfig(task, "adam")]
+
+
+def _mnist_features(task, scale):
+    """The 1-hidden-layer MLP on reduced MNIST: Layca at four rates (Figure 8), and SGD
+    over its learning-rate grid, from the same initial weights."""
+    return [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS] + [
+        RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID
+    ]
+
+
+def _mnist_layers(task, scale):
+    """The 11-layer MLP, training one hidden layer at a time (Layca, 3^-3) until 100%
+    training accuracy, repeated with different seeds (data subset and initialisation)."""
+    return [
+        RunConfig(task, "layca", trained_layer=layer, seed=seed)
+        for seed in range(SCALES[scale].repeats)
+        for layer in range(10)
+    ]
 
 
 @dataclass(frozen=True)
@@ -83,12 +108,15 @@ STUDIES = {
     "adapt_copy": Study(_adapt_copy, PAPER_TASKS, "SGD+Layca copying the adaptive method's rates (Figure 7)"),
     "warmup": Study(_warmup, ("C10-resnet",), "ResNet-110, SGD 3^-1 with warmups vs Layca (Figure 4)"),
     "lars": Study(_lars, FIRST_THREE, "LARS at alpha = 0, rho(0) = 3^-3 (Figure 12)"),
+    "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
+    "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),
+    "mnist_layers": Study(_mnist_layers, ("MNIST-MLP11",), "11-layer MLP trained one layer at a time (ICLR Figure 1)"),
 }
 
 
-def study_configs(name, tasks=None):
-    """The study's configurations for `tasks` (its default tasks when None), in run
-    order, each setting once."""
+def study_configs(name, tasks=None, scale="full"):
+    """The study's configurations for `tasks` (its default tasks when None) at `scale`,
+    in run order, each setting once."""
     if name not in STUDIES:
         raise ValueError(f"Unknown study {name!r}; known: {sorted(STUDIES)}.")
     study = STUDIES[name]
@@ -98,7 +126,7 @@ def study_configs(name, tasks=None):
         raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
     configs = {}
     for task in tasks:
-        for config in study.configs(task):
+        for config in study.configs(task, scale):
             configs.setdefault(config.run_id, config)
     return list(configs.values())
 
@@ -128,7 +156,7 @@ def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="result
     """Run (or skip, when finished) every configuration of this shard of the study.
     Returns `{run_id: attrs}` of the shard's results."""
     index, count = parse_shard(shard_spec)
-    configs = shard(study_configs(name, tasks), index, count)
+    configs = shard(study_configs(name, tasks, scale), index, count)
     results, started = {}, time.time()
     for number, config in enumerate(configs, start=1):
         prefix = f"[{name} {number}/{len(configs)}, shard {index}/{count}]"

@@ -154,6 +154,13 @@ class Layca(keras.optimizers.Optimizer):
                     "'glorot_uniform'), or leave it out of Layca with kernel_names "
                     "(and train_non_kernels=True to train it with the inner optimizer)."
                 )
+            if norm < 1e3 * self.epsilon:
+                raise ValueError(
+                    f"Layca would never rotate kernel '{_path(variables[i])}': its norm {norm:.3g} is so small "
+                    f"that its steps fall under epsilon={self.epsilon} (steps with a smaller norm count as zero, "
+                    "as in the authors' code). Pass epsilon=0.0 (every non-zero step is then normalised) or "
+                    "rescale the kernel."
+                )
         self._kernel_layers = {i: layer_path(variables[i]) for i in norms}
         factors = {i: 1.0 for i in norms}
         factors.update(self._resolve(self.multipliers))

@@ -31,3 +31,38 @@ def mirrored_strategy():
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     assert len(devices) == 2
     return tf.distribute.MirroredStrategy(devices)
+
+
+# One task per study keeps the suite short; each study's grid is the full one.
+STUDY_TASKS = {
+    "alpha": "C10-CNN2",  # the short grid (3 alphas) of the paper's second group of tasks
+    "rho": "tiny-CNN",
+    "sgd": "C10-CNN1",
+    "sgd_weight_decay": "C100-WRN",
+    "adaptive": "C100-resnet",
+    "adapt_copy": "C10-CNN1",
+    "warmup": "C10-resnet",
+    "lars": "C10-CNN1",
+    "second_moments": "C10-CNN1",
+    "mnist_features": "MNIST-MLP1",
+    "mnist_layers": "MNIST-MLP11",
+}
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """Every dataset, small, in its official on-disk format."""
+    from experiments import fake_data
+
+    return fake_data.write_all(str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory, smoke_data):
+    """Every study run once at smoke scale on its test task: `(results_dir, {study: results})`."""
+    from experiments.studies import run_study
+
+    results_dir = str(tmp_path_factory.mktemp("results"))
+    done = {name: run_study(name, [task], "smoke", smoke_data, results_dir, printer=lambda line: None)
+            for name, task in STUDY_TASKS.items()}
+    return results_dir, done

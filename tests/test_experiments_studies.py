@@ -4,29 +4,12 @@ import os
 
 import pytest
 
-from experiments import fake_data
 from experiments.__main__ import main
 from experiments.recipes import RHO_GRID, RunConfig
 from experiments.runner import run_paths
 from experiments.studies import STUDIES, parse_shard, run_study, shard, study_configs
 from layer_rotation_tools.storage import read_h5
-
-# One task per study keeps the suite short; the study grids are the full ones.
-STUDY_TASKS = {
-    "alpha": "C10-CNN2",  # the short grid (3 alphas) on the paper's second group of tasks
-    "rho": "tiny-CNN",
-    "sgd": "C10-CNN1",
-    "sgd_weight_decay": "C100-WRN",
-    "adaptive": "C100-resnet",
-    "adapt_copy": "C10-CNN1",
-    "warmup": "C10-resnet",
-    "lars": "C10-CNN1",
-}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return fake_data.write_all(str(tmp_path_factory.mktemp("data")))
+from tests.conftest import STUDY_TASKS
 
 
 def test_every_study_has_a_test_task():
@@ -34,16 +17,16 @@ def test_every_study_has_a_test_task():
 
 
 @pytest.mark.parametrize("name", sorted(STUDY_TASKS))
-def test_study_runs_end_to_end_at_smoke_scale(name, tmp_path, data_dir):
+def test_study_runs_end_to_end_at_smoke_scale_and_a_restart_skips_it(name, smoke_results, smoke_data):
+    results_dir, done = smoke_results
     task = STUDY_TASKS[name]
-    results = run_study(name, [task], "smoke", data_dir, str(tmp_path), printer=lambda line: None)
-    configs = study_configs(name, [task])
-    assert list(results) == [c.run_id for c in configs]
+    configs = study_configs(name, [task], "smoke")
+    assert list(done[name]) == [c.run_id for c in configs]
     for config in configs:
-        arrays, attrs = read_h5(run_paths(str(tmp_path), "smoke", config)["result"])
+        arrays, attrs = read_h5(run_paths(results_dir, "smoke", config)["result"])
         assert attrs["run_id"] == config.run_id and arrays["distances"].shape[0] >= 1
     printed = []
-    run_study(name, [task], "smoke", data_dir, str(tmp_path), printer=printed.append)
+    run_study(name, [task], "smoke", smoke_data, results_dir, printer=printed.append)
     assert sum("finished earlier, skipped" in line for line in printed) == len(configs)
 
 
@@ -76,10 +59,10 @@ def test_bad_shards_are_clear_errors(text):
         parse_shard(text)
 
 
-def test_command_line(tmp_path, data_dir, capsys):
+def test_command_line(tmp_path, smoke_data, capsys):
     assert main(["list"]) == 0
     assert "study alpha" in capsys.readouterr().out
-    args = ["--scale", "smoke", "--data-dir", data_dir, "--results", str(tmp_path)]
+    args = ["--scale", "smoke", "--data-dir", smoke_data, "--results", str(tmp_path)]
     assert main(["run", "--task", "C10-CNN1", "--optimizer", "sgd", "--lr", "0.1", *args]) == 0
     assert os.path.exists(run_paths(str(tmp_path), "smoke", RunConfig("C10-CNN1", "sgd", 0.1))["result"])
     assert main(["study", "lars", "--tasks", "C10-CNN1", "--shard", "1/1", *args]) == 0

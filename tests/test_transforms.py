@@ -51,3 +51,24 @@ def test_cosine_distance_and_nan_guards():
     x = ops.convert_to_tensor(np.array([1.0, np.nan, np.inf, -np.inf]))
     np.testing.assert_array_equal(_np(transforms.nan_to_zero(x)), [1.0, 0, 0, 0])
     np.testing.assert_array_equal(_np(transforms.keep_finite(x, ops.ones_like(x) * 7)), [1.0, 7, 7, 7])
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-20, 1e-3, 1e15, 1e30])
+def test_tiny_and_huge_kernels_still_rotate_by_arctan_rho_in_float32(scale):
+    p = (P * scale).astype(np.float32)
+    new = _np(transforms.layca_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1))
+    assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
+    assert np.linalg.norm(new) == pytest.approx(np.linalg.norm(p.astype(np.float64)), rel=1e-5)
+    lars = _np(transforms.lars_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
+                                      1e-4 * np.linalg.norm(p.astype(np.float64)) if scale < 1e30 else np.float32(1e26)))
+    np.testing.assert_allclose(lars / scale, references.lars(P, S, 0.1, np.linalg.norm(P)), rtol=1e-4, atol=1e-6)
+    distance = float(_np(transforms.cosine_distance(ops.convert_to_tensor(p), ops.convert_to_tensor(new.astype(np.float32)))))
+    assert distance == pytest.approx(references.cosine_distance(p, new), rel=1e-3)
+
+
+def test_tiny_steps_below_the_threshold_are_zero_and_huge_steps_are_normalised():
+    p = ops.convert_to_tensor(P.astype(np.float32))
+    tiny = _np(transforms.layca_update(p, ops.convert_to_tensor((S * 1e-12).astype(np.float32)), 0.1))
+    np.testing.assert_allclose(tiny, P, rtol=1e-6)
+    huge = _np(transforms.layca_update(p, ops.convert_to_tensor((S * 1e30).astype(np.float32)), 0.1))
+    np.testing.assert_allclose(huge, references.layca(P, S, 0.1), rtol=1e-4, atol=1e-6)

@@ -1,0 +1,59 @@
+"""Shared pieces of the benchmarks: the two models, data, and interleaved timing.
+
+Ratios are measured side by side in one process: the compared variants alternate
+within each repeat, and the median of the per-repeat ratios is reported, so that slow
+drifts of the machine hit both sides alike.
+"""
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from experiments.models import build_model  # noqa: E402
+
+
+def c10_cnn1():
+    return build_model("c10_cnn1", (32, 32, 3), 10)
+
+
+def small_mlp():
+    inputs = keras.Input((784,))
+    x = keras.layers.Dense(256, activation="relu", use_bias=False)(inputs)
+    x = keras.layers.Dense(256, activation="relu", use_bias=False)(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", use_bias=False)(x), name="small_mlp")
+
+
+MODELS = {"C10-CNN1": (c10_cnn1, (32, 32, 3)), "small MLP": (small_mlp, (784,))}
+
+
+def batch(input_shape, size=128, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(size, *input_shape)).astype("float32")
+    return x, keras.utils.to_categorical(rng.integers(0, 10, size), 10)
+
+
+def compiled(make_model, optimizer, initial_weights, mode):
+    """A fresh model with `initial_weights`, compiled in `mode` (eager, graph or xla)."""
+    model = make_model()
+    model.set_weights(initial_weights)
+    model.compile(optimizer, "categorical_crossentropy", run_eagerly=mode == "eager", jit_compile=mode == "xla")
+    return model
+
+
+def interleaved_ratio(run_a, run_b, repeats):
+    """Median over repeats of time(run_b) / time(run_a), the two alternating."""
+    ratios, times_a, times_b = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_a()
+        middle = time.perf_counter()
+        run_b()
+        end = time.perf_counter()
+        times_a.append(middle - start)
+        times_b.append(end - middle)
+        ratios.append((end - middle) / (middle - start))
+    return float(np.median(ratios)), float(np.median(times_a)), float(np.median(times_b))

@@ -1,0 +1,62 @@
+"""Epoch time with LayerRotationCurves(batch_frequency=1) divided by the epoch time
+without it (goal: <= 1.05), beside the same ratio for the original approach: copy every
+kernel to numpy after every batch and compute the cosine distances there.
+
+    python benchmarks/monitor_overhead.py [--repeats 5] [--batches 20]
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks.common import MODELS, batch, compiled, interleaved_ratio  # noqa: E402
+from layer_rotation_tools import LayerRotationCurves, kernel_variables  # noqa: E402
+
+
+class NumpyRotation(keras.callbacks.Callback):
+    """The original approach: kernels to numpy every batch, cosine distance in numpy."""
+
+    def on_train_begin(self, logs=None):
+        self.initial = [np.asarray(k).ravel() for k in kernel_variables(self.model)]
+        self.records = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        current = [np.asarray(k).ravel() for k in kernel_variables(self.model)]
+        self.records.append([1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for a, b in zip(self.initial, current)])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=20, help="batches per epoch")
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args(argv)
+    print(f"{'model':10} {'epoch s':>8} {'ours':>7} {'numpy':>7}   (ratios to no monitoring)")
+    rows = []
+    for model_name in args.models:
+        make_model, shape = MODELS[model_name]
+        keras.utils.set_random_seed(0)
+        weights = make_model().get_weights()
+        x, y = batch(shape, size=128 * args.batches)
+        model = compiled(make_model, keras.optimizers.SGD(0.01), weights, "graph")
+
+        def epoch(callbacks):
+            return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+
+        ours, numpy_way = LayerRotationCurves(batch_frequency=1), NumpyRotation()
+        for callbacks in ([], [ours], [numpy_way]):  # trace everything once
+            epoch(callbacks)()
+        ratio_ours, t_none, _ = interleaved_ratio(epoch([]), epoch([ours]), args.repeats)
+        ratio_numpy, _, _ = interleaved_ratio(epoch([]), epoch([numpy_way]), args.repeats)
+        rows.append((model_name, ratio_ours, ratio_numpy))
+        print(f"{model_name:10} {t_none:8.3f} {ratio_ours:7.3f} {ratio_numpy:7.3f}", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""The papers' figures and results table, drawn from saved results files only.
+
+Each figure function reads `results/<scale>/<task>/<run id>.h5` through `Results`; a
+run that has no results yet leaves its panel marked "not run" (so a partial study still
+draws). Figure numbers refer to the extended paper (arXiv:1806.01603v4) unless noted.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from experiments.recipes import (
+    ALPHAS,
+    MNIST_RHOS,
+    PAPER_TASKS,
+    RHO_GRID,
+    SCALES,
+    SGD_GRID,
+    TASKS,
+    WARMUP_EPOCHS,
+    RunConfig,
+)
+from experiments.runner import run_paths
+from experiments.studies import FIRST_THREE, SHORT_ALPHAS, SHORT_RHOS, study_configs
+from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
+from layer_rotation_tools.plotting import layer_colors
+from layer_rotation_tools.storage import read_h5
+
+# REFERENCE.md, "Published results": test accuracy of Layca's best configuration, and
+# the difference (points) of every other configuration to it.
+PUBLISHED_ROWS = (
+    "Layca best (alpha 0, rho(0) 3^-3)", "alpha -0.6", "alpha 0.6", "rho(0) 3^-5", "rho(0) 3^-4",
+    "SGD, best lr", "SGD + L2", "adaptive method", "adaptive + Layca",
+)
+PUBLISHED = {
+    "C10-CNN1": (88.45, -5.34, -19.78, -7.44, -2.41, -8.77, -0.30, -3.58, -0.20),
+    "C100-resnet": (59.81, -15.55, -30.18, -24.42, -13.03, -14.28, +0.30, -11.99, -1.65),
+    "tiny-CNN": (50.89, -10.48, -22.68, -15.21, -10.70, -8.63, -0.85, -13.17, -0.34),
+    "C10-CNN2": (93.40, -1.24, -6.61, -1.85, -0.42, -1.70, -0.12, -1.55, +0.07),
+    "C100-WRN": (80.69, -6.02, -7.59, -5.01, -1.93, -3.95, -0.24, -1.33, -1.05),
+}
+
+
+class Results:
+    """Reads (and caches) the results files of one results folder and scale."""
+
+    def __init__(self, results_dir="results", scale="full"):
+        self.results_dir, self.scale, self._cache = results_dir, scale, {}
+
+    def get(self, config):
+        """`(arrays, attrs)` of the run, or None when it has no results file."""
+        path = run_paths(self.results_dir, self.scale, config)["result"]
+        if path not in self._cache:
+            self._cache[path] = read_h5(path) if os.path.exists(path) else None
+        return self._cache[path]
+
+    def accuracy(self, config):
+        """Test accuracy in percent, or None."""
+        result = self.get(config)
+        return None if result is None else 100.0 * result[1]["test_accuracy"]
+
+
+def _row_configs(task):
+    """The configurations of each PUBLISHED_ROWS row for `task` (a list: best of several)."""
+    adaptive = TASKS[task].adaptive
+    return (
+        [RunConfig(task, "layca")],
+        [RunConfig(task, "layca", alpha=-0.6)],
+        [RunConfig(task, "layca", alpha=0.6)],
+        [RunConfig(task, "layca", learning_rate=3.0**-5)],
+        [RunConfig(task, "layca", learning_rate=3.0**-4)],
+        [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID],
+        [RunConfig(task, "sgd_weight_decay")],
+        [RunConfig(task, adaptive)],
+        [RunConfig(task, adaptive.replace("_weight_decay", "") + "_layca")],
+    )
+
+
+def results_table(results, tasks=PAPER_TASKS):
+    """Our test accuracies beside REFERENCE.md's published ones, in its layout: the first
+    row absolute (%), the others as differences to Layca's best (points). Returns text."""
+    width = 22
+    lines = ["| " + " | ".join(["configuration".ljust(34)] + [t.ljust(width) for t in tasks]) + " |",
+             "|" + "|".join(["-" * 36] + ["-" * (width + 2)] * len(tasks)) + "|"]
+    ours = {task: [_best(results, configs) for configs in _row_configs(task)] for task in tasks}
+    for row, name in enumerate(PUBLISHED_ROWS):
+        cells = []
+        for task in tasks:
+            value, best = ours[task][row], ours[task][0]
+            if row and value is not None and best is not None:
+                value -= best
+            text = "-" if value is None else (f"{value:.2f}" if row == 0 else f"{value:+.2f}")
+            published = PUBLISHED[task][row]
+            cells.append(f"{text} ({published:.2f})" if row == 0 else f"{text} ({published:+.2f})")
+        lines.append("| " + " | ".join([name.ljust(34)] + [c.ljust(width) for c in cells]) + " |")
+    lines.append("ours (published); first row: test accuracy %, other rows: difference to it, in points; "
+                 "'-': not run yet")
+    return "\n".join(lines)
+
+
+def _best(results, configs):
+    accuracies = [a for a in (results.accuracy(c) for c in configs) if a is not None]
+    return max(accuracies) if accuracies else None
+
+
+# -- drawing helpers -----------------------------------------------------------------
+
+
+def _figure(rows, cols, size=(2.6, 2.1)):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    return figure, axes
+
+
+def _missing(ax, label):
+    ax.text(0.5, 0.5, f"{label}\nnot run", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _curves_panel(ax, results, config, label, best=None):
+    result = results.get(config)
+    if result is None:
+        _missing(ax, label)
+        return
+    arrays, attrs = result
+    accuracy = 100.0 * attrs["test_accuracy"]
+    title = f"{label}\neta={accuracy:.2f}%"
+    if best is not None:
+        title += f", delta={accuracy - best:+.2f}"
+    plot_layer_rotation_curves(arrays["distances"], ax=ax, epochs=arrays["curve_epochs"], title=title)
+    ax.title.set_fontsize(8)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+
+
+def _curves_grid(results, grid, out):
+    """`grid`: rows of (row label, [(column label, config)]); titles give each run's
+    accuracy and its difference to its task's Layca best."""
+    figure, axes = _figure(len(grid), max(len(cells) for _, cells in grid))
+    for r, (row_label, cells) in enumerate(grid):
+        for c, (label, config) in enumerate(cells):
+            best = results.accuracy(RunConfig(config.task, "layca"))
+            _curves_panel(axes[r, c], results, config, f"{row_label} {label}".strip(), best)
+        for c in range(len(cells), axes.shape[1]):
+            axes[r, c].axis("off")
+    return _save(figure, out)
+
+
+def _save(figure, out):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return out
+
+
+# -- the figures -----------------------------------------------------------------------
+
+
+def rotation_grid(results, out):
+    """Figure 1: layer rotation curves of alpha = 0.6, -0.6, rho(0) = 3^-5, 3^-4 and the
+    best configuration, per task, with test accuracy and difference to the best."""
+    grid = [
+        (task, [("a=0.6", RunConfig(task, "layca", alpha=0.6)), ("a=-0.6", RunConfig(task, "layca", alpha=-0.6)),
+                ("r=3^-5", RunConfig(task, "layca", learning_rate=3.0**-5)),
+                ("r=3^-4", RunConfig(task, "layca", learning_rate=3.0**-4)), ("best", RunConfig(task, "layca"))])
+        for task in PAPER_TASKS
+    ]
+    return _curves_grid(results, grid, out)
+
+
+def sgd_curves(results, out):
+    """Figure 2: SGD over its learning-rate grid, per task."""
+    grid = [(task, [(f"lr=3^{round(math.log(lr, 3))}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
+            for task in PAPER_TASKS]
+    return _curves_grid(results, grid, out)
+
+
+def weight_decay_curves(results, out):
+    """Figure 3: SGD with weight decay (L2), per task."""
+    return _curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
+
+
+def adaptive_curves(results, out):
+    """Figure 6: the adaptive method of each task without (top) and with (bottom) Layca."""
+    top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in PAPER_TASKS]
+    bottom = [(t, RunConfig(t, TASKS[t].adaptive.replace("_weight_decay", "") + "_layca")) for t in PAPER_TASKS]
+    return _curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
+
+
+def lars_curves(results, out):
+    """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
+    return _curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
+
+
+def accuracy_vs_alpha_rho(results, out):
+    """Figures 2a / 9: test accuracy against alpha (rho(0) = 3^-3) and against rho(0) (alpha = 0)."""
+    figure, axes = _figure(2, len(PAPER_TASKS))
+    for c, task in enumerate(PAPER_TASKS):
+        alphas = ALPHAS if task in FIRST_THREE else SHORT_ALPHAS
+        rhos = RHO_GRID if task in FIRST_THREE else SHORT_RHOS
+        for ax, xs, configs, label in (
+            (axes[0, c], alphas, [RunConfig(task, "layca", alpha=a) for a in alphas], "alpha"),
+            (axes[1, c], [round(math.log(r, 3)) for r in rhos], [RunConfig(task, "layca", learning_rate=r) for r in rhos],
+             "log3 rho(0)"),
+        ):
+            points = [(x, results.accuracy(cfg)) for x, cfg in zip(xs, configs) if results.accuracy(cfg) is not None]
+            if not points:
+                _missing(ax, task)
+                continue
+            ax.plot(*zip(*points), marker="o")
+            ax.set_xlabel(label)
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(task, fontsize=9)
+    return _save(figure, out)
+
+
+def loss_plateaus(results, out):
+    """Figures 3 / 10: training loss curves for different alpha and rho(0) (plateau heights)."""
+    figure, axes = _figure(2, len(PAPER_TASKS))
+    for c, task in enumerate(PAPER_TASKS):
+        alphas = ALPHAS if task in FIRST_THREE else SHORT_ALPHAS
+        rhos = RHO_GRID if task in FIRST_THREE else SHORT_RHOS
+        for ax, configs, labels in (
+            (axes[0, c], [RunConfig(task, "layca", alpha=a) for a in alphas], [f"a={a}" for a in alphas]),
+            (axes[1, c], [RunConfig(task, "layca", learning_rate=r) for r in rhos],
+             [f"r=3^{round(math.log(r, 3))}" for r in rhos]),
+        ):
+            drawn = 0
+            for config, label, color in zip(configs, labels, layer_colors(len(configs))):
+                result = results.get(config)
+                if result is not None:
+                    loss = result[0]["history_loss"]
+                    ax.plot(np.arange(1, len(loss) + 1), loss, color=color, label=label, linewidth=1)
+                    drawn += 1
+            if not drawn:
+                _missing(ax, task)
+                continue
+            ax.set_yscale("log")
+            ax.set_title(task, fontsize=9)
+            ax.legend(fontsize=5, ncol=2)
+    return _save(figure, out)
+
+
+def warmup(results, out, task="C10-resnet", first_epochs=25):
+    """Figure 4: rotation curves and training accuracy of SGD (3^-1) with 0/5/10/15
+    warmup epochs and of Layca without warmup, over the first 25 epochs."""
+    configs = [(f"warmup {w}", RunConfig(task, "sgd", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True))
+               for w in WARMUP_EPOCHS] + [("Layca", RunConfig(task, "layca", record_rates=True))]
+    figure, axes = _figure(2, len(configs))
+    for c, (label, config) in enumerate(configs):
+        result = results.get(config)
+        if result is None:
+            _missing(axes[0, c], label)
+            _missing(axes[1, c], label)
+            continue
+        arrays, attrs = result
+        keep = arrays["curve_epochs"] <= first_epochs
+        plot_layer_rotation_curves(arrays["distances"][keep], ax=axes[0, c], epochs=arrays["curve_epochs"][keep],
+                                   title=f"{label}\neta={100 * attrs['test_accuracy']:.2f}%")
+        accuracy = arrays["history_accuracy"][:first_epochs]
+        axes[1, c].plot(np.arange(1, len(accuracy) + 1), accuracy)
+        axes[1, c].set_ylim(0, 1)
+        axes[1, c].set_xlabel("Epoch")
+        axes[1, c].set_ylabel("train accuracy")
+    return _save(figure, out)
+
+
+def second_moments(results, out, config=None):
+    """Figure 11: 10th / 50th / 90th percentiles of Adam's second-moment estimates per
+    layer at the end of epochs 1, 10 and 50 of C10-CNN1."""
+    config = config or study_configs("second_moments")[0]
+    result = results.get(config)
+    figure, axes = _figure(1, 3, size=(3.2, 2.6))
+    if result is None or "second_moments" not in result[0]:
+        for ax in axes[0]:
+            _missing(ax, config.run_id)
+        return _save(figure, out)
+    moments, epochs = result[0]["second_moments"], result[0]["second_moment_epochs"]
+    for ax, epoch, values in zip(axes[0], epochs, moments):
+        layers = np.arange(len(values))
+        ax.errorbar(layers, values[:, 1], yerr=[values[:, 1] - values[:, 0], values[:, 2] - values[:, 1]], fmt="o",
+                    markersize=3)
+        ax.set_yscale("log")
+        ax.set_title(f"epoch {int(epoch)}", fontsize=9)
+        ax.set_xlabel("layer index")
+    for ax in axes[0][len(moments):]:
+        ax.axis("off")
+    return _save(figure, out)
+
+
+def adapt_copy_curves(results, out):
+    """Figure 7: training curves of the adaptive method, SGD + L2, and SGD(-AMom)+Layca
+    replaying the adaptive method's layer rotation rates."""
+    figure, axes = _figure(1, len(PAPER_TASKS))
+    for ax, task in zip(axes[0], PAPER_TASKS):
+        configs = study_configs("adapt_copy", [task])
+        drawn = 0
+        for config in configs:
+            result = results.get(config)
+            if result is not None:
+                accuracy = result[0]["history_accuracy"]
+                ax.plot(np.arange(1, len(accuracy) + 1), accuracy, label=config.optimizer)
+                drawn += 1
+        if not drawn:
+            _missing(ax, task)
+            continue
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("train accuracy")
+        ax.legend(fontsize=6)
+    return _save(figure, out)
+
+
+def mnist_features(results, out, task="MNIST-MLP1"):
+    """Figure 8: the input weights of 5 random hidden neurons, at initialisation and
+    after training with Layca at four rates, with each run's rotation and accuracy."""
+    configs = [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS]
+    available = [(c, results.get(c)) for c in configs]
+    initial = next((r[0]["initial_features"] for _, r in available if r is not None), None)
+    figure, axes = _figure(5, len(configs) + 1, size=(1.5, 1.5))
+    columns = [("initial", initial, "")] + [
+        (f"rho=3^{round(math.log(c.learning_rate, 3))}", None if r is None else r[0]["features"],
+         "" if r is None else f"d={r[0]['distances'][-1, 0]:.2f}, {100 * r[1]['test_accuracy']:.1f}%")
+        for c, r in available
+    ]
+    for col, (label, features, caption) in enumerate(columns):
+        for row in range(5):
+            ax = axes[row, col]
+            if features is None or row >= len(features):
+                _missing(ax, label)
+                continue
+            side = int(round(math.sqrt(features.shape[1])))
+            ax.imshow(features[row].reshape(side, side), cmap="gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"{label}\n{caption}", fontsize=6)
+    return _save(figure, out)
+
+
+def mnist_layers(results, out, task="MNIST-MLP11"):
+    """Figure 1 of the ICLR version: test accuracy against the index of the only trained
+    layer of the 11-layer MLP, mean and std over the repetitions found."""
+    figure, axes = _figure(1, 1, size=(4, 3))
+    ax = axes[0, 0]
+    means, stds, layers = [], [], []
+    for layer in range(10):
+        accuracies = [a for a in (results.accuracy(RunConfig(task, "layca", trained_layer=layer, seed=seed))
+                                  for seed in range(SCALES[results.scale].repeats)) if a is not None]
+        if accuracies:
+            layers.append(layer + 1)
+            means.append(np.mean(accuracies))
+            stds.append(np.std(accuracies))
+    if not layers:
+        _missing(ax, task)
+        return _save(figure, out)
+    ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3)
+    ax.set_xlabel("index of the trained layer")
+    ax.set_ylabel("test accuracy (%)")
+    return _save(figure, out)
+
+
+def alpha_profile_figure(results, out, num_layers=25):
+    """Figure 13: the layer-wise multipliers of the alpha profile, against l / L."""
+    figure, axes = _figure(1, 2, size=(3.4, 2.6))
+    x = np.arange(num_layers) / num_layers
+    for ax, alphas, title in ((axes[0, 0], [a for a in ALPHAS if a < 0], "alpha < 0: first layers faster"),
+                              (axes[0, 1], [a for a in ALPHAS if a > 0], "alpha > 0: last layers faster")):
+        for alpha, color in zip(sorted(alphas, key=abs), layer_colors(len(alphas))):
+            ax.plot(x, alpha_profile(num_layers, alpha), color=color, label=f"|alpha|={abs(alpha)}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("l / L")
+        ax.set_ylabel("multiplier")
+        ax.legend(fontsize=5)
+    return _save(figure, out)
+
+
+FIGURES = {
+    "rotation_grid": rotation_grid,
+    "sgd_curves": sgd_curves,
+    "weight_decay_curves": weight_decay_curves,
+    "adaptive_curves": adaptive_curves,
+    "lars_curves": lars_curves,
+    "accuracy_vs_alpha_rho": accuracy_vs_alpha_rho,
+    "loss_plateaus": loss_plateaus,
+    "warmup": warmup,
+    "second_moments": second_moments,
+    "adapt_copy_curves": adapt_copy_curves,
+    "mnist_features": mnist_features,
+    "mnist_layers": mnist_layers,
+    "alpha_profile": alpha_profile_figure,
+}
+
+
+def draw(name, results_dir="results", scale="full", out_dir="figures"):
+    """Draw figure `name` (or every figure for "all") into `out_dir/<scale>/`; returns the paths."""
+    names = list(FIGURES) if name == "all" else [name]
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"Unknown figure {unknown[0]!r}; known: {sorted(FIGURES)} or 'all'.")
+    results = Results(results_dir, scale)
+    return [FIGURES[n](results, os.path.join(out_dir, scale, f"{n}.png")) for n in names]

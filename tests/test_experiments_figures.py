@@ -1,0 +1,55 @@
+"""Every figure command draws from smoke-scale results; the results table."""
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from experiments.__main__ import main
+from experiments.figures import FIGURES, PUBLISHED, PUBLISHED_ROWS, Results, draw, results_table
+from experiments.recipes import RunConfig
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_command_writes_its_file(name, smoke_results, tmp_path, capsys):
+    results_dir, _ = smoke_results
+    assert main(["figure", name, "--scale", "smoke", "--results", results_dir, "--out", str(tmp_path)]) == 0
+    path = tmp_path / "smoke" / f"{name}.png"
+    assert f"figure written to {path}" in capsys.readouterr().out
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.std() > 0.01  # a drawing, not a blank page
+
+
+def test_unknown_figure_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown figure 'nope'.*rotation_grid"):
+        draw("nope", str(tmp_path), "smoke", str(tmp_path))
+
+
+def test_table_lists_published_numbers_beside_ours(smoke_results):
+    results_dir, _ = smoke_results
+    results = Results(results_dir, "smoke")
+    table = results_table(results)
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(PUBLISHED_ROWS) + 1
+    for row, name in enumerate(PUBLISHED_ROWS):
+        line = lines[2 + row]
+        assert line.startswith(f"| {name}")
+        for task, values in PUBLISHED.items():
+            published = f"({values[row]:.2f})" if row == 0 else f"({values[row]:+.2f})"
+            assert published in line
+    # The smoke sgd study ran on C10-CNN1: its row has our number; unrun rows are marked "-".
+    sgd = [results.accuracy(RunConfig("C10-CNN1", "sgd", learning_rate=lr)) for lr in (3.0**k for k in range(-4, 1))]
+    assert all(a is not None for a in sgd)
+    assert "C10-CNN1" in lines[0] and table.count("- (") > 0
+
+
+def test_table_differences_are_relative_to_layca_best(tmp_path, smoke_data):
+    from experiments.runner import run_one
+
+    best = RunConfig("C10-CNN1", "layca")
+    sgd = RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2)
+    accuracies = [100 * run_one(c, "smoke", smoke_data, str(tmp_path), printer=lambda line: None)[1]["test_accuracy"]
+                  for c in (best, sgd)]
+    line = results_table(Results(str(tmp_path), "smoke")).splitlines()
+    assert f"| {accuracies[0]:.2f} (88.45)" in line[2]
+    assert f"{accuracies[1] - accuracies[0]:+.2f} (-8.77)" in line[2 + PUBLISHED_ROWS.index("SGD, best lr")]
+    assert np.isfinite(accuracies).all()

@@ -1,0 +1,35 @@
+"""The real-data script runs end to end (at smoke scale, on fake t10k files)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from experiments import data, fake_data
+from experiments.real_mnist import main
+
+
+def test_t10k_split_is_fixed_and_disjoint(tmp_path):
+    fake_data.write_mnist_idx(str(tmp_path), n_train=5, n_test=2100)
+    x_train, y_train, x_test, y_test = data.load_raw("mnist_t10k", str(tmp_path))
+    assert len(x_train) == 100 and len(x_test) == data.T10K_HELD_OUT
+    images = data.read_idx(str(tmp_path / "t10k-images-idx3-ubyte.gz"))
+    assert len({x.tobytes() for x in np.concatenate([x_train, x_test])[..., 0]}) == len({x.tobytes() for x in images})
+    np.testing.assert_array_equal(data.load_raw("mnist_t10k", str(tmp_path))[0], x_train)
+
+
+def test_t10k_split_needs_the_t10k_files(tmp_path):
+    with pytest.raises(data.DatasetNotFoundError, match="t10k-images-idx3-ubyte"):
+        data.load_raw("mnist_t10k", str(tmp_path))
+
+
+def test_real_mnist_script_writes_table_and_figures(tmp_path, capsys):
+    fake_data.write_mnist_idx(str(tmp_path / "data"), n_train=5, n_test=2400)
+    out = tmp_path / "out"
+    text = main(["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "results"), "--out", str(out),
+                 "--scale", "smoke"])
+    assert "| SGD+Layca rho(0)=3^-3 |" in text and "| SGD lr=3^-1 |" in text and "not run" not in text
+    assert text.count("\n| ") >= 9 + 2 + 10
+    assert sorted(os.listdir(out)) == ["real_mnist.md", "real_mnist_curves.png", "real_mnist_features.png",
+                                       "real_mnist_layers.png"]
+    assert (out / "real_mnist.md").read_text().strip() == text
