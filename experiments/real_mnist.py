@@ -12,6 +12,7 @@ then writes `real_mnist.md` (test accuracy and final rotation of every layer, pe
 accuracy per trained layer) and three figures into `--out`.
 
     python -m experiments.real_mnist --data-dir ../shared/data/mnist-t10k
+    python -m experiments.real_mnist --data-dir ../shared/data/mnist-t10k --report-only   # from saved runs
 """
 
 import argparse
@@ -59,10 +60,12 @@ def main(argv=None):
     parser.add_argument("--results", default="results")
     parser.add_argument("--out", default=os.path.join("notebooks", "figures"))
     parser.add_argument("--scale", choices=("full", "smoke"), default="full")
+    parser.add_argument("--report-only", action="store_true", help="draw the table and figures from the runs saved so far")
     args = parser.parse_args(argv)
 
-    run_study("mnist_features", [FEATURES_TASK], args.scale, args.data_dir, args.results)
-    run_study("mnist_layers", [LAYERS_TASK], args.scale, args.data_dir, args.results)
+    if not args.report_only:
+        run_study("mnist_features", [FEATURES_TASK], args.scale, args.data_dir, args.results)
+        run_study("mnist_layers", [LAYERS_TASK], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)
     configs = study_configs("mnist_features", [FEATURES_TASK], args.scale)
     grid = [("", [(_label(c), c) for c in configs if c.optimizer == "layca"]),
