@@ -20,6 +20,7 @@ from experiments.recipes import (
     TASKS,
     WARMUP_EPOCHS,
     RunConfig,
+    with_layca,
 )
 from experiments.runner import run_paths
 from experiments.studies import FIRST_THREE, SHORT_ALPHAS, SHORT_RHOS, study_configs
@@ -73,7 +74,7 @@ def _row_configs(task):
         [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID],
         [RunConfig(task, "sgd_weight_decay")],
         [RunConfig(task, adaptive)],
-        [RunConfig(task, adaptive.replace("_weight_decay", "") + "_layca")],
+        [RunConfig(task, with_layca(adaptive))],
     )
 
 
@@ -192,7 +193,7 @@ def weight_decay_curves(results, out):
 def adaptive_curves(results, out):
     """Figure 6: the adaptive method of each task without (top) and with (bottom) Layca."""
     top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in PAPER_TASKS]
-    bottom = [(t, RunConfig(t, TASKS[t].adaptive.replace("_weight_decay", "") + "_layca")) for t in PAPER_TASKS]
+    bottom = [(t, RunConfig(t, with_layca(TASKS[t].adaptive))) for t in PAPER_TASKS]
     return _curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
 
 

@@ -189,6 +189,12 @@ class RunConfig:
         return asdict(self)
 
 
+def with_layca(optimizer):
+    """The Layca-wrapped counterpart of an optimizer name ("adam_weight_decay" -> "adam_layca":
+    Layca holds kernel norms fixed, so L2 has no role beside it)."""
+    return optimizer.replace("_weight_decay", "") + "_layca"
+
+
 def best_rate(task, optimizer):
     if (task, optimizer) in BEST_TASK_RATES:
         return BEST_TASK_RATES[(task, optimizer)]

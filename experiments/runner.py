@@ -271,7 +271,7 @@ class Run:
         if self.keep_best and os.path.exists(self.paths["best"]):
             model.load_weights(self.paths["best"])
         test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
-        arrays = {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+        arrays = self._history_arrays()
         arrays.update({"distances": curves.distances, "curve_epochs": curves.epochs, "curve_steps": curves.steps})
         if rates is not None:
             arrays.update({"rates": rates.rates, "rate_steps": rates.steps})
@@ -327,6 +327,9 @@ class Run:
             raise ValueError(f"{source} recorded no rotation rates (run it with record_rates=True).")
         return arrays["rates"], attrs["kernel_layer_names"]
 
+    def _history_arrays(self):
+        return {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+
     # -- checkpoints -------------------------------------------------------------------
 
     def _model_checkpoints(self):
@@ -338,7 +341,7 @@ class Run:
         tmp = model_file.replace(".keras", f".tmp{os.getpid()}.keras")
         model.save(tmp)
         os.replace(tmp, model_file)
-        arrays = {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+        arrays = self._history_arrays()
         for monitor in monitors:
             arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
         arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})

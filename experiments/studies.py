@@ -15,6 +15,7 @@ from experiments.recipes import (
     TASKS,
     WARMUP_EPOCHS,
     RunConfig,
+    with_layca,
 )
 from experiments.runner import is_finished, run_one
 
@@ -47,7 +48,7 @@ def _adaptive_source(task):
 def _adaptive(task, scale):
     """The task's adaptive method, alone and with Layca (Figure 6)."""
     adaptive = TASKS[task].adaptive
-    return [_adaptive_source(task), RunConfig(task, adaptive.replace("_weight_decay", "") + "_layca")]
+    return [_adaptive_source(task), RunConfig(task, with_layca(adaptive))]
 
 
 def _adapt_copy(task, scale):

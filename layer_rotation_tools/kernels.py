@@ -25,7 +25,7 @@ DEFAULT_KERNEL_NAMES = (
 def kernel_mask(variables, kernel_names=DEFAULT_KERNEL_NAMES):
     """One bool per variable: does its path match one of the `kernel_names` patterns?"""
     patterns = [re.compile(pattern) for pattern in kernel_names]
-    return [any(p.search(_path(v)) for p in patterns) for v in variables]
+    return [any(p.search(variable_path(v)) for p in patterns) for v in variables]
 
 
 def kernel_variables(model, kernel_names=DEFAULT_KERNEL_NAMES):
@@ -37,7 +37,7 @@ def kernel_variables(model, kernel_names=DEFAULT_KERNEL_NAMES):
 
 def layer_path(variable):
     """The path of the layer that owns `variable`: its path less the variable's name."""
-    return _path(variable).rpartition("/")[0] or _path(variable)
+    return variable_path(variable).rpartition("/")[0] or variable_path(variable)
 
 
 def short_names(paths):
@@ -70,7 +70,7 @@ def kernel_labels(variables):
     layers = short_names([layer_path(v) for v in variables])
     counts = {name: layers.count(name) for name in layers}
     return [
-        name if counts[name] == 1 else f"{name}/{_path(v).rpartition('/')[2]}"
+        name if counts[name] == 1 else f"{name}/{variable_path(v).rpartition('/')[2]}"
         for name, v in zip(layers, variables)
     ]
 
@@ -84,5 +84,6 @@ def _ends_with(path, name):
     return path == name or path.endswith("/" + name)
 
 
-def _path(variable):
+def variable_path(variable):
+    """The variable's path (its name for variables without one)."""
     return getattr(variable, "path", None) or variable.name

@@ -21,6 +21,7 @@ from layer_rotation_tools.kernels import (
     layer_path,
     match_layer,
     short_names,
+    variable_path,
 )
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
@@ -142,13 +143,13 @@ class Layca(keras.optimizers.Optimizer):
             raise ValueError(
                 f"None of the {len(variables)} variables given to Layca is a kernel "
                 f"(no path matches kernel_names={list(self.kernel_names)}); "
-                f"variables: {[_path(v) for v in variables][:20]}."
+                f"variables: {[variable_path(v) for v in variables][:20]}."
             )
         norms = {i: float(np.linalg.norm(_numpy(v))) for i, v in enumerate(variables) if mask[i]}
         for i, norm in norms.items():
             if not norm > 0 or not math.isfinite(norm):
                 raise ValueError(
-                    f"Layca cannot rotate kernel '{_path(variables[i])}': its norm is "
+                    f"Layca cannot rotate kernel '{variable_path(variables[i])}': its norm is "
                     f"{norm}, so it has no direction and rotation is "
                     "undefined. Initialise it with a non-zero, finite initializer (e.g. "
                     "'glorot_uniform'), or leave it out of Layca with kernel_names "
@@ -156,7 +157,7 @@ class Layca(keras.optimizers.Optimizer):
                 )
             if norm < 1e3 * self.epsilon:
                 raise ValueError(
-                    f"Layca would never rotate kernel '{_path(variables[i])}': its norm {norm:.3g} is so small "
+                    f"Layca would never rotate kernel '{variable_path(variables[i])}': its norm {norm:.3g} is so small "
                     f"that its steps fall under epsilon={self.epsilon} (steps with a smaller norm count as zero, "
                     "as in the authors' code). Pass epsilon=0.0 (every non-zero step is then normalised) or "
                     "rescale the kernel."
@@ -351,9 +352,5 @@ def _numpy(variable):
         return np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
 
 
-def _path(variable):
-    return getattr(variable, "path", None) or variable.name
-
-
 def _slug(variable):
-    return _path(variable).replace("/", "_").replace(":", "_")
+    return variable_path(variable).replace("/", "_").replace(":", "_")
