@@ -200,16 +200,14 @@ class Layca(keras.optimizers.Optimizer):
                 before = _snapshot(variable)
                 self.assign(variable, keep_finite(self._inner_step(gradient, variable), before))
             return
-        dtype = "float64" if keras.backend.standardize_dtype(variable.dtype) == "float64" else "float32"
-        p = ops.cast(_snapshot(variable), dtype)
-        step = nan_to_zero(p - ops.cast(self._inner_step(gradient, variable), dtype))
-        rate = ops.cast(learning_rate, dtype) * ops.cast(multiplier, dtype)
-        if self.lars:
-            max_growth = self.lars_max_growth * ops.cast(self._initial_norms[index], dtype)
-            p_new = lars_update(p, step, rate, max_growth)
-        else:
-            p_new = layca_update(p, step, rate, self.epsilon)
-        self.assign(variable, keep_finite(p_new, p))
+        p = _snapshot(variable)
+        proposed = self._inner_step(gradient, variable)
+        rate = ops.cast(learning_rate, "float64") * ops.cast(multiplier, "float64")
+        max_growth = (
+            self.lars_max_growth * ops.cast(self._initial_norms[index], "float64") if self.lars else None
+        )
+        rotate = _rotated_compiled if tf.executing_eagerly() else _rotated
+        self.assign(variable, rotate(p, proposed, rate, self.epsilon, max_growth))
 
     def _inner_step(self, gradient, variable):
         """Let the inner optimizer step `variable` on the NaN-free gradient; return the
@@ -338,6 +336,22 @@ def _checked_multipliers(multipliers):
             )
         checked[str(name)] = float(factor)
     return checked
+
+
+def _rotated(p, proposed, rate, epsilon, max_growth):
+    """The kernel after Layca's step, or LARS' when `max_growth` is given, for the step
+    p - proposed (taken in float32 at least, so half-precision kernels lose nothing to
+    the subtraction; NaN and Inf zeroed)."""
+    dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
+    step = nan_to_zero(ops.cast(p, dtype) - ops.cast(proposed, dtype))
+    if max_growth is None:
+        return layca_update(p, step, rate, epsilon)
+    return lars_update(p, step, rate, max_growth)
+
+
+# Run eagerly (`run_eagerly=True`), the ~60 small operations of `_rotated` cost more
+# than the model's step; one compiled call costs what a few of them do.
+_rotated_compiled = tf.function(_rotated, reduce_retracing=True)
 
 
 def _snapshot(variable):

@@ -1,34 +1,36 @@
-"""The operations of Layca and LARS, one transformation per function, in `keras.ops`.
+"""Layca and LARS, and the layer-rotation measures, in `keras.ops`.
 
 Notation follows Algorithm 2 of the extended paper (Carbonnelle & De Vleeschouwer,
 "Layer rotation: a surprisingly powerful indicator of generalization in deep networks?",
-arXiv:1806.01603, Supp. A.4): `p` is a layer's kernel w_t^l and `step` the step s_t^l
+arXiv:1806.01603, Supp. A.4): `p` is a layer's kernel w_t^l and `s` the step s_t^l
 proposed by an optimizer, written as a *descent* step (the optimizer alone would set
-p' = p - step). Every function works on tensors of any shape: norms and dot products
-are taken over all elements, i.e. over the flattened kernel.
+p' = p - s). Norms and dot products are taken over all elements (the flattened kernel).
+Steps must be finite (Layca passes them through `nan_to_zero`).
 
-All operations are invariant to the scale of p (Layca(c p, s) = c Layca(p, s) for c > 0)
-and normalise the step, so they work on x / max|x| and scale back: kernels and steps
-with norms like 1e-20 or 1e20 would otherwise underflow or overflow in float32 sums of
-squares and silently stop rotating.
+Both updates are linear in p and s: p' = alpha p + beta s, with scalar coefficients
+that depend only on the three dot products a = p.p, b = s.s and c = s.p. So each update
+is three reductions, a few scalar operations and one combination, about a third of the
+element-wise passes over the kernel of the operations written out (`linear_update`).
+They run in float32 where its dot products are accurate (`float32_suffices`), and
+otherwise in float64, where the product of two float32 numbers is exact and the
+squares of any float32 (1e-90 to 1e77) neither underflow nor overflow: kernels and
+steps with norms like 1e-20 or 1e20, and steps nearly parallel to the kernel, rotate
+as precisely as any other.
 """
 
+import keras
 from keras import ops
 
 #: Threshold under which a step counts as zero (`||s|| <= 1e-7`, the authors' code).
 STEP_EPSILON = 1e-7
+#: A step whose part orthogonal to p has ||s_perp||^2 <= PARALLEL_TOLERANCE ||s||^2 is
+#: treated as zero: its direction is below the float64 resolution of b - c^2 / a.
+PARALLEL_TOLERANCE = 1e-10
 
 
 def norm(x):
     """Euclidean norm of the flattened tensor, ||x||_2."""
     return ops.sqrt(ops.sum(ops.square(x)))
-
-
-def max_scaled(x):
-    """(x / max|x|, max|x|), with max|x| taken as 1 for an all-zero x."""
-    scale = ops.max(ops.abs(x))
-    scale = ops.where(scale > 0, scale, ops.ones_like(scale))
-    return x / scale, scale
 
 
 def nan_to_zero(x):
@@ -43,92 +45,117 @@ def keep_finite(new, old):
     return ops.where(ops.isfinite(new), new, old)
 
 
-def project_orthogonal(step, p):
-    """Operation 1: s <- s - (s . p) p / ||p||^2, the step projected on the space
-    orthogonal to p (the tangent space of the sphere of radius ||p||)."""
-    step, step_scale = max_scaled(step)
-    p, _ = max_scaled(p)
-    return step_scale * (step - (ops.sum(step * p) / ops.sum(p * p)) * p)
+def dot_products(x, y, dtype="float64"):
+    """(x.x, y.y, x.y) of the flattened tensors, computed in `dtype`, as float64."""
+    x, y = ops.cast(x, dtype), ops.cast(y, dtype)
+    return tuple(ops.cast(d, "float64") for d in (ops.sum(ops.square(x)), ops.sum(ops.square(y)), ops.sum(x * y)))
 
 
-def normalize_rotation(step, p_norm, epsilon=STEP_EPSILON):
-    """Operation 2: s <- s ||p|| / ||s||, and s <- 0 where ||s|| <= epsilon.
-
-    After it, a step orthogonal to p has the norm of p, so that p - rho s makes an
-    angle arctan(rho) with p.
-    """
-    step, step_scale = max_scaled(step)
-    scaled_norm = norm(step)
-    keep = step_scale * scaled_norm > epsilon  # the threshold applies to the true norm
-    safe_norm = ops.where(keep, scaled_norm, ops.ones_like(scaled_norm))
-    return step * ops.where(keep, p_norm / safe_norm, ops.zeros_like(p_norm))
+def float32_suffices(a, b, c):
+    """Whether dot products taken in float32 give the coefficients accurately: a and b
+    far from float32's underflow and overflow (1e-20 < a, b < 1e30), and s not within
+    ~6 degrees of p's direction (||s_perp||^2 > 0.01 ||s||^2), where b - c^2 / a would
+    cancel."""
+    in_range = ops.logical_and(ops.logical_and(a > 1e-20, a < 1e30), ops.logical_and(b > 1e-20, b < 1e30))
+    return ops.logical_and(in_range, b - c * (c / a) > 0.01 * b)
 
 
-def rescale_to_norm(p, target_norm):
-    """Operation 4: p <- p target / ||p|| (back on the sphere of radius `target`)."""
-    return p * (target_norm / norm(p))
+def linear_update(p, step, coefficients):
+    """p' = alpha p + beta s, with (alpha, beta) = coefficients(a, b, c), returned in
+    p's dtype: in float32 when `float32_suffices`, else (and for float64 kernels) in
+    float64."""
+    def update(dtype, dots):
+        alpha, beta = coefficients(*dots)
+        return ops.cast(ops.cast(alpha, dtype) * ops.cast(p, dtype) + ops.cast(beta, dtype) * ops.cast(step, dtype), p.dtype)
+
+    if keras.backend.standardize_dtype(p.dtype) == "float64":
+        return update("float64", dot_products(p, step))
+    dots = dot_products(p, step, "float32")
+    return ops.cond(
+        float32_suffices(*dots), lambda: update("float32", dots), lambda: update("float64", dot_products(p, step))
+    )
 
 
-def cap_norm_growth(p_new, p_norm, max_growth):
-    """LARS' guard (footnote 5 of arXiv:1806.01603): if ||p'|| - ||p|| > max_growth,
-    rescale p' to the norm ||p|| + max_growth."""
-    new_norm = norm(p_new)
-    capped = p_new * ((p_norm + max_growth) / new_norm)
-    return ops.where(new_norm - p_norm > max_growth, capped, p_new)
-
-
-def layca_update(p, step, rate, epsilon=STEP_EPSILON):
-    """The four operations of Layca (Algorithm 2 of arXiv:1806.01603):
+def layca_coefficients(a, b, c, rate, epsilon=STEP_EPSILON):
+    """(alpha, beta) such that the four operations of Layca (Algorithm 2 of
+    arXiv:1806.01603),
 
         s  <- s - (s . p) p / ||p||^2        (1: project)
-        s  <- s ||p|| / ||s||                (2: rotation-based normalisation)
+        s  <- s ||p|| / ||s||                (2: rotation-based normalisation; 0 if ||s|| <= epsilon)
         p' <- p - rho s                      (3: update)
         p' <- p' ||p|| / ||p'||              (4: back on the sphere)
 
-    so that tan(angle(p, p')) == rho and ||p'|| == ||p||. Returns p' (p itself, bit for
-    bit, when the step is zero).
+    give p' = alpha p + beta s. Operation 1 leaves s_perp with ||s_perp||^2 = b - c^2/a;
+    operation 3 adds to p a vector orthogonal to p, of norm rho ||p||, so that
+    ||p - rho s|| = ||p|| sqrt(1 + rho^2) and operation 4 divides by sqrt(1 + rho^2).
+    With k = rho ||p|| / ||s_perp||:
+
+        alpha = (1 + k c / a) / sqrt(1 + rho^2),   beta = -k / sqrt(1 + rho^2),
+
+    and (alpha, beta) = (1, 0) when the step counts as zero (||s_perp|| <= epsilon, or
+    s parallel to p within PARALLEL_TOLERANCE) or a coefficient is not finite.
     """
-    p_hat, scale = max_scaled(p)
-    p_norm = norm(p_hat)
-    step = normalize_rotation(project_orthogonal(step, p_hat), p_norm, epsilon)
-    return _unless_zero(step, p, scale * rescale_to_norm(p_hat - rate * step, p_norm))
+    rate = ops.convert_to_tensor(rate, "float64")
+    perp_squared = b - c * (c / a)
+    moves = ops.logical_and(perp_squared > PARALLEL_TOLERANCE * b, perp_squared > epsilon**2)
+    k = rate * ops.sqrt(a / ops.where(moves, perp_squared, ops.ones_like(b)))
+    shrink = ops.sqrt(1.0 + ops.square(rate))
+    return _unless_still(moves, (1.0 + k * (c / a)) / shrink, -k / shrink)
 
 
-def lars_update(p, step, rate, max_growth):
-    """Layca without operations 1 and 4, i.e. LARS / NG_adap (Supp. A.4 of
-    arXiv:1806.01603), as in the authors' code:
+def lars_coefficients(a, b, c, rate, max_growth):
+    """(alpha, beta) such that Layca without operations 1 and 4, i.e. LARS / NG_adap
+    (Supp. A.4 of arXiv:1806.01603), as in the authors' code,
 
         s  <- s ||p|| / ||s||     (a zero step stays zero)
         p' <- p - rho s
         p' <- p' (||p|| + g) / ||p'||   if ||p'|| - ||p|| > g,  g = max_growth
 
+    gives p' = alpha p + beta s. With k = rho ||p|| / ||s||, ||p - k s||^2 = a - 2 k c + k^2 b
+    and gamma = min(1, (||p|| + g) / ||p - k s||): alpha = gamma, beta = -gamma k.
     `max_growth` is 1e-4 ||p_0|| in the papers (p_0: the kernel at the start of training).
     """
-    p_hat, scale = max_scaled(p)
-    p_norm = norm(p_hat)
-    step = normalize_rotation(step, p_norm, epsilon=0.0)
-    return _unless_zero(step, p, scale * cap_norm_growth(p_hat - rate * step, p_norm, max_growth / scale))
+    rate = ops.convert_to_tensor(rate, "float64")
+    moves = b > 0
+    k = rate * ops.sqrt(a / ops.where(moves, b, ops.ones_like(b)))
+    p_norm = ops.sqrt(a)
+    new_norm = ops.sqrt(ops.maximum(a - 2.0 * k * c + ops.square(k) * b, 0.0))
+    limit = p_norm + ops.convert_to_tensor(max_growth, "float64")
+    gamma = ops.where(new_norm > limit, limit / new_norm, ops.ones_like(new_norm))
+    return _unless_still(moves, gamma, -gamma * k)
 
 
-def _unless_zero(step, p, p_new):
-    """p_new, or p itself where the step is zero (no rounding through the rescaling)."""
-    return ops.where(ops.any(ops.not_equal(step, 0.0)), p_new, p)
+def _unless_still(moves, alpha, beta):
+    """(alpha, beta), or (1, 0), which gives p back bit for bit, where the kernel must
+    not move (a zero step, or coefficients that are not finite)."""
+    moves = ops.logical_and(moves, ops.logical_and(ops.isfinite(alpha), ops.isfinite(beta)))
+    return ops.where(moves, alpha, ops.ones_like(alpha)), ops.where(moves, beta, ops.zeros_like(beta))
+
+
+def layca_update(p, step, rate, epsilon=STEP_EPSILON):
+    """Layca's p' (see `layca_coefficients`): tan(angle(p, p')) == rho and ||p'|| == ||p||;
+    p itself, bit for bit, when the step is zero."""
+    return linear_update(p, step, lambda a, b, c: layca_coefficients(a, b, c, rate, epsilon))
+
+
+def lars_update(p, step, rate, max_growth):
+    """LARS' p' (see `lars_coefficients`); p itself, bit for bit, when the step is zero."""
+    return linear_update(p, step, lambda a, b, c: lars_coefficients(a, b, c, rate, max_growth))
 
 
 def cosine_distance(a, b):
-    """Layer rotation (Section 3.1 of arXiv:1806.01603): 1 - a.b / (||a|| ||b||)."""
-    a, b = max_scaled(a)[0], max_scaled(b)[0]
-    return 1.0 - ops.sum(a * b) / (norm(a) * norm(b))
+    """Layer rotation (Section 3.1 of arXiv:1806.01603): 1 - a.b / (||a|| ||b||), in float64."""
+    aa, bb, ab = dot_products(a, b)
+    return 1.0 - ab / ops.sqrt(aa * bb)
 
 
 def rotation_rate(previous, current):
-    """Per-step layer rotation rate: tan of the angle between two kernels.
+    """Per-step layer rotation rate: tan of the angle between two kernels, in float64.
 
     Equal to sqrt(1 / (1 - d)^2 - 1) with d = cosine_distance(previous, current), the
-    authors' formula, but computed from the rejection r = b - (a.b / ||a||^2) a so that
-    small angles keep their precision in float32: tan = ||r|| / |(a.b) / ||a|||.
+    authors' formula, but computed as tan = sqrt(a b - c^2) / |c| (a = x.x, b = y.y,
+    c = x.y), whose float64 cancellation keeps small angles (1e-4 and below) precise
+    where 1 - d, rounded near 1, would not.
     """
-    previous, current = max_scaled(previous)[0], max_scaled(current)[0]
-    coefficient = ops.sum(previous * current) / ops.sum(previous * previous)
-    rejection = current - coefficient * previous
-    return norm(rejection) / ops.abs(coefficient * norm(previous))
+    aa, bb, ab = dot_products(previous, current)
+    return ops.sqrt(ops.maximum(aa * bb - ab * ab, 0.0)) / ops.abs(ab)

@@ -16,16 +16,22 @@ def _np(x):
     return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
 
 
-def test_projection_is_orthogonal_to_p():
-    projected = _np(transforms.project_orthogonal(ops.convert_to_tensor(S), ops.convert_to_tensor(P)))
-    np.testing.assert_allclose(projected, S - (S * P).sum() / (P * P).sum() * P, rtol=1e-12)
-    assert abs((projected * P).sum()) < 1e-12
+def test_dot_products_are_the_float64_gram_matrix_even_for_tiny_float32_values():
+    p, s = (P * 1e-30).astype(np.float32), (S * 1e25).astype(np.float32)
+    a, b, c = (float(_np(x)) for x in transforms.dot_products(p, s))
+    p64, s64 = p.astype(np.float64).ravel(), s.astype(np.float64).ravel()
+    assert (a, b, c) == pytest.approx((p64 @ p64, s64 @ s64, s64 @ p64), rel=1e-14)
 
 
-def test_normalisation_gives_the_norm_of_p_and_zeroes_tiny_steps():
-    normalized = _np(transforms.normalize_rotation(ops.convert_to_tensor(S), np.linalg.norm(P)))
-    assert np.linalg.norm(normalized) == pytest.approx(np.linalg.norm(P))
-    assert not np.any(_np(transforms.normalize_rotation(ops.convert_to_tensor(S * 1e-9), 1.0)))
+@pytest.mark.parametrize("step", [np.zeros_like(S), S * 1e-9, 3.0 * P], ids=["zero", "below-epsilon", "parallel"])
+def test_layca_steps_that_cannot_rotate_leave_p_bit_for_bit(step):
+    p = P.astype(np.float32)
+    np.testing.assert_array_equal(_np(transforms.layca_update(p, step.astype(np.float32), 0.1)), p)
+
+
+def test_lars_zero_step_leaves_p_bit_for_bit():
+    p = P.astype(np.float32)
+    np.testing.assert_array_equal(_np(transforms.lars_update(p, np.zeros_like(p), 0.1, 1e-4)), p)
 
 
 @pytest.mark.parametrize("rho", [3.0**-7, 3.0**-3, 1.0, 9.0])
@@ -72,3 +78,12 @@ def test_tiny_steps_below_the_threshold_are_zero_and_huge_steps_are_normalised()
     np.testing.assert_allclose(tiny, P, rtol=1e-6)
     huge = _np(transforms.layca_update(p, ops.convert_to_tensor((S * 1e30).astype(np.float32)), 0.1))
     np.testing.assert_allclose(huge, references.layca(P, S, 0.1), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("tilt", [1.0, 1e-2, 1e-4], ids=["general", "nearly-parallel", "almost-parallel"])
+def test_float32_kernels_rotate_precisely_on_both_paths(tilt):
+    """General steps take the float32 path, steps within ~6 degrees of p the float64 one."""
+    p, step = P.astype(np.float32), (P + tilt * S).astype(np.float32)
+    new = _np(transforms.layca_update(p, step, 0.1))
+    np.testing.assert_allclose(new, references.layca(p, step, 0.1), rtol=1e-5, atol=1e-6)
+    assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
