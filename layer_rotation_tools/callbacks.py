@@ -90,7 +90,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         with tf.init_scope():
             self._references = [tf.Variable(tf.identity(r), trainable=False) for r in references]
         self._pending_references = None
-        self._measure_fn = tf.function(self._measure)
+        # A concrete function: calling it skips tf.function's argument matching (a
+        # tenth of a millisecond, which counts when measuring every batch).
+        self._measure_fn = tf.function(self._measure).get_concrete_function()
 
     def set_reference_kernels(self, values):
         """Measure from these kernels (e.g. saved initial weights, when a run resumes)
@@ -123,10 +125,10 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._record(epoch + 1.0)
 
     def _record(self, epoch_position):
-        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        step = int(self.model.optimizer.iterations.numpy())
         if self._steps and self._steps[-1] == step:
             return  # Already recorded at this step (last batch of the epoch).
-        values = ops.convert_to_numpy(self._measure_fn())
+        values = self._measure_fn().numpy()
         self._values.append(values)
         self._epochs.append(float(epoch_position))
         self._steps.append(step)

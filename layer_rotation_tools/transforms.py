@@ -51,13 +51,17 @@ def dot_products(x, y, dtype="float64"):
     return tuple(ops.cast(d, "float64") for d in (ops.sum(ops.square(x)), ops.sum(ops.square(y)), ops.sum(x * y)))
 
 
+def in_float32_range(a, b):
+    """Whether two squared norms lie far from float32's underflow and overflow
+    (1e-20 < a, b < 1e30), so that float32 sums of squares and products are accurate."""
+    return ops.logical_and(ops.logical_and(a > 1e-20, a < 1e30), ops.logical_and(b > 1e-20, b < 1e30))
+
+
 def float32_suffices(a, b, c):
     """Whether dot products taken in float32 give the coefficients accurately: a and b
-    far from float32's underflow and overflow (1e-20 < a, b < 1e30), and s not within
-    ~6 degrees of p's direction (||s_perp||^2 > 0.01 ||s||^2), where b - c^2 / a would
-    cancel."""
-    in_range = ops.logical_and(ops.logical_and(a > 1e-20, a < 1e30), ops.logical_and(b > 1e-20, b < 1e30))
-    return ops.logical_and(in_range, b - c * (c / a) > 0.01 * b)
+    `in_float32_range`, and s not within ~6 degrees of p's direction
+    (||s_perp||^2 > 0.01 ||s||^2), where b - c^2 / a would cancel."""
+    return ops.logical_and(in_float32_range(a, b), b - c * (c / a) > 0.01 * b)
 
 
 def linear_update(p, step, coefficients):
@@ -143,10 +147,17 @@ def lars_update(p, step, rate, max_growth):
     return linear_update(p, step, lambda a, b, c: lars_coefficients(a, b, c, rate, max_growth))
 
 
-def cosine_distance(a, b):
-    """Layer rotation (Section 3.1 of arXiv:1806.01603): 1 - a.b / (||a|| ||b||), in float64."""
-    aa, bb, ab = dot_products(a, b)
-    return 1.0 - ab / ops.sqrt(aa * bb)
+def cosine_distance(x, y):
+    """Layer rotation (Section 3.1 of arXiv:1806.01603): 1 - x.y / (||x|| ||y||).
+
+    Dot products in float32 (absolute error about 1e-8, what float32 kernels resolve)
+    when the norms are `in_float32_range`, else in float64.
+    """
+    def distance(xx, yy, xy):
+        return 1.0 - xy / ops.sqrt(xx * yy)
+
+    dots = dot_products(x, y, "float32")
+    return ops.cond(in_float32_range(dots[0], dots[1]), lambda: distance(*dots), lambda: distance(*dot_products(x, y)))
 
 
 def rotation_rate(previous, current):
