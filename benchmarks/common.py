@@ -28,6 +28,15 @@ def small_mlp():
 
 
 MODELS = {"C10-CNN1": (c10_cnn1, (32, 32, 3)), "small MLP": (small_mlp, (784,))}
+#: The inner optimizers compared with and without Layca.
+INNERS = {"SGD": lambda: keras.optimizers.SGD(0.01), "Adam": lambda: keras.optimizers.Adam(1e-3)}
+
+
+def model_and_weights(name):
+    """(model factory, input shape, initial weights) of a benchmark model, weights from seed 0."""
+    make_model, shape = MODELS[name]
+    keras.utils.set_random_seed(0)
+    return make_model, shape, make_model().get_weights()
 
 
 def batch(input_shape, size=128, seed=0):

@@ -18,12 +18,10 @@ _CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
 import keras, tensorflow as tf
-from benchmarks.common import MODELS, batch, compiled
+from benchmarks.common import INNERS, batch, compiled, model_and_weights
 from layer_rotation_tools import Layca
-make_model, shape = MODELS[{model!r}]
-keras.utils.set_random_seed(0)
-weights = make_model().get_weights()
-inner = keras.optimizers.Adam(1e-3) if {inner!r} == "Adam" else keras.optimizers.SGD(0.01)
+make_model, shape, weights = model_and_weights({model!r})
+inner = INNERS[{inner!r}]()
 model = compiled(make_model, Layca(inner) if {layca} else inner, weights, "graph")
 x, y = batch(shape)
 for _ in range({steps}):
@@ -48,7 +46,7 @@ def main(argv=None):
     print(f"{'model':10} {'inner':5} {'inner MiB':>10} {'Layca MiB':>10} {'ratio':>7}  device")
     rows = []
     for model in args.models:
-        for inner in ("SGD", "Adam"):
+        for inner in ("SGD", "Adam"):  # the keys of common.INNERS (not imported: no TensorFlow here)
             plain, layca = peak(model, inner, False, args.steps), peak(model, inner, True, args.steps)
             ratio = layca["peak"] / plain["peak"]
             rows.append((model, inner, ratio))

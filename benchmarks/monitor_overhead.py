@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.common import MODELS, batch, compiled, interleaved_ratio  # noqa: E402
+from benchmarks.common import MODELS, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
 from layer_rotation_tools import LayerRotationCurves, kernel_variables  # noqa: E402
 
 
@@ -39,9 +39,7 @@ def main(argv=None):
     print(f"{'model':10} {'epoch s':>8} {'ours':>7} {'numpy':>7}   (ratios to no monitoring)")
     rows = []
     for model_name in args.models:
-        make_model, shape = MODELS[model_name]
-        keras.utils.set_random_seed(0)
-        weights = make_model().get_weights()
+        make_model, shape, weights = model_and_weights(model_name)
         x, y = batch(shape, size=128 * args.batches)
         model = compiled(make_model, keras.optimizers.SGD(0.01), weights, "graph")
 

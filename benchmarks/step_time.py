@@ -13,12 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-
-from benchmarks.common import MODELS, batch, compiled, interleaved_ratio  # noqa: E402
+from benchmarks.common import INNERS, MODELS, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
 from layer_rotation_tools import Layca  # noqa: E402
-
-INNERS = {"SGD": lambda: keras.optimizers.SGD(0.01), "Adam": lambda: keras.optimizers.Adam(1e-3)}
 
 
 def main(argv=None):
@@ -31,9 +27,7 @@ def main(argv=None):
     print(f"{'model':10} {'mode':6} {'inner':5} {'inner s/step':>12} {'Layca s/step':>12} {'ratio':>7}")
     rows = []
     for model_name in args.models:
-        make_model, shape = MODELS[model_name]
-        keras.utils.set_random_seed(0)
-        weights = make_model().get_weights()
+        make_model, shape, weights = model_and_weights(model_name)
         x, y = batch(shape)
         for mode in args.modes:
             for inner_name, inner in INNERS.items():
