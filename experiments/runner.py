@@ -346,7 +346,8 @@ class Run:
             arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
         arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
         attrs = {"epochs_done": epochs_done, "model_file": os.path.basename(model_file), "stopped": self.stopped,
-                 "layer_names": monitors[0].layer_names}
+                 "layer_names": monitors[0].layer_names,
+                 **{f"{m.quantity}_variable_paths": m.variable_paths for m in monitors}}
         write_h5_atomic(self.paths["progress"], arrays, attrs)
         for old in self._model_checkpoints():
             if old != model_file:
@@ -366,7 +367,8 @@ class Run:
         for monitor in (curves, rates):
             if monitor is not None:
                 q = monitor.quantity
-                monitor.restore_records(attrs["layer_names"], arrays[f"{q}_{q}"], arrays[f"{q}_epochs"], arrays[f"{q}_steps"])
+                monitor.restore_records(attrs["layer_names"], arrays[f"{q}_{q}"], arrays[f"{q}_epochs"],
+                                        arrays[f"{q}_steps"], attrs.get(f"{q}_variable_paths"))
         self.extra = {k: [np.asarray(v) for v in arrays[k]] for k in self.extra}
         self.extra["second_moment_epochs"] = [int(e) for e in self.extra["second_moment_epochs"]]
         self.epochs_done, self.stopped = int(attrs["epochs_done"]), attrs["stopped"]

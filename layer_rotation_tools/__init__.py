@@ -12,7 +12,12 @@ from layer_rotation_tools.callbacks import (
     ReplayRotationRates,
     find_layca,
 )
-from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_layer_names, kernel_variables
+from layer_rotation_tools.kernels import (
+    DEFAULT_KERNEL_NAMES,
+    PAPER_KERNEL_NAMES,
+    kernel_layer_names,
+    kernel_variables,
+)
 from layer_rotation_tools.layca import Layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.profiles import alpha_multipliers, alpha_profile
@@ -27,6 +32,7 @@ __all__ = [
     "LayerRotationCurves",
     "LayerRotationRates",
     "NormalizedSGD",
+    "PAPER_KERNEL_NAMES",
     "ReplayRotationRates",
     "ResultsFileError",
     "SGDAMom",

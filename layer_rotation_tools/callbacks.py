@@ -11,12 +11,14 @@ Measurements run on the device in one compiled function per record over variable
 holding the reference kernels; one small vector comes back to the host per record.
 """
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables
+from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables, variable_path
 from layer_rotation_tools.layca import Layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.storage import read_h5, write_h5_atomic
@@ -24,7 +26,14 @@ from layer_rotation_tools.transforms import cosine_distance, rotation_rate
 
 
 class _KernelMonitor(keras.callbacks.Callback):
-    """Records one value per kernel layer, per epoch and/or every N batches."""
+    """Records one value per kernel, per epoch and/or every N batches.
+
+    Records form one history across `fit` calls: epochs and steps are counted from the
+    first `fit` this callback saw (a later `fit`, with the same optimizer or a fresh
+    one, continues them). Each kernel has a column, made the first time the kernel is
+    trainable at the start of a `fit`; where a kernel is not trainable (frozen) or not
+    in the model, its column holds NaN.
+    """
 
     #: Name of the recorded quantity (the HDF5 dataset and TensorBoard prefix).
     quantity = None
@@ -50,66 +59,174 @@ class _KernelMonitor(keras.callbacks.Callback):
         self.batch_frequency = batch_frequency
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir
-        self.layer_names = []
-        self._values, self._epochs, self._steps = [], [], []
-        self._kernels = None
-        self._references = None
+        self._columns = []  # variable paths, in the order first seen
+        self._column_keys_are_labels = False  # restored from records without paths
+        self._owners = {}  # path -> the variable monitored under it
+        self._references = {}  # path -> reference variable
+        self._rows, self._epochs, self._steps = [], [], []
+        self._kernels = []
         self._pending_references = None
         self._writer = None
+        self._step_offset = 0
+        self._epoch_offset = None
+        self._steps_done = 0
+        self._epochs_done = 0
+
+    @property
+    def layer_names(self):
+        """One label per column (kernel), in the order kernels were first seen."""
+        return list(self._columns) if self._column_keys_are_labels else kernel_labels(self._columns)
+
+    @property
+    def variable_paths(self):
+        """The path of the kernel variable of each column."""
+        return list(self._columns)
 
     @property
     def epochs(self):
-        """x position of each record, in epochs (epoch e ends at e + 1)."""
+        """x position of each record, in epochs counted from this callback's first fit
+        (epoch e ends at e + 1)."""
         return np.asarray(self._epochs, dtype=float)
 
     @property
     def steps(self):
-        """The optimizer's iteration count at each record."""
+        """The training step of each record, counted from this callback's first fit."""
         return np.asarray(self._steps, dtype=np.int64)
 
     def _values_array(self):
-        return np.asarray(self._values, dtype=float).reshape(len(self._values), len(self.layer_names))
+        values = np.full((len(self._rows), len(self._columns)), np.nan)
+        for row, record in zip(values, self._rows):
+            for column, path in enumerate(self._columns):
+                row[column] = record.get(path, np.nan)
+        return values
 
     def on_train_begin(self, logs=None):
-        kernels = kernel_variables(self.model, self.kernel_names)
+        steps_per_execution = getattr(self.model, "steps_per_execution", 1) or 1
+        if self.batch_frequency and self.batch_frequency % steps_per_execution:
+            raise ValueError(
+                f"{type(self).__name__}(batch_frequency={self.batch_frequency}) cannot record every "
+                f"{self.batch_frequency} steps: the model is compiled with steps_per_execution="
+                f"{steps_per_execution}, so Keras calls batch hooks only every {steps_per_execution} steps. "
+                f"Use a batch_frequency that is a multiple of {steps_per_execution}, or compile with a "
+                f"steps_per_execution that divides {self.batch_frequency}."
+            )
+        iterations = self._iterations()
+        self._step_offset = max(self._steps_done - iterations, 0)
+        self._epoch_offset = None
+        if self._trainable_kernels() or all(layer.built for layer in self.model._flatten_layers()):
+            self._start()
+        else:
+            self._start_after_build()
+
+    def _trainable_kernels(self):
+        return kernel_variables(self.model, self.kernel_names)
+
+    def _start_after_build(self):
+        """Keras builds a model that was never called inside the first training step
+        (TensorFlow, no distribution strategy). Build it first, from the shapes of the
+        batches, as Keras does under a strategy, so that the references are the kernels'
+        values before the first step."""
+        model = self.model
+        train_function = model.train_function
+
+        def build_then_train(iterator):
+            model.train_function = train_function
+            spec = getattr(iterator, "element_spec", None)
+            if spec is None:
+                raise ValueError(
+                    f"{type(self).__name__} needs model {model.name!r} built before its first step: call the "
+                    "model on a batch, or give it an Input, before fit."
+                )
+            if not self._trainable_kernels():
+                batch = keras.tree.map_structure(
+                    lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
+                )
+                model._symbolic_build(data_batch=batch)
+            self._start()
+            return train_function(iterator)
+
+        model.train_function = build_then_train
+
+    def _start(self):
+        kernels = self._trainable_kernels()
         if not kernels:
             raise ValueError(
                 f"Model {self.model.name!r} has no trainable kernel matching {list(self.kernel_names)}; "
                 "nothing to monitor."
             )
-        if self._kernels is not None and [id(k) for k in kernels] == [id(k) for k in self._kernels]:
-            return  # A further fit() on the same model: keep the references.
-        self._kernels = kernels
-        labels = kernel_labels(kernels)
-        if self._values and labels != self.layer_names:
-            raise ValueError(f"Restored records are for layers {self.layer_names}, the model has {labels}.")
-        self.layer_names = labels
-        references = self._pending_references or [k.value for k in kernels]
-        if len(references) != len(kernels):
-            raise ValueError(f"Expected {len(kernels)} reference kernels ({labels}); received {len(references)}.")
+        paths = [variable_path(k) for k in kernels]
+        if self._column_keys_are_labels:
+            self._adopt_paths(paths)
+        for path, kernel in zip(paths, kernels):
+            owner = self._owners.get(path)
+            if owner is not None and owner is not kernel:
+                raise ValueError(
+                    f"{type(self).__name__} already monitors a kernel at {path!r}, and this model has another "
+                    "variable at that path (a new model?). Use a new callback for a new model."
+                )
+        if self._pending_references is not None:
+            if len(self._pending_references) != len(kernels):
+                raise ValueError(
+                    f"Expected {len(kernels)} reference kernels ({paths}); received {len(self._pending_references)}."
+                )
+            pending = dict(zip(paths, self._pending_references))
+            self._pending_references = None
+        else:
+            pending = {}
         with tf.init_scope():
-            self._references = [tf.Variable(tf.identity(r), trainable=False) for r in references]
-        self._pending_references = None
-        # A concrete function: calling it skips tf.function's argument matching (a
-        # tenth of a millisecond, which counts when measuring every batch).
-        self._measure_fn = tf.function(self._measure).get_concrete_function()
+            for path, kernel in zip(paths, kernels):
+                if path not in self._references:
+                    value = pending.get(path, kernel.value)
+                    self._references[path] = tf.Variable(tf.identity(value), trainable=False)
+                if path not in self._columns:
+                    self._columns.append(path)
+                self._owners[path] = kernel
+        if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
+            self._kernels = kernels
+            self._paths = paths
+            # A concrete function: calling it skips tf.function's argument matching (a
+            # tenth of a millisecond, which counts when measuring every batch).
+            self._measure_fn = tf.function(self._measure).get_concrete_function()
+
+    def _adopt_paths(self, paths):
+        """Columns restored by label only: give each the path of the kernel so labelled."""
+        labels = dict(zip(kernel_labels(paths), paths))
+        unknown = [label for label in self._columns if label not in labels]
+        if unknown:
+            raise ValueError(
+                f"Restored records have columns {self._columns}; the model's trainable kernels are "
+                f"{list(labels)}, and {unknown} are not among them."
+            )
+        renamed = {label: labels[label] for label in self._columns}
+        self._columns = [renamed[label] for label in self._columns]
+        self._rows = [{renamed[label]: value for label, value in row.items()} for row in self._rows]
+        self._column_keys_are_labels = False
 
     def set_reference_kernels(self, values):
         """Measure from these kernels (e.g. saved initial weights, when a run resumes)
-        instead of the model's kernels at the start of training. Call before `fit`."""
+        instead of the model's kernels at the start of training: one value per trainable
+        kernel, in `kernel_variables` order. Call before `fit`."""
         self._pending_references = [np.asarray(v) for v in values]
-        self._kernels = None
+        self._references = {}
 
     def records(self):
         """The records as arrays: `{quantity: values, "epochs": ..., "steps": ...}`."""
         return {self.quantity: self._values_array(), "epochs": self.epochs, "steps": self.steps}
 
-    def restore_records(self, layer_names, values, epochs, steps):
-        """Continue from earlier records (a resumed run); values is records x layers."""
-        self.layer_names = list(layer_names)
-        self._values = [np.asarray(v, dtype=float) for v in values]
+    def restore_records(self, layer_names, values, epochs, steps, variable_paths=None):
+        """Continue from earlier records (a resumed run); values is records x layers,
+        NaN where a kernel was not monitored."""
+        self._columns = list(variable_paths) if variable_paths is not None else list(layer_names)
+        self._column_keys_are_labels = variable_paths is None
+        values = np.asarray(values, dtype=float).reshape(len(epochs), len(self._columns))
+        self._rows = [{p: v for p, v in zip(self._columns, row) if not np.isnan(v)} for row in values]
         self._epochs = [float(e) for e in epochs]
         self._steps = [int(s) for s in steps]
+        self._steps_done = self._steps[-1] if self._steps else 0
+        self._epochs_done = int(math.ceil(self._epochs[-1])) if self._epochs else 0
+
+    def _iterations(self):
+        return int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_batch_end(self, batch, logs=None):
         if self.batch_frequency and (batch + 1) % self.batch_frequency == 0:
@@ -118,31 +235,43 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._record(position)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
+        if self._epoch_offset is None:
+            self._epoch_offset = max(self._epochs_done - epoch, 0)
+        self._current_epoch = epoch + self._epoch_offset
 
     def on_epoch_end(self, epoch, logs=None):
+        self._epochs_done = self._current_epoch + 1
         if self.record_epoch_end:
-            self._record(epoch + 1.0)
+            self._record(self._current_epoch + 1.0)
+
+    def on_train_end(self, logs=None):
+        self._steps_done = self._step_offset + self._iterations()
 
     def _record(self, epoch_position):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self._steps and self._steps[-1] == step:
-            return  # Already recorded at this step (last batch of the epoch).
+        step = self._step_offset + self._iterations()
+        if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
+            return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
         values = self._measure_fn().numpy()
-        self._values.append(values)
+        self._rows.append(dict(zip(self._paths, values.tolist())))
         self._epochs.append(float(epoch_position))
         self._steps.append(step)
+        self._steps_done = step
         if self.log_dir is not None:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.log_dir)
+            labels = dict(zip(self._columns, self.layer_names))
             with self._writer.as_default(step=step):
-                for name, value in zip(self.layer_names, values):
-                    tf.summary.scalar(f"{self.quantity}/{name}", float(value))
+                for path, value in zip(self._paths, values):
+                    tf.summary.scalar(f"{self.quantity}/{labels[path]}", float(value))
             self._writer.flush()
 
     def save(self, path):
         """Write the records to an HDF5 file, atomically."""
-        write_h5_atomic(path, self.records(), {"layer_names": list(self.layer_names), "quantity": self.quantity})
+        write_h5_atomic(
+            path,
+            self.records(),
+            {"layer_names": self.layer_names, "variable_paths": self.variable_paths, "quantity": self.quantity},
+        )
 
     @classmethod
     def load(cls, path):
@@ -151,7 +280,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         if attrs.get("quantity") != cls.quantity:
             raise ValueError(f"{path!r} holds {attrs.get('quantity')!r} records, not {cls.quantity!r}.")
         monitor = cls()
-        monitor.restore_records(attrs["layer_names"], arrays[cls.quantity], arrays["epochs"], arrays["steps"])
+        monitor.restore_records(
+            attrs["layer_names"], arrays[cls.quantity], arrays["epochs"], arrays["steps"], attrs.get("variable_paths")
+        )
         return monitor
 
 
@@ -185,7 +316,7 @@ class LayerRotationCurves(_KernelMonitor):
         return self._values_array()
 
     def _measure(self):
-        return ops.stack([cosine_distance(r, k) for r, k in zip(self._references, self._kernels)])
+        return ops.stack([cosine_distance(self._references[p], k) for p, k in zip(self._paths, self._kernels)])
 
     def plot(self, ax=None, title=None):
         """Plot the curves in the papers' style; returns the Axes."""
@@ -216,9 +347,10 @@ class LayerRotationRates(_KernelMonitor):
         return self._values_array()
 
     def _measure(self):
-        rates = [rotation_rate(r, k) for r, k in zip(self._references, self._kernels)]
+        references = [self._references[p] for p in self._paths]
+        rates = [rotation_rate(r, k) for r, k in zip(references, self._kernels)]
         with tf.control_dependencies(rates):
-            for reference, kernel in zip(self._references, self._kernels):
+            for reference, kernel in zip(references, self._kernels):
                 reference.assign(kernel)
         return ops.stack(rates)
 
@@ -245,6 +377,15 @@ class ReplayRotationRates(keras.callbacks.Callback):
             raise ValueError(
                 f"rates must be a non-empty array (steps x {len(self.layer_names)} layers); "
                 f"received shape {self.rates.shape}."
+            )
+
+    def on_train_begin(self, logs=None):
+        steps_per_execution = getattr(self.model, "steps_per_execution", 1) or 1
+        if steps_per_execution != 1:
+            raise ValueError(
+                f"ReplayRotationRates sets each step's rates before that step, but the model is compiled with "
+                f"steps_per_execution={steps_per_execution}, so Keras calls batch hooks only every "
+                f"{steps_per_execution} steps. Compile with steps_per_execution=1."
             )
 
     def on_train_batch_begin(self, batch, logs=None):

@@ -6,26 +6,46 @@ batch-norm parameters are not rotated. A variable is a kernel when its path matc
 of `DEFAULT_KERNEL_NAMES` (or the user's patterns): the selection is a boolean mask made
 once from the variables, never string matching inside the maths.
 
+Embedding tables count as kernels: a lookup is the product of a one-hot input with the
+table, so the table is a weight that multiplies a layer's input, in the papers' sense.
+`PAPER_KERNEL_NAMES` leaves them out (only dense, convolutional and recurrent kernels).
+
 A kernel's *layer* is its path without the variable name (`sequential/conv1/kernel` ->
 `sequential/conv1`). Users name a layer by any unique trailing part of that path, usually
-the Keras layer name (`conv1`).
+the Keras layer name (`conv1`), or by the name of a Keras layer that owns it (`enc` for
+the cell `sequential/enc/lstm_cell` of an LSTM named `enc`).
 """
 
 import re
 
 #: Regular expressions (searched in `variable.path`) selecting multiplicative weights.
-DEFAULT_KERNEL_NAMES = (
+PAPER_KERNEL_NAMES = (
     r"(^|/)kernel$",
     r"(^|/)depthwise_kernel$",
     r"(^|/)pointwise_kernel$",
     r"(^|/)recurrent_kernel$",
 )
+#: The default selection: `PAPER_KERNEL_NAMES` and embedding tables.
+DEFAULT_KERNEL_NAMES = PAPER_KERNEL_NAMES + (r"(^|/)embeddings$",)
+#: Parameters that are not kernels and that Layca leaves unchanged by design, as the
+#: authors' code does: biases and the scale and offset of normalisation layers.
+NON_KERNEL_PARAMETER_NAMES = (r"(^|/)bias$", r"(^|/)gamma$", r"(^|/)beta$")
 
 
 def kernel_mask(variables, kernel_names=DEFAULT_KERNEL_NAMES):
     """One bool per variable: does its path match one of the `kernel_names` patterns?"""
     patterns = [re.compile(pattern) for pattern in kernel_names]
     return [any(p.search(variable_path(v)) for p in patterns) for v in variables]
+
+
+def unexpected_non_kernels(variables, mask):
+    """Paths of the variables that are neither kernels (`mask`) nor biases or
+    normalisation parameters (`NON_KERNEL_PARAMETER_NAMES`)."""
+    return [
+        variable_path(v)
+        for v, is_kernel in zip(variables, mask)
+        if not is_kernel and not kernel_mask([v], NON_KERNEL_PARAMETER_NAMES)[0]
+    ]
 
 
 def kernel_variables(model, kernel_names=DEFAULT_KERNEL_NAMES):
@@ -64,20 +84,29 @@ def kernel_layer_names(model, kernel_names=DEFAULT_KERNEL_NAMES):
     return list(dict.fromkeys(short_names(paths)))
 
 
-def kernel_labels(variables):
-    """A label per kernel variable for plots and records: its layer's short name, with
-    the variable name appended when a layer has several kernels (separable convs)."""
-    layers = short_names([layer_path(v) for v in variables])
+def kernel_labels(paths):
+    """A label per kernel variable path for plots and records: its layer's short name,
+    with the variable name appended when a layer has several kernels (separable convs,
+    recurrent cells)."""
+    layers = short_names([path.rpartition("/")[0] or path for path in paths])
     counts = {name: layers.count(name) for name in layers}
     return [
-        name if counts[name] == 1 else f"{name}/{variable_path(v).rpartition('/')[2]}"
-        for name, v in zip(layers, variables)
+        name if counts[name] == 1 else f"{name}/{path.rpartition('/')[2]}"
+        for name, path in zip(layers, paths)
     ]
 
 
-def match_layer(name, path):
-    """Does the layer name `name` designate the layer at `path`?"""
-    return _ends_with(path, name)
+def owning_layer(name, path):
+    """The prefix of the layer path `path` that the layer name `name` designates, or None.
+
+    `name` designates the layer at `path` when it is a trailing part of it (whole `/`
+    segments: `conv1`, `enc/lstm_cell`), and a Keras layer that owns it when it is a
+    run of whole segments inside it (`enc` in `sequential/enc/lstm_cell`, `bi` in
+    `sequential/bi/forward_gru/gru_cell`); the innermost run counts.
+    """
+    parts, wanted = path.split("/"), name.split("/")
+    ends = [i + len(wanted) for i in range(len(parts) - len(wanted) + 1) if parts[i : i + len(wanted)] == wanted]
+    return "/".join(parts[: ends[-1]]) if ends else None
 
 
 def _ends_with(path, name):

@@ -7,7 +7,9 @@ kernel's norm. Biases and batch-norm parameters are not updated (the authors' co
 or take the inner optimizer's plain step with `train_non_kernels=True`.
 """
 
+import contextlib
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -19,8 +21,9 @@ from layer_rotation_tools.kernels import (
     DEFAULT_KERNEL_NAMES,
     kernel_mask,
     layer_path,
-    match_layer,
+    owning_layer,
     short_names,
+    unexpected_non_kernels,
     variable_path,
 )
 from layer_rotation_tools.transforms import (
@@ -29,6 +32,7 @@ from layer_rotation_tools.transforms import (
     lars_update,
     layca_update,
     nan_to_zero,
+    norm,
 )
 
 _OWN_OPTIMIZERS = {
@@ -121,8 +125,7 @@ class Layca(keras.optimizers.Optimizer):
                 f"{kwargs['gradient_accumulation_steps']!r}: accumulate gradients before "
                 "calling apply, or use a larger batch."
             )
-        if isinstance(learning_rate, int) and not isinstance(learning_rate, bool):
-            learning_rate = float(learning_rate)
+        learning_rate = _checked_rate(learning_rate)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer = get_inner_optimizer(optimizer)
         self.multipliers = _checked_multipliers(multipliers)
@@ -145,36 +148,35 @@ class Layca(keras.optimizers.Optimizer):
                 f"(no path matches kernel_names={list(self.kernel_names)}); "
                 f"variables: {[variable_path(v) for v in variables][:20]}."
             )
-        norms = {i: float(np.linalg.norm(_numpy(v))) for i, v in enumerate(variables) if mask[i]}
-        for i, norm in norms.items():
-            if not norm > 0 or not math.isfinite(norm):
-                raise ValueError(
-                    f"Layca cannot rotate kernel '{variable_path(variables[i])}': its norm is "
-                    f"{norm}, so it has no direction and rotation is "
-                    "undefined. Initialise it with a non-zero, finite initializer (e.g. "
-                    "'glorot_uniform'), or leave it out of Layca with kernel_names "
-                    "(and train_non_kernels=True to train it with the inner optimizer)."
-                )
-            if norm < 1e3 * self.epsilon:
-                raise ValueError(
-                    f"Layca would never rotate kernel '{variable_path(variables[i])}': its norm {norm:.3g} is so small "
-                    f"that its steps fall under epsilon={self.epsilon} (steps with a smaller norm count as zero, "
-                    "as in the authors' code). Pass epsilon=0.0 (every non-zero step is then normalised) or "
-                    "rescale the kernel."
-                )
-        self._kernel_layers = {i: layer_path(variables[i]) for i in norms}
-        factors = {i: 1.0 for i in norms}
+        kernels = [i for i, is_kernel in enumerate(mask) if is_kernel]
+        # Where Keras builds the model inside the first traced training step (a model
+        # called for the first time by fit), its variables get their values only when
+        # that step first runs: their norms are then taken inside the step.
+        norms = {i: self._checked_norm(variables[i]) for i in kernels} if _values_known() else {}
+        self._kernel_layers = {i: layer_path(variables[i]) for i in kernels}
+        factors = {i: 1.0 for i in kernels}
         factors.update(self._resolve(self.multipliers))
         self._rate_multipliers = tuple(
             self._scalar_variable(factors[i], f"rate_multiplier_{_slug(variables[i])}") if mask[i] else None
             for i in range(len(variables))
         )
+        # LARS caps growth relative to ||p_0||; 0 stands for "not read yet" (set at the first step).
         self._initial_norms = tuple(
-            self._scalar_variable(norms[i], f"initial_norm_{_slug(variables[i])}")
+            self._scalar_variable(norms.get(i, 0.0), f"initial_norm_{_slug(variables[i])}")
             if mask[i] and self.lars
             else None
             for i in range(len(variables))
         )
+        if not self.train_non_kernels:
+            untouched = unexpected_non_kernels(variables, mask)
+            if untouched:
+                warnings.warn(
+                    f"Layca leaves {len(untouched)} trainable variable(s) unchanged: {untouched}. They are "
+                    f"neither kernels (kernel_names={list(self.kernel_names)}) nor biases or normalisation "
+                    "parameters. To rotate them, add a pattern matching their path to kernel_names; to train "
+                    "them with the inner optimizer's plain step, pass train_non_kernels=True.",
+                    stacklevel=2,
+                )
         inner = self.inner_optimizer
         if inner.built:
             raise ValueError(
@@ -183,14 +185,44 @@ class Layca(keras.optimizers.Optimizer):
             )
         inner.build([v for v, is_kernel in zip(variables, mask) if is_kernel or self.train_non_kernels])
 
+    def _checked_norm(self, variable):
+        """The kernel's norm, read now, with an error where Layca cannot rotate it."""
+        norm_value = float(np.linalg.norm(_numpy(variable)))
+        if not norm_value > 0 or not math.isfinite(norm_value):
+            raise ValueError(
+                f"Layca cannot rotate kernel '{variable_path(variable)}': its norm is "
+                f"{norm_value}, so it has no direction and rotation is "
+                "undefined. Initialise it with a non-zero, finite initializer (e.g. "
+                "'glorot_uniform'), or leave it out of Layca with kernel_names "
+                "(and train_non_kernels=True to train it with the inner optimizer)."
+            )
+        if norm_value < 1e3 * self.epsilon:
+            raise ValueError(
+                f"Layca would never rotate kernel '{variable_path(variable)}': its norm {norm_value:.3g} is so "
+                f"small that its steps fall under epsilon={self.epsilon} (steps with a smaller norm count as "
+                "zero, as in the authors' code). Pass epsilon=0.0 (every non-zero step is then normalised) or "
+                "rescale the kernel."
+            )
+        return norm_value
+
     @property
     def variables(self):
         return self._variables + self.inner_optimizer.variables
 
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        # Also where `keras.callbacks.LearningRateScheduler` sets rho(t).
+        keras.optimizers.Optimizer.learning_rate.fset(self, _checked_rate(learning_rate))
+
     def apply(self, grads, trainable_variables=None):
-        super().apply(grads, trainable_variables)
-        # The inner optimizer's own counter (Adam's bias correction, its schedules).
-        self.inner_optimizer.iterations.assign_add(1)
+        with _refusing_invalid(self._get_current_learning_rate()):
+            super().apply(grads, trainable_variables)
+            # The inner optimizer's own counter (Adam's bias correction, its schedules).
+            self.inner_optimizer.iterations.assign_add(1)
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
@@ -202,12 +234,17 @@ class Layca(keras.optimizers.Optimizer):
             return
         p = _snapshot(variable)
         proposed = self._inner_step(gradient, variable)
-        rate = ops.cast(learning_rate, "float64") * ops.cast(multiplier, "float64")
-        max_growth = (
-            self.lars_max_growth * ops.cast(self._initial_norms[index], "float64") if self.lars else None
-        )
+        rate = _valid_rate(ops.cast(learning_rate, "float64")) * ops.cast(multiplier, "float64")
+        max_growth = self.lars_max_growth * ops.cast(self._initial_norm(index, p), "float64") if self.lars else None
         rotate = _rotated_compiled if tf.executing_eagerly() else _rotated
         self.assign(variable, rotate(p, proposed, rate, self.epsilon, max_growth))
+
+    def _initial_norm(self, index, p):
+        """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
+        stored = self._initial_norms[index]
+        value = ops.where(stored > 0, stored, ops.cast(norm(p), stored.dtype))
+        stored.assign(value)
+        return value
 
     def _inner_step(self, gradient, variable):
         """Let the inner optimizer step `variable` on the NaN-free gradient; return the
@@ -241,12 +278,18 @@ class Layca(keras.optimizers.Optimizer):
         }
 
     def _resolve(self, multipliers):
-        """Map `{layer name: factor}` to `{kernel index: factor}`, with clear errors."""
+        """Map `{layer name: factor}` to `{kernel index: factor}`, with clear errors.
+
+        A name designates the kernels of one layer (`kernels.owning_layer`): a trailing
+        part of their layer's path, or a Keras layer that owns them (an RNN, a
+        Bidirectional wrapper, a nested model).
+        """
         known = list(dict.fromkeys(short_names(list(self._kernel_layers.values()))))
         resolved = {}
         for name, factor in multipliers.items():
-            indices = [i for i, path in self._kernel_layers.items() if match_layer(name, path)]
-            layers = {self._kernel_layers[i] for i in indices}
+            owners = {i: owning_layer(name, path) for i, path in self._kernel_layers.items()}
+            indices = [i for i, owner in owners.items() if owner is not None]
+            layers = {owners[i] for i in indices}
             if not indices:
                 raise ValueError(
                     f"multipliers names layer {name!r}, which owns no kernel of this model. "
@@ -317,6 +360,62 @@ def get_inner_optimizer(identifier):
                 f"Optimizer.apply; Layca only delegates the per-variable step. {hint}"
             )
     return optimizer
+
+
+def _checked_rate(learning_rate):
+    """rho as given, with an error for a rate that is not a finite number >= 0; a
+    schedule is checked at step 0 here and at every step in `_valid_rate`."""
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        _refuse_rate(float(ops.convert_to_numpy(learning_rate(0))), "learning_rate schedule at step 0")
+        return learning_rate
+    if callable(learning_rate) or isinstance(learning_rate, keras.Variable):
+        return learning_rate
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.number)):
+        raise ValueError(
+            f"Layca's learning_rate (rho) must be a number or a keras.optimizers.schedules.LearningRateSchedule; "
+            f"received learning_rate={learning_rate!r}."
+        )
+    _refuse_rate(float(learning_rate), "learning_rate")
+    return float(learning_rate)
+
+
+def _refuse_rate(value, what):
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"Layca's {what} is {value!r}: rho is the tangent of the rotation angle per step, so it must be a "
+            "finite number >= 0 (NaN would never move the weights, a negative rate would ascend the loss). "
+            "3**-3 is the papers' best."
+        )
+
+
+def _valid_rate(rate):
+    """rho(t) where it is a finite number >= 0, else 0: under XLA, which drops the
+    assertion of `_refusing_invalid`, a step at an invalid rate leaves every kernel
+    unchanged (never ascends, never writes NaN)."""
+    valid = ops.logical_and(ops.isfinite(rate), rate >= 0)
+    return ops.where(valid, rate, ops.zeros_like(rate))
+
+
+@contextlib.contextmanager
+def _refusing_invalid(rate):
+    """Run the step only if rho(t) is a finite number >= 0 (a schedule gone wrong is
+    refused at the first step where it does): run eagerly, an error at once; in a
+    TensorFlow graph, every operation of the step waits on an assertion that fails
+    with the value, so no variable changes."""
+    if tf.executing_eagerly():
+        _refuse_rate(float(ops.convert_to_numpy(rate)), "learning_rate (schedule)")
+        yield
+        return
+    valid = ops.logical_and(ops.isfinite(rate), rate >= 0)
+    check = tf.debugging.Assert(valid, ["Layca's learning rate rho(t) must be a finite number >= 0; received", rate])
+    with tf.control_dependencies([check]):
+        yield
+
+
+def _values_known():
+    """Whether variables' values can be read now: not while TensorFlow traces a step,
+    where variables created by that trace get their values only when it first runs."""
+    return not tf.inside_function()
 
 
 def _checked_multipliers(multipliers):

@@ -138,7 +138,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_truncated_file_is_a_clear_error(tmp_path):
     curves = LayerRotationCurves()
-    curves.layer_names, curves._values, curves._epochs, curves._steps = ["a"], [[0.5]], [1.0], [4]
+    curves.restore_records(["a"], [[0.5]], [1.0], [4])
     curves.save(tmp_path / "curves.h5")
     data = (tmp_path / "curves.h5").read_bytes()
     (tmp_path / "curves.h5").write_bytes(data[: len(data) // 2])

@@ -45,7 +45,7 @@ def test_layer_names_are_forward_ordered_and_unique():
 
 
 def test_kernel_labels_split_layers_with_several_kernels():
-    labels = kernel_labels(kernel_variables(_model()))
+    labels = kernel_labels([v.path for v in kernel_variables(_model())])
     assert labels[:4] == ["conv", "sep/depthwise_kernel", "sep/pointwise_kernel", "dw"]
 
 

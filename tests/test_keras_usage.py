@@ -1,0 +1,375 @@
+"""Layca and the monitors used as a Keras user uses Keras: models built lazily, several
+`fit` calls, recompiles, frozen layers, steps_per_execution, embeddings and custom
+weights, recurrent layers named as Keras names them, schedules and custom loops."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layer_rotation_tools import (
+    PAPER_KERNEL_NAMES,
+    Layca,
+    LayerRotationCurves,
+    LayerRotationRates,
+    ReplayRotationRates,
+)
+from tests import references
+
+RHO = 0.05
+
+
+def _data(n=64, features=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, features)).astype("float32"), rng.integers(0, classes, n)
+
+
+def _lazy_sequential():
+    return keras.Sequential([keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+
+
+class TwoDense(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8)
+        self.out = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.out(keras.ops.relu(self.hidden(x)))
+
+
+def _fit_with_monitors(make_model, optimizer, build_first, epochs=2, **fit_kwargs):
+    """Train a fresh model (same seed, so the same initial weights whether built before
+    fit or by fit) with both monitors; returns (model, curves, rates)."""
+    x, y = _data()
+    keras.backend.clear_session()  # the same automatic layer names in both runs
+    keras.utils.set_random_seed(11)
+    model = make_model()
+    if build_first:
+        model(x[:1])
+    model.compile(optimizer(), "sparse_categorical_crossentropy")
+    curves, rates = LayerRotationCurves(batch_frequency=2), LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, callbacks=[curves, rates], **fit_kwargs)
+    return model, curves, rates
+
+
+@pytest.mark.parametrize(
+    "make_model, optimizer",
+    [
+        (_lazy_sequential, lambda: Layca(learning_rate=RHO)),
+        (TwoDense, lambda: keras.optimizers.SGD(0.1)),
+        (TwoDense, lambda: Layca(keras.optimizers.Adam(), learning_rate=RHO, lars=True)),
+    ],
+    ids=["sequential-layca", "subclassed-sgd", "subclassed-layca-lars"],
+)
+def test_a_model_built_by_fit_trains_and_is_measured_as_one_built_before(make_model, optimizer):
+    lazy, lazy_curves, lazy_rates = _fit_with_monitors(make_model, optimizer, build_first=False)
+    built, curves, rates = _fit_with_monitors(make_model, optimizer, build_first=True)
+    for a, b in zip(lazy.weights, built.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert lazy_curves.layer_names == curves.layer_names and len(curves.layer_names) == 2
+    np.testing.assert_allclose(lazy_curves.distances, curves.distances, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(lazy_rates.rates, rates.rates, rtol=1e-5)
+    np.testing.assert_array_equal(lazy_curves.steps, [2, 4, 6, 8])
+    assert np.all(curves.distances[0] > 0)  # the reference predates the first step
+
+
+def test_layca_rotates_a_lazily_built_model_by_rho_each_step():
+    _, _, rates = _fit_with_monitors(_lazy_sequential, lambda: Layca(learning_rate=RHO), build_first=False)
+    np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
+
+
+def test_a_model_built_by_fit_from_a_generator_of_unknown_length():
+    x, y = _data()
+
+    def batches():
+        for start in range(0, 64, 16):
+            yield x[start : start + 16], y[start : start + 16]
+
+    model = TwoDense()
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    rates = LayerRotationRates()
+    model.fit(batches(), epochs=1, verbose=0, callbacks=[rates])
+    np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
+    assert rates.rates.shape == (4, 2)
+
+
+def test_a_custom_training_loop_builds_layca_inside_its_first_step():
+    x, y = _data()
+    model = TwoDense()
+    optimizer = Layca(learning_rate=RHO, lars=True)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(yb, model(xb))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+
+    train_step(x[:16], y[:16])
+    kernels = [model.hidden.kernel, model.out.kernel]
+    before = [k.numpy() for k in kernels]
+    train_step(x[16:32], y[16:32])
+    for b, k in zip(before, kernels):
+        assert references.tan_angle(b, k.numpy()) > 0
+    # LARS' cap is relative to ||p_0||, read inside the first step.
+    assert [float(v.numpy()) for v in optimizer._initial_norms if v is not None] == pytest.approx(
+        [np.linalg.norm(b) for b in before], rel=0.05
+    )
+
+
+# -- steps_per_execution ------------------------------------------------------------
+
+
+def _spe_run(steps_per_execution, monitor):
+    x, y = _data()
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy", steps_per_execution=steps_per_execution)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+    return monitor
+
+
+def test_steps_per_execution_records_at_the_true_steps():
+    every_step = _spe_run(1, LayerRotationCurves(batch_frequency=4))
+    grouped = _spe_run(2, LayerRotationCurves(batch_frequency=4))
+    np.testing.assert_array_equal(grouped.steps, [4, 8])
+    np.testing.assert_array_equal(grouped.steps, every_step.steps)
+    np.testing.assert_allclose(grouped.distances, every_step.distances, rtol=1e-5)
+    rates_every_step = _spe_run(1, LayerRotationRates(batch_frequency=2))
+    rates_grouped = _spe_run(2, LayerRotationRates(batch_frequency=2))
+    np.testing.assert_allclose(rates_grouped.rates, rates_every_step.rates, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "monitor, message",
+    [
+        (lambda: LayerRotationRates(), r"batch_frequency=1.*steps_per_execution=2.*multiple of 2"),
+        (lambda: LayerRotationCurves(batch_frequency=3), r"batch_frequency=3.*multiple of 2"),
+        (lambda: ReplayRotationRates(np.ones((4, 2)), ["hidden", "out"]), r"steps_per_execution=2.*=1"),
+    ],
+    ids=["rates", "curves", "replay"],
+)
+def test_steps_per_execution_that_hides_steps_is_refused(monitor, message):
+    with pytest.raises(ValueError, match=message):
+        _spe_run(2, monitor())
+
+
+# -- variables that are not dense or convolutional kernels ------------------------------
+
+
+class Scaled(keras.layers.Layer):
+    """A layer with a custom trainable weight named neither kernel nor bias."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+    def call(self, x):
+        return x * self.scale
+
+
+def _embedding_model(extra=None):
+    layers = [keras.Input((4,), dtype="int32"), keras.layers.Embedding(20, 5, name="emb"), keras.layers.Flatten()]
+    layers += [extra] if extra is not None else []
+    layers += [keras.layers.Dense(3, name="out")]
+    return keras.Sequential(layers)
+
+
+def _one_step(model, optimizer):
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 20, (16, 4)), rng.integers(0, 3, 16)
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    before = {v.path: v.numpy() for v in model.trainable_variables}
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    return before, {v.path: v.numpy() for v in model.trainable_variables}
+
+
+def test_embedding_tables_are_rotated_like_kernels():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # embeddings and biases: nothing to warn about
+        before, after = _one_step(_embedding_model(), Layca(learning_rate=RHO))
+    table = "sequential/emb/embeddings"
+    assert references.tan_angle(before[table], after[table]) == pytest.approx(RHO, rel=1e-4)
+    assert np.linalg.norm(after[table]) == pytest.approx(np.linalg.norm(before[table]), rel=1e-5)
+
+
+def test_variables_layca_leaves_unchanged_are_named_in_one_warning():
+    with pytest.warns(UserWarning, match=r"leaves 1 trainable variable\(s\) unchanged: \['sequential/emb/embeddings'\]"):
+        before, after = _one_step(_embedding_model(), Layca(learning_rate=RHO, kernel_names=PAPER_KERNEL_NAMES))
+    np.testing.assert_array_equal(after["sequential/emb/embeddings"], before["sequential/emb/embeddings"])
+
+
+def test_custom_weights_warn_and_can_be_rotated_or_trained():
+    with pytest.warns(UserWarning, match=r"scaled/scale'\].*kernel_names.*train_non_kernels=True"):
+        before, after = _one_step(_embedding_model(Scaled()), Layca(learning_rate=RHO))
+    path = next(p for p in before if p.endswith("scale"))
+    np.testing.assert_array_equal(after[path], before[path])
+
+    keras.utils.set_random_seed(2)
+    layca = Layca(learning_rate=RHO, kernel_names=[r"(^|/)embeddings$", r"(^|/)kernel$", r"(^|/)scale$"])
+    before, after = _one_step(_embedding_model(Scaled()), layca)
+    path = next(p for p in before if p.endswith("scale"))
+    assert references.tan_angle(before[path], after[path]) == pytest.approx(RHO, rel=1e-4)
+
+    before, after = _one_step(_embedding_model(Scaled()), Layca(learning_rate=RHO, train_non_kernels=True))
+    path = next(p for p in before if p.endswith("scale"))
+    assert not np.array_equal(after[path], before[path])
+
+
+# -- several fit calls ------------------------------------------------------------------
+
+
+def _small_model():
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+
+
+def test_records_of_several_fits_form_one_history():
+    x, y = _data()
+    model = _small_model()
+    initial = [v.numpy() for v in model.trainable_variables if v.path.endswith("kernel")]
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    curves = LayerRotationCurves()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4])
+    np.testing.assert_array_equal(curves.steps, [4, 8, 12, 16])
+    # A fresh optimizer (its iterations restart at 0): steps and epochs still continue.
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])
+    np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(curves.steps, [4, 8, 12, 16, 20])
+    final = [v.numpy() for v in model.trainable_variables if v.path.endswith("kernel")]
+    np.testing.assert_allclose(
+        curves.distances[-1], [references.cosine_distance(a, b) for a, b in zip(initial, final)], atol=1e-6
+    )
+    # Keras' own numbering, when the user gives it, is kept.
+    model.fit(x, y, batch_size=16, epochs=7, initial_epoch=5, verbose=0, callbacks=[curves])
+    np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4, 5, 6, 7])
+
+
+# -- trainability changes ---------------------------------------------------------------
+
+
+def test_frozen_then_fine_tuned_layers_get_a_curve_with_gaps(tmp_path):
+    x, y = _data()
+    base = keras.layers.Dense(8, name="base")
+    model = keras.Sequential([keras.Input((6,)), base, keras.layers.Dense(3, name="head")])
+    base_initial = base.kernel.numpy()
+    curves = LayerRotationCurves()
+    base.trainable = False
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    np.testing.assert_array_equal(base.kernel.numpy(), base_initial)
+    base.trainable = True
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+
+    assert curves.layer_names == ["head", "base"]
+    distances = curves.distances
+    assert np.isnan(distances[:2, 1]).all() and np.isfinite(distances[:, 0]).all()
+    assert distances[-1, 1] == pytest.approx(references.cosine_distance(base_initial, base.kernel.numpy()), abs=1e-6)
+    curves.save(tmp_path / "curves.h5")
+    loaded = LayerRotationCurves.load(tmp_path / "curves.h5")
+    assert loaded.layer_names == curves.layer_names
+    np.testing.assert_array_equal(loaded.distances, distances)  # NaN gaps included
+    loaded.plot()
+
+
+def test_a_new_model_with_the_same_paths_needs_a_new_callback():
+    x, y = _data()
+    curves = LayerRotationCurves()
+    for _ in range(2):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, name="out")], name="same")
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        if curves.layer_names:
+            with pytest.raises(ValueError, match=r"another variable at that path.*new callback"):
+                model.fit(x, y, epochs=1, verbose=0, callbacks=[curves])
+        else:
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[curves])
+
+
+# -- rates ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate, shown", [(float("nan"), "nan"), (-0.1, "-0.1"), (float("inf"), "inf")])
+def test_rates_that_make_no_sense_are_refused_at_construction(rate, shown):
+    with pytest.raises(ValueError, match=rf"learning_rate is {shown}.*finite number >= 0"):
+        Layca(learning_rate=rate)
+
+
+class _GoesNegative(keras.optimizers.schedules.LearningRateSchedule):
+    """0.1 for three steps, then -0.1."""
+
+    def __call__(self, step):
+        return keras.ops.where(step < 3, 0.1, -0.1)
+
+    def get_config(self):
+        return {}
+
+
+def test_a_schedule_is_refused_at_the_first_step_it_goes_wrong():
+    with pytest.raises(ValueError, match=r"schedule at step 0 is -0.5"):
+        Layca(learning_rate=keras.optimizers.schedules.PolynomialDecay(-0.5, 10))
+    x, y = _data()
+    for run_eagerly, error in [(True, ValueError), (False, tf.errors.InvalidArgumentError)]:
+        model = _small_model()
+        model.compile(Layca(learning_rate=_GoesNegative()), "sparse_categorical_crossentropy", run_eagerly=run_eagerly)
+        kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+        model.fit(x[:48], y[:48], batch_size=16, epochs=1, verbose=0)  # steps 0-2: fine
+        after_three = [k.numpy() for k in kernels]
+        with pytest.raises(error, match=r"-0.1|must be a finite number >= 0"):
+            model.fit(x[:16], y[:16], batch_size=16, epochs=1, verbose=0)
+        for k, value in zip(kernels, after_three):
+            np.testing.assert_array_equal(k.numpy(), value)
+
+
+def test_learning_rate_scheduler_cannot_set_a_negative_rate():
+    x, y = _data()
+    model = _small_model()
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: RHO if epoch == 0 else -RHO)
+    with pytest.raises(ValueError, match=r"learning_rate is -0.05"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[scheduler])
+
+
+# -- layer names of recurrent layers ------------------------------------------------------
+
+
+def _recurrent_model():
+    return keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            keras.layers.LSTM(4, return_sequences=True, name="enc"),
+            keras.layers.Bidirectional(keras.layers.GRU(4), name="bi"),
+            keras.layers.Dense(2, name="out"),
+        ]
+    )
+
+
+def test_multipliers_take_the_keras_names_of_recurrent_layers():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 5, 3)).astype("float32"), rng.integers(0, 2, 16)
+    model = _recurrent_model()
+    model.compile(Layca(learning_rate=RHO, multipliers={"enc": 0.5, "bi": 2.0}), "sparse_categorical_crossentropy")
+    rates = LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    expected = {"enc": 0.5, "forward": 2.0, "backward": 2.0, "out": 1.0}
+    assert len(rates.variable_paths) == 7  # kernel and recurrent kernel of 3 cells, and out
+    for path, rate in zip(rates.variable_paths, rates.rates[0]):
+        factor = next(f for key, f in expected.items() if key in path)
+        assert rate == pytest.approx(factor * RHO, rel=1e-4), path
+    values = model.optimizer.multiplier_values()
+    assert values["lstm_cell"] == 0.5 and values["forward_gru/gru_cell"] == values["backward_gru/gru_cell"] == 2.0
+
+
+def test_a_layer_name_shared_by_several_layers_is_refused():
+    model = keras.Sequential(
+        [keras.Input((5, 3)), keras.layers.LSTM(4, return_sequences=True, name="a"), keras.layers.LSTM(4, name="b")]
+    )
+    with pytest.raises(ValueError, match=r"'lstm_cell' matches several layers.*a/lstm_cell.*b/lstm_cell"):
+        Layca(multipliers={"lstm_cell": 2.0}).build(model.trainable_variables)
+    layca = Layca(multipliers={"a": 2.0})
+    layca.build(model.trainable_variables)
+    assert layca.multiplier_values() == {"a/lstm_cell": 2.0, "b/lstm_cell": 1.0}
