@@ -219,10 +219,15 @@ class Layca(keras.optimizers.Optimizer):
         keras.optimizers.Optimizer.learning_rate.fset(self, _checked_rate(learning_rate))
 
     def apply(self, grads, trainable_variables=None):
+        super().apply(grads, trainable_variables)
+        # The inner optimizer's own counter (Adam's bias correction, its schedules).
+        self.inner_optimizer.iterations.assign_add(1)
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        # After `build` (whose variables TensorFlow must be able to lift out of a traced
+        # step), before any variable changes.
         with _refusing_invalid(self._get_current_learning_rate()):
-            super().apply(grads, trainable_variables)
-            # The inner optimizer's own counter (Adam's bias correction, its schedules).
-            self.inner_optimizer.iterations.assign_add(1)
+            super()._backend_apply_gradients(grads, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)

@@ -3,9 +3,12 @@
 import os
 
 import matplotlib.image
+import pytest
 
 from layer_rotation_tools import LayerRotationCurves
 from layer_rotation_tools.demo import load_digits_split, main
+
+pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
 
 def test_digits_are_standardised_by_training_statistics():

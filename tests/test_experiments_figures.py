@@ -8,6 +8,8 @@ from experiments.__main__ import main
 from experiments.figures import FIGURES, PUBLISHED, PUBLISHED_ROWS, Results, draw, results_table
 from experiments.recipes import RunConfig
 
+pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
+
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_figure_command_writes_its_file(name, smoke_results, tmp_path, capsys):

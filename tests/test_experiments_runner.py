@@ -16,6 +16,8 @@ from experiments.runner import StepDecay, is_finished, run_one, run_paths, stop_
 from layer_rotation_tools import kernel_variables
 from layer_rotation_tools.storage import read_h5
 
+pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

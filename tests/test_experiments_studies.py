@@ -11,6 +11,8 @@ from experiments.studies import STUDIES, parse_shard, run_study, shard, study_co
 from layer_rotation_tools.storage import read_h5
 from tests.conftest import STUDY_TASKS
 
+pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
+
 
 def test_every_study_has_a_test_task():
     assert set(STUDY_TASKS) == set(STUDIES)

@@ -40,7 +40,7 @@ class TwoDense(keras.Model):
         return self.out(keras.ops.relu(self.hidden(x)))
 
 
-def _fit_with_monitors(make_model, optimizer, build_first, epochs=2, **fit_kwargs):
+def _fit_with_monitors(make_model, optimizer, build_first, epochs=2, jit_compile=False):
     """Train a fresh model (same seed, so the same initial weights whether built before
     fit or by fit) with both monitors; returns (model, curves, rates)."""
     x, y = _data()
@@ -49,9 +49,9 @@ def _fit_with_monitors(make_model, optimizer, build_first, epochs=2, **fit_kwarg
     model = make_model()
     if build_first:
         model(x[:1])
-    model.compile(optimizer(), "sparse_categorical_crossentropy")
+    model.compile(optimizer(), "sparse_categorical_crossentropy", jit_compile=jit_compile)
     curves, rates = LayerRotationCurves(batch_frequency=2), LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, callbacks=[curves, rates], **fit_kwargs)
+    model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, callbacks=[curves, rates])
     return model, curves, rates
 
 
@@ -76,8 +76,11 @@ def test_a_model_built_by_fit_trains_and_is_measured_as_one_built_before(make_mo
     assert np.all(curves.distances[0] > 0)  # the reference predates the first step
 
 
-def test_layca_rotates_a_lazily_built_model_by_rho_each_step():
-    _, _, rates = _fit_with_monitors(_lazy_sequential, lambda: Layca(learning_rate=RHO), build_first=False)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_layca_rotates_a_lazily_built_model_by_rho_each_step(jit_compile):
+    _, _, rates = _fit_with_monitors(
+        _lazy_sequential, lambda: Layca(learning_rate=RHO), build_first=False, jit_compile=jit_compile
+    )
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
 
 

@@ -8,6 +8,8 @@ import pytest
 from experiments import data, fake_data
 from experiments.real_mnist import main
 
+pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
+
 
 def test_t10k_split_is_fixed_and_disjoint(tmp_path):
     fake_data.write_mnist_idx(str(tmp_path), n_train=5, n_test=2100)

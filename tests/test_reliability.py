@@ -105,6 +105,7 @@ _STUDY_KILLER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_one(tmp_path, smoke_data):
     straight = run_study("sgd", ["C10-CNN1"], "smoke", smoke_data, str(tmp_path / "straight"), printer=lambda line: None)
     # Killed after the 8th epoch checkpoint: two runs finished, the third after its 2nd epoch.
