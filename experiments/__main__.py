@@ -15,12 +15,18 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from experiments.recipes import SCALES
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 
 
 def _common(parser):
-    parser.add_argument("--scale", choices=("full", "smoke"), default="full", help="default: %(default)s")
-    parser.add_argument("--data-dir", default=None, help="folder holding the datasets in their official formats")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="full", help="default: %(default)s")
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="folder holding the datasets in their official formats, or a class-folder dataset "
+             "(train/<class>/*, test/<class>/*) as a folder or .tar.gz",
+    )
     parser.add_argument("--results", default="results", help="results folder (default: %(default)s)")
 
 

@@ -1,8 +1,9 @@
 """Datasets of the papers' tasks, read from their standard on-disk formats.
 
-- CIFAR-10 / CIFAR-100: the official python format (`cifar-10-batches-py/`,
-  `cifar-100-python/`) in a local directory, or Keras' cache (~/.keras/datasets), or
-  downloaded by `keras.datasets` where a network is available.
+- CIFAR-10 / CIFAR-100: the class-folder layout (`train/<class>/*.jpg`, `test/<class>/*.jpg`,
+  as a folder or a .tar.gz; `image_folders`), or the official python format
+  (`cifar-10-batches-py/`, `cifar-100-python/`) in a local directory, or Keras' cache
+  (~/.keras/datasets), or downloaded by `keras.datasets` where a network is available.
 - Tiny ImageNet: the official `tiny-imagenet-200/` directory (train/<wnid>/images/*.JPEG,
   val/images + val/val_annotations.txt; the validation set serves as test set, as the
   official test labels are not public).
@@ -25,10 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from experiments import image_folders
+
 DATASETS = ("cifar10", "cifar100", "tiny_imagenet", "mnist", "mnist_t10k")
 #: Digits of the official MNIST test set held out for testing by `mnist_t10k`.
 T10K_HELD_OUT = 2000
 _CIFAR_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+_CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -64,9 +68,16 @@ def load_raw(name, data_dir=None):
     return load_mnist(_require_dir(data_dir, None, name))
 
 
-def load_cifar(name, data_dir=None):
-    """CIFAR-10/100 from `data_dir/<official folder>` (or `data_dir` itself), else Keras'
-    cache, else `keras.datasets` (network)."""
+def load_cifar(name, data_dir=None, cache_dir=None):
+    """CIFAR-10/100 from `data_dir` in the class-folder layout (a folder or a .tar.gz; see
+    `image_folders`), or from `data_dir/<official folder>` (or `data_dir` itself), else
+    Keras' cache, else `keras.datasets` (network)."""
+    source = image_folders.find_source(data_dir)
+    if source is not None:
+        x_train, y_train, x_test, y_test, _ = image_folders.load(
+            source, image_shape=(32, 32, 3), num_classes=_CIFAR_CLASSES[name], cache_dir=cache_dir
+        )
+        return x_train, y_train, x_test, y_test
     folder = _CIFAR_DIRS[name]
     candidates = []
     if data_dir is not None:

@@ -23,6 +23,7 @@ FIRST_THREE = PAPER_TASKS[:3]
 # C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
 SHORT_ALPHAS = (-0.6, 0.0, 0.6)
 SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
+REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
 
 
 def _alpha(task, scale):
@@ -93,6 +94,21 @@ def _mnist_layers(task, scale):
     ]
 
 
+def _real_cifar10(task, scale):
+    """The claims of Figures 1, 2 and 6 on one task: SGD+Layca over four rho(0) at alpha = 0
+    and two alphas at 3^-3, SGD over its grid, and the task's adaptive method with and
+    without Layca, from the same initial weights (experiments/real_cifar10.py)."""
+    adaptive = TASKS[task].adaptive
+    best = [RunConfig(task, "layca"), RunConfig(task, "sgd", learning_rate=3.0**-1)]
+    return best + [
+        RunConfig(task, adaptive),
+        RunConfig(task, with_layca(adaptive)),
+        *(RunConfig(task, "layca", learning_rate=r) for r in REAL_DATA_RHOS),
+        *(RunConfig(task, "layca", alpha=a) for a in (-0.6, 0.6)),
+        *(RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID),
+    ]
+
+
 @dataclass(frozen=True)
 class Study:
     configs: object
@@ -112,6 +128,7 @@ STUDIES = {
     "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
     "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),
     "mnist_layers": Study(_mnist_layers, ("MNIST-MLP11",), "11-layer MLP trained one layer at a time (ICLR Figure 1)"),
+    "real_cifar10": Study(_real_cifar10, ("C10-CNN1-subset",), "Layca rho/alpha, SGD grid, adaptive +- Layca on one task"),
 }
 
 

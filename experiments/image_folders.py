@@ -1,0 +1,223 @@
+"""Image-classification datasets in the class-folder layout, as a folder or a .tar.gz:
+
+    train/<class>/<image>    test/<class>/<image>
+
+(the layout of, e.g., the widespread JPEG re-encoding of CIFAR-10). Labels are the
+indices of the class folder names sorted alphabetically, which for CIFAR-10 and
+CIFAR-100 is the official label order. Images are decoded with TensorFlow's decoder
+(`tf.io.decode_image`: JPEG, PNG, BMP, GIF), once: the arrays are cached in an `.npz`
+next to the data (or in `cache_dir`), written atomically and stamped with a fingerprint
+of the source (an archive's size, time and SHA-256; a folder's file paths, sizes and
+times), so that later loads take seconds and a changed source is decoded again.
+"""
+
+import hashlib
+import os
+import tarfile
+import tempfile
+
+import numpy as np
+
+SPLITS = ("train", "test")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+_CACHE_SUFFIX = ".decoded.npz"
+
+
+class ImageFolderError(ValueError):
+    """A class-folder dataset that cannot be read as one; the message names what and where."""
+
+
+def find_source(data_dir):
+    """The class-folder dataset at `data_dir`: the path itself when it is a `.tar.gz` or a
+    folder holding `train/` and `test/`, else the only `.tar.gz` inside it; None if none."""
+    if data_dir is None:
+        return None
+    if os.path.isfile(data_dir) and _is_archive(data_dir):
+        return data_dir
+    if not os.path.isdir(data_dir):
+        return None
+    if all(os.path.isdir(os.path.join(data_dir, split)) for split in SPLITS):
+        return data_dir
+    archives = sorted(name for name in os.listdir(data_dir) if _is_archive(name))
+    return os.path.join(data_dir, archives[0]) if len(archives) == 1 else None
+
+
+def load(source, image_shape=None, num_classes=None, cache_dir=None):
+    """`(x_train, y_train, x_test, y_test, classes)`: uint8 NHWC images, int64 labels and
+    the class names, from the cache when it matches `source`, else decoded (then cached).
+
+    `image_shape` (height, width, channels) and `num_classes`, when given, are checked:
+    every image must have that shape, and there must be that many class folders.
+    """
+    fingerprint = _fingerprint(source)
+    cache = _cache_path(source, cache_dir)
+    cached = _read_cache(cache, fingerprint)
+    if cached is None:
+        cached = _decode(source, image_shape)
+        _write_cache(cache, fingerprint, cached)
+    x_train, y_train, x_test, y_test, classes = cached
+    if num_classes is not None and len(classes) != num_classes:
+        raise ImageFolderError(
+            f"{source!r} has {len(classes)} class folders {list(classes)[:12]}; this dataset has {num_classes} classes."
+        )
+    if image_shape is not None and x_train.shape[1:] != tuple(image_shape):
+        raise ImageFolderError(f"{source!r} holds images of shape {x_train.shape[1:]}, not {tuple(image_shape)}.")
+    return x_train, y_train, x_test, y_test, [str(name) for name in classes]
+
+
+def _is_archive(name):
+    return name.endswith((".tar.gz", ".tgz"))
+
+
+def _decode(source, image_shape):
+    import tensorflow as tf
+
+    files = _files(source)
+    classes = sorted(files["train"])
+    if not classes:
+        raise ImageFolderError(f"{source!r} has no class folders in train/ (expected train/<class>/<image>).")
+    if sorted(files["test"]) != classes:
+        missing = {split: sorted(set(classes + sorted(files["test"])) - set(files[split])) for split in SPLITS}
+        raise ImageFolderError(
+            f"{source!r}: train/ and test/ must hold the same class folders; missing "
+            + "; ".join(f"in {split}/: {names}" for split, names in missing.items() if names)
+            + "."
+        )
+    arrays = []
+    for split in SPLITS:
+        images, labels = [], []
+        for label, name in enumerate(classes):
+            entries = files[split][name]
+            if not entries:
+                raise ImageFolderError(f"{source!r}: the class folder {split}/{name}/ holds no image.")
+            for path, read in entries:
+                try:
+                    image = tf.io.decode_image(read(), channels=0, expand_animations=False).numpy()
+                except (tf.errors.InvalidArgumentError, ValueError) as error:
+                    raise ImageFolderError(
+                        f"{path!r} in {source!r} is not a readable image ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0]})."
+                    ) from None
+                if image_shape is not None and image.shape != tuple(image_shape):
+                    raise ImageFolderError(
+                        f"{path!r} in {source!r} is {image.shape[1]}x{image.shape[0]} with {image.shape[2]} "
+                        f"channel(s); this dataset's images are {image_shape[1]}x{image_shape[0]} with "
+                        f"{image_shape[2]}."
+                    )
+                if images and image.shape != images[0].shape:
+                    raise ImageFolderError(
+                        f"{path!r} in {source!r} has shape {image.shape}, the others {images[0].shape}."
+                    )
+                images.append(image)
+                labels.append(label)
+        arrays += [np.stack(images).astype(np.uint8), np.asarray(labels, np.int64)]
+    return (*arrays, np.asarray(classes))
+
+
+def _files(source):
+    """`{split: {class: [(path, read)]}}` in path order, every class folder listed (also
+    empty ones); `read()` returns the file's bytes."""
+    files = {split: {} for split in SPLITS}
+
+    def add(path, read=None):
+        """A class folder `<split>/<class>` (read None) or an image `<split>/<class>/<file>`,
+        under any leading folders."""
+        parts = path.strip("/").split("/")
+        if read is None:
+            if len(parts) >= 2 and parts[-2] in SPLITS:
+                files[parts[-2]].setdefault(parts[-1], [])
+        elif len(parts) >= 3 and parts[-3] in SPLITS:
+            files[parts[-3]].setdefault(parts[-2], []).append((path, read))
+
+    if os.path.isdir(source):
+        for split in SPLITS:
+            root = os.path.join(source, split)
+            for name in sorted(os.listdir(root)):
+                folder = os.path.join(root, name)
+                if os.path.isdir(folder):
+                    add(f"{split}/{name}")
+                    for file in sorted(os.listdir(folder)):
+                        if file.lower().endswith(IMAGE_SUFFIXES):
+                            add(f"{split}/{name}/{file}", _reader(os.path.join(folder, file)))
+    else:
+        try:
+            with tarfile.open(source, "r:gz") as archive:
+                for member in archive:  # in stream order: a gzip stream cannot seek back
+                    if member.isdir():
+                        add(member.name)
+                    elif member.isfile() and member.name.lower().endswith(IMAGE_SUFFIXES):
+                        data = archive.extractfile(member).read()
+                        add(member.name, lambda data=data: data)
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise ImageFolderError(f"{source!r} is not a readable .tar.gz archive ({error}).") from None
+    for split in SPLITS:
+        for name, entries in files[split].items():
+            entries.sort(key=lambda entry: entry[0])
+    return files
+
+
+def _reader(path):
+    def read():
+        with open(path, "rb") as f:
+            return f.read()
+
+    return read
+
+
+def _fingerprint(source):
+    digest = hashlib.sha256()
+    if os.path.isdir(source):
+        for split in SPLITS:
+            for root, folders, names in sorted(os.walk(os.path.join(source, split))):
+                folders.sort()
+                for name in sorted(names):
+                    stat = os.stat(os.path.join(root, name))
+                    digest.update(f"{os.path.relpath(os.path.join(root, name), source)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    else:
+        with open(source, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_path(source, cache_dir):
+    """Next to the data (`<archive>.decoded.npz`, `<folder>/.decoded.npz`), or in `cache_dir`."""
+    name = os.path.basename(os.path.normpath(source))
+    if cache_dir is not None:
+        return os.path.join(cache_dir, name + _CACHE_SUFFIX)
+    if os.path.isdir(source):
+        return os.path.join(source, _CACHE_SUFFIX)
+    return os.path.join(os.path.dirname(os.path.abspath(source)), name + _CACHE_SUFFIX)
+
+
+def _read_cache(path, fingerprint):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["fingerprint"]) != fingerprint:
+                return None
+            return tuple(f[k] for k in ("x_train", "y_train", "x_test", "y_test", "classes"))
+    except (OSError, KeyError, ValueError, EOFError):
+        return None  # absent, stale or damaged: decode again
+
+
+def _write_cache(path, fingerprint, arrays):
+    """Write the cache atomically (temporary file, fsync, rename); a folder that cannot be
+    written leaves the data uncached."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as f:
+            names = ("x_train", "y_train", "x_test", "y_test", "classes")
+            np.savez(f, fingerprint=np.asarray(fingerprint), **dict(zip(names, arrays)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
