@@ -94,6 +94,38 @@ def write_idx(path, array):
         f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
+def write_class_folders(directory, classes, train_per_class, test_per_class, shape=(32, 32, 3), seed=0,
+                        image_format="PNG", archive_name=None):
+    """A dataset in the class-folder layout (`train/<class>/NNNN.<ext>`, `test/...`) in
+    `directory`, packed into `directory/<archive_name>` (.tar.gz) when a name is given.
+    Returns `(path, {"train": (images, labels), "test": (images, labels)})`, labels being
+    indices into sorted `classes`."""
+    import tarfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    classes = sorted(classes)
+    root = os.path.join(directory, "layout") if archive_name else directory
+    written = {}
+    for split, count in (("train", train_per_class), ("test", test_per_class)):
+        labels = np.repeat(np.arange(len(classes)), count)
+        images = _images(rng, labels, shape, len(classes))
+        for i, (label, image) in enumerate(zip(labels, images)):
+            folder = os.path.join(root, split, classes[label])
+            os.makedirs(folder, exist_ok=True)
+            pixels = image[..., 0] if shape[-1] == 1 else image
+            Image.fromarray(pixels).save(os.path.join(folder, f"{i:04d}.{image_format.lower()}"), format=image_format)
+        written[split] = (images, labels)
+    if not archive_name:
+        return root, written
+    path = os.path.join(directory, archive_name)
+    with tarfile.open(path, "w:gz") as archive:
+        for split in ("train", "test"):
+            archive.add(os.path.join(root, split), arcname=split)
+    return path, written
+
+
 def write_all(directory, seed=0):
     """Every dataset of the experiments, small, in `directory` (a valid --data-dir)."""
     write_cifar10(directory, seed=seed)

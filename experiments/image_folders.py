@@ -215,6 +215,9 @@ def _write_cache(path, fingerprint, arrays):
             np.savez(f, fingerprint=np.asarray(fingerprint), **dict(zip(names, arrays)))
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the cache from other users
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
