@@ -21,6 +21,8 @@ from experiments import data as datasets
 from experiments.models import build_model
 from experiments.recipes import OPTIMIZERS, SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
 from layer_rotation_tools import (
+    Keras2Adagrad,
+    Keras2RMSprop,
     Layca,
     LayerRotationCurves,
     LayerRotationRates,
@@ -38,8 +40,9 @@ SECOND_MOMENT_EPOCHS = (1, 10, 50)
 _PLAIN_OPTIMIZERS = {
     "sgd": keras.optimizers.SGD,
     "adam": keras.optimizers.Adam,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adagrad": keras.optimizers.Adagrad,
+    # The authors' RMSprop and Adagrad follow Keras 2's rules (paper-experiments/layca_optimizers.py).
+    "rmsprop": Keras2RMSprop,
+    "adagrad": Keras2Adagrad,
     "sgd_amom": SGDAMom,
 }
 

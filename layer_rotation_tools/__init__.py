@@ -5,7 +5,7 @@ generalization in deep networks?" (arXiv:1806.01603) and "On layer-level control
 DNN training and its impact on generalization" (arXiv:1806.01603v1).
 """
 
-from layer_rotation_tools.baselines import EffectiveLRSGD, NormalizedSGD, SGDAMom
+from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.callbacks import (
     LayerRotationCurves,
     LayerRotationRates,
@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_KERNEL_NAMES",
     "EffectiveLRSGD",
+    "Keras2Adagrad",
+    "Keras2RMSprop",
     "Layca",
     "LayerRotationCurves",
     "LayerRotationRates",

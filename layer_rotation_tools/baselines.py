@@ -1,4 +1,6 @@
-"""The SGD variants the papers compare Layca with (REFERENCE.md, "Other SGD variants").
+"""The optimizers the papers compare Layca with: the SGD variants (REFERENCE.md, "Other
+SGD variants"), and RMSprop and Adagrad with the update rules the authors ran (Keras 2's,
+which differ from Keras 3's).
 
 Each is a plain Keras optimizer; each also works as Layca's inner optimizer.
 """
@@ -86,3 +88,82 @@ class EffectiveLRSGD(keras.optimizers.Optimizer):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         self.assign_sub(variable, learning_rate * gradient * ops.sum(ops.square(variable)))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Keras2RMSprop(keras.optimizers.Optimizer):
+    """RMSprop with Keras 2's update rule, which the authors' optimizers copy
+    (`paper-experiments/layca_optimizers.py`, class RMSprop):
+
+        a_t = rho a_{t-1} + (1 - rho) g_t^2          (a_0 = 0)
+        w_t = w_{t-1} - lr g_t / (sqrt(a_t) + eps)
+
+    Keras 3's `RMSprop` divides by sqrt(a_t + eps) instead, which for gradients near
+    sqrt(eps) = 3e-4 and below gives a different step.
+
+    Args:
+        learning_rate: a float or a `keras.optimizers.schedules` schedule.
+        rho: the decay of the moving average of squared gradients (0.9, Keras 2's default).
+        epsilon: eps (1e-7, Keras 2's `K.epsilon()`).
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name="keras2_rmsprop", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.accumulators = self.add_optimizer_variables(variables, "accumulator")
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accumulator = self.accumulators[self._get_variable_index(variable)]
+        self.assign(accumulator, self.rho * accumulator + (1.0 - self.rho) * ops.square(gradient))
+        self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "epsilon": self.epsilon})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Keras2Adagrad(keras.optimizers.Optimizer):
+    """Adagrad with Keras 2's update rule, which the authors' optimizers copy
+    (`paper-experiments/layca_optimizers.py`, class Adagrad):
+
+        a_t = a_{t-1} + g_t^2                        (a_0 = 0)
+        w_t = w_{t-1} - lr g_t / (sqrt(a_t) + eps)
+
+    Keras 3's `Adagrad` starts a at 0.1 and divides by sqrt(a_t + eps): its first step
+    with a 1e-3 gradient is 316 times smaller.
+
+    Args:
+        learning_rate: a float or a `keras.optimizers.schedules` schedule.
+        epsilon: eps (1e-7, Keras 2's `K.epsilon()`).
+    """
+
+    def __init__(self, learning_rate=0.01, epsilon=1e-7, name="keras2_adagrad", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.accumulators = self.add_optimizer_variables(variables, "accumulator")
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accumulator = self.accumulators[self._get_variable_index(variable)]
+        self.assign_add(accumulator, ops.square(gradient))
+        self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config

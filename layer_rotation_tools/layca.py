@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from layer_rotation_tools.baselines import EffectiveLRSGD, NormalizedSGD, SGDAMom
+from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.kernels import (
     DEFAULT_KERNEL_NAMES,
     kernel_mask,
@@ -39,6 +39,8 @@ _OWN_OPTIMIZERS = {
     "sgd_amom": SGDAMom,
     "normalized_sgd": NormalizedSGD,
     "effective_lr_sgd": EffectiveLRSGD,
+    "keras2_rmsprop": Keras2RMSprop,
+    "keras2_adagrad": Keras2Adagrad,
 }
 # Options that act in `Optimizer.apply`, which Layca does not delegate to its inner
 # optimizer (it delegates the per-variable step only).

@@ -1,10 +1,11 @@
-"""The SGD variants of REFERENCE.md against their equations in numpy."""
+"""The SGD variants of REFERENCE.md, and the authors' RMSprop and Adagrad, against their
+equations in numpy."""
 
 import keras
 import numpy as np
 import pytest
 
-from layer_rotation_tools import EffectiveLRSGD, Layca, NormalizedSGD, SGDAMom
+from layer_rotation_tools import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, Layca, NormalizedSGD, SGDAMom
 
 
 def _run(optimizer, steps=3, seed=0):
@@ -58,3 +59,52 @@ def test_config_round_trip_and_use_inside_layca(cls):
 def test_sgd_amom_rejects_bad_momentum():
     with pytest.raises(ValueError, match="momentum=1.5"):
         SGDAMom(momentum=1.5)
+
+
+def _small_gradients(optimizer, scale=1e-4, steps=3):
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(4, 3)).astype("float32")
+    grads = [(scale * rng.normal(size=(4, 3))).astype("float32") for _ in range(steps)]
+    variable = keras.Variable(w)
+    for g in grads:
+        optimizer.apply([g], [variable])
+    return w.astype(np.float64), [g.astype(np.float64) for g in grads], variable.numpy()
+
+
+def test_keras2_rmsprop_divides_by_sqrt_plus_epsilon_as_the_authors():
+    # paper-experiments/layca_optimizers.py, RMSprop: a = rho a + (1 - rho) g^2; p -= lr g / (sqrt(a) + eps)
+    w, grads, result = _small_gradients(Keras2RMSprop(learning_rate=0.01))
+    a = np.zeros_like(w)
+    for g in grads:
+        a = 0.9 * a + 0.1 * g**2
+        w = w - 0.01 * g / (np.sqrt(a) + 1e-7)
+    np.testing.assert_allclose(result, w, rtol=1e-6)
+    _, _, keras3 = _small_gradients(keras.optimizers.RMSprop(learning_rate=0.01))
+    assert np.abs(keras3 - w).max() > 1e-3  # Keras 3's sqrt(a + eps) differs for 1e-4 gradients
+
+
+def test_keras2_adagrad_starts_from_zero_as_the_authors():
+    # paper-experiments/layca_optimizers.py, Adagrad: a += g^2 (a_0 = 0); p -= lr g / (sqrt(a) + eps)
+    lr = 3.0**-4
+    w, grads, result = _small_gradients(Keras2Adagrad(learning_rate=lr), scale=1e-3)
+    a = np.zeros_like(w)
+    for g in grads:
+        a = a + g**2
+        w = w - lr * g / (np.sqrt(a) + 1e-7)
+    np.testing.assert_allclose(result, w, rtol=1e-6)
+    # The first step with a 1e-3 gradient: about lr for the authors, 316x smaller in Keras 3.
+    first = [keras.Variable(np.zeros(1, "float32")) for _ in range(2)]
+    Keras2Adagrad(learning_rate=lr).apply([np.full(1, 1e-3, "float32")], [first[0]])
+    keras.optimizers.Adagrad(learning_rate=lr).apply([np.full(1, 1e-3, "float32")], [first[1]])
+    ratio = float(first[0].numpy()[0] / first[1].numpy()[0])
+    assert ratio == pytest.approx(316, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "optimizer, name",
+    [(Keras2RMSprop(0.002, rho=0.8, epsilon=1e-6), "keras2_rmsprop"), (Keras2Adagrad(0.003, epsilon=1e-5), "keras2_adagrad")],
+)
+def test_keras2_optimizers_round_trip_and_serve_inside_layca(optimizer, name):
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    assert type(clone) is type(optimizer) and clone.get_config() == optimizer.get_config()
+    assert isinstance(Layca(name).inner_optimizer, type(optimizer))
