@@ -6,7 +6,7 @@ one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` say
 `smoke` shrinks a task (data, widths, epochs) while keeping every code path.
 """
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 LAYCA_BEST = 3.0**-3
 ALPHAS = (-0.8, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
@@ -17,15 +17,26 @@ WARMUP_EPOCHS = (0, 5, 10, 15)
 
 @dataclass(frozen=True)
 class Stopping:
-    """Stop when train accuracy <= `min_accuracy` at epoch `at_epoch`, when train loss <=
-    `loss_floor`, when train loss is unchanged for `plateau_epochs` epochs, or (toy
-    studies) when train accuracy reaches `max_accuracy`."""
+    """The authors' stopping rules (`StoppingCriteria` in paper-experiments/
+    get_training_utils.py), checked at the end of every epoch; None disables a rule:
 
-    min_accuracy: float = 0.2
-    at_epoch: int = 7
-    loss_floor: float = 1e-3
-    plateau_epochs: int = 3
+    - train accuracy <= `min_accuracy` at the end of the epoch of 0-based index
+      `at_epoch` (Keras' `epoch` argument, as the authors compare it: at_epoch=7 is the
+      8th epoch);
+    - train loss <= `loss_floor`;
+    - train loss equal to the previous epoch's for `plateau_epochs` epochs in a row;
+    - (toy studies, ours) train accuracy >= `max_accuracy`.
+    """
+
+    min_accuracy: float = None
+    at_epoch: int = None
+    loss_floor: float = None
+    plateau_epochs: int = None
     max_accuracy: float = None
+
+
+#: C10-CNN2 and C100-WRN: the authors' get_stopping_criteria returns no rule.
+NEVER_STOP = Stopping()
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,7 @@ class Task:
     input_shape: tuple
     schedule: Schedule
     weight_decay: float
-    stopping: Stopping = field(default_factory=Stopping)
+    stopping: Stopping = NEVER_STOP
     augment: bool = False
     keep_best: bool = False
     adaptive: str = "adam"
@@ -56,28 +67,27 @@ class Task:
     variant_of: str = None  # the task whose best learning rates this variant takes
 
 
-# REFERENCE.md: "train loss <= 1e-4 (others 1e-3)". We read the 1e-4 floor as the first
-# paper's three tasks (C10-CNN1, C100-resnet, tiny-CNN) and 1e-3 as the others.
+# Stopping rules: get_stopping_criteria of the authors' paper-experiments/get_training_utils.py.
 TASKS = {
     task.name: task
     for task in (
         Task("C10-CNN1", "cifar10", "c10_cnn1", (32, 32, 3), Schedule(100, (80, 90, 97), 0.2), 1e-3,
-             Stopping(0.2, 7, 1e-4), adaptive="rmsprop"),
+             Stopping(0.2, 7, 1e-4, 3), adaptive="rmsprop"),
         Task("C100-resnet", "cifar100", "resnet32", (32, 32, 3), Schedule(100, (70, 90, 97), 0.1), 1e-3,
-             Stopping(0.1, 7, 1e-4), keep_best=True, adaptive="adam"),
+             Stopping(0.1, 7, 1e-3, 3), keep_best=True, adaptive="adam"),
         Task("tiny-CNN", "tiny_imagenet", "tiny_cnn", (64, 64, 3), Schedule(80, (70,), 0.2), 1e-3,
-             Stopping(0.2, 10, 1e-4), keep_best=True, adaptive="adagrad"),
+             Stopping(0.2, 10, 1e-3, 3), keep_best=True, adaptive="adagrad"),
         Task("C10-CNN2", "cifar10", "c10_cnn2", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
              augment=True, adaptive="rmsprop_weight_decay"),
         Task("C100-WRN", "cifar100", "wrn28_10", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
              augment=True, adaptive="adam_weight_decay"),
         Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), None,
-             augment=True, adaptive=None),
+             Stopping(0.2, 60, loss_floor=0.0), augment=True, adaptive=None),
         # The MNIST toy studies. The papers give no schedule for them: ours are stated here.
         Task("MNIST-MLP1", "mnist", "mlp1", (28, 28, 1), Schedule(50, (40,), 0.2), None,
-             Stopping(-1.0, 1, 1e-4), adaptive=None, train_per_class=1000, features=5),
+             Stopping(loss_floor=1e-4, plateau_epochs=3), adaptive=None, train_per_class=1000, features=5),
         Task("MNIST-MLP11", "mnist", "mlp11", (28, 28, 1), Schedule(200, (), 1.0), None,
-             Stopping(-1.0, 1, 0.0, max_accuracy=1.0), adaptive=None, batch_size=10, train_per_class=10,
+             Stopping(loss_floor=0.0, plateau_epochs=3, max_accuracy=1.0), adaptive=None, batch_size=10, train_per_class=10,
              checkpoint_every=25),
     )
 }
@@ -247,7 +257,9 @@ def scaled_schedule(schedule, scale):
 
 def scaled_stopping(stopping, schedule, scale):
     """The stopping rules at `scale`: the accuracy check's epoch rescaled, its threshold
-    replaced where the scale says so."""
+    replaced where the scale says so (tasks without the rule keep none)."""
+    if stopping.at_epoch is None:
+        return stopping
     stopping = replace(stopping, at_epoch=scaled_epochs(stopping.at_epoch, schedule, scale))
     if scale.min_accuracy is not None:
         stopping = replace(stopping, min_accuracy=scale.min_accuracy)

@@ -152,19 +152,25 @@ def make_optimizer(config, model, learning_rate):
 
 
 def stop_reason(history, stopping):
-    """Why training should stop after the last epoch of `history` (REFERENCE.md), or None."""
-    loss, accuracy, epoch = history["loss"][-1], history["accuracy"][-1], len(history["loss"])
+    """Why training should stop after the last epoch of `history`, or None: the authors'
+    `StoppingCriteria.on_epoch_end` (paper-experiments/get_training_utils.py), where the
+    accuracy rule compares Keras' 0-based epoch index with `at_epoch`, and a plateau is
+    `plateau_epochs` epochs in a row whose loss equals the previous epoch's (losses as
+    float32, Keras 3's logged precision). Beyond the authors' rules, a non-finite loss
+    stops the run (it cannot recover; theirs ran on to the end)."""
+    loss, accuracy, index = history["loss"][-1], history["accuracy"][-1], len(history["loss"]) - 1
     if not np.isfinite(loss):
         return "train loss is not finite"
-    if epoch == stopping.at_epoch and accuracy <= stopping.min_accuracy:
-        return f"train accuracy {accuracy:.3f} <= {stopping.min_accuracy} at epoch {epoch}"
-    if loss <= stopping.loss_floor:
+    if stopping.at_epoch is not None and index == stopping.at_epoch and accuracy <= stopping.min_accuracy:
+        return f"train accuracy {accuracy:.3f} <= {stopping.min_accuracy} at epoch index {index}"
+    if stopping.loss_floor is not None and loss <= stopping.loss_floor:
         return f"train loss {loss:.2e} <= {stopping.loss_floor}"
     if stopping.max_accuracy is not None and accuracy >= stopping.max_accuracy:
         return f"train accuracy reached {accuracy:.3f}"
-    recent = np.float32(history["loss"][-(stopping.plateau_epochs + 1):])
-    if len(recent) == stopping.plateau_epochs + 1 and len(set(recent.tolist())) == 1:
-        return f"train loss unchanged for {stopping.plateau_epochs} epochs"
+    if stopping.plateau_epochs is not None:
+        recent = np.float32(history["loss"][-(stopping.plateau_epochs + 1):])
+        if len(recent) == stopping.plateau_epochs + 1 and len(set(recent.tolist())) == 1:
+            return f"train loss unchanged for {stopping.plateau_epochs} epochs"
     return None
 
 

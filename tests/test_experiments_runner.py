@@ -11,7 +11,7 @@ import pytest
 
 from experiments import fake_data
 from experiments.models import build_model
-from experiments.recipes import SCALES, Stopping, RunConfig
+from experiments.recipes import SCALES, TASKS, RunConfig, Stopping
 from experiments.runner import StepDecay, is_finished, run_one, run_paths, stop_reason
 from layer_rotation_tools import kernel_variables
 from layer_rotation_tools.storage import read_h5
@@ -59,8 +59,54 @@ def test_step_decay_with_warmup():
     assert StepDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
 
 
-def test_stopping_rules():
-    rules = Stopping(min_accuracy=0.2, at_epoch=2, loss_floor=1e-3, plateau_epochs=3)
+def _authors_stop_epoch(losses, accuracies, acc, nbepochs, finished, converged):
+    """The epoch index at which the authors' StoppingCriteria (paper-experiments/
+    get_training_utils.py) sets stop_training, restated: accuracy rule at Keras' 0-based
+    epoch == nbepochs, loss floor, and `converged` epochs in a row equal to the previous."""
+    previous, counter = -1, 0
+    for epoch, (loss, accuracy) in enumerate(zip(losses, accuracies)):
+        stop = (epoch == nbepochs and accuracy <= acc) or loss <= finished
+        if loss == previous:
+            counter += 1
+            stop = stop or counter >= converged
+        else:
+            counter, previous = 0, loss
+        if stop:
+            return epoch
+    return None
+
+
+def _our_stop_epoch(losses, accuracies, rules):
+    for epoch in range(len(losses)):
+        if stop_reason({"loss": losses[: epoch + 1], "accuracy": accuracies[: epoch + 1]}, rules):
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize(
+    "task, authors",
+    [("C10-CNN1", (0.2, 7, 1e-4, 3)), ("C100-resnet", (0.1, 7, 1e-3, 3)), ("tiny-CNN", (0.2, 10, 1e-3, 3)),
+     ("C10-resnet", (0.2, 60, 0.0, float("inf"))), ("C10-CNN2", None), ("C100-WRN", None)],
+)
+def test_stopping_rules_stop_where_the_authors_do(task, authors):
+    rules = TASKS[task].stopping
+    rng = np.random.default_rng(0)
+    histories = [
+        ([2.0] * 12, [0.15] * 12),  # stuck from the start: a plateau (where a rule has one)
+        (list(np.linspace(2, 1, 70)), [0.15] * 70),  # learning slowly, accuracy low
+        (list(np.linspace(2, 1, 70)), [0.05] * 70),
+        ([1.0, 0.5, 0.5, 0.5, 0.5, 0.4], [0.5] * 6),  # loss unchanged three epochs in a row
+        ([1.0, 0.5, 0.5, 0.5, 0.4], [0.5] * 5),  # only twice
+        ([1.0, 5e-4, 1e-4, 5e-5], [0.9, 1.0, 1.0, 1.0]),  # below the floors
+    ] + [(list(np.round(rng.uniform(0, 2, 15), 1)), list(rng.uniform(0, 0.3, 15))) for _ in range(20)]
+    for losses, accuracies in histories:
+        # None: the authors' get_stopping_criteria gives these tasks no callback at all.
+        expected = _authors_stop_epoch(losses, accuracies, *authors) if authors else None
+        assert _our_stop_epoch(losses, accuracies, rules) == expected
+
+
+def test_stopping_reasons_say_which_rule():
+    rules = Stopping(min_accuracy=0.2, at_epoch=1, loss_floor=1e-3, plateau_epochs=3)
     assert stop_reason({"loss": [2.0, 1.9], "accuracy": [0.1, 0.15]}, rules).startswith("train accuracy 0.150 <= 0.2")
     assert stop_reason({"loss": [2.0, 1.9], "accuracy": [0.1, 0.25]}, rules) is None
     assert stop_reason({"loss": [2.0, 5e-4], "accuracy": [0.5, 1.0]}, rules).startswith("train loss 5.00e-04")
