@@ -236,8 +236,9 @@ def _require_dir(data_dir, folder, name):
 
 def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fraction=0.1, seed=0, limit=None,
             per_class=None):
-    """Standardise by the training set's global mean/std, one-hot the labels, and split
-    off a random `validation_fraction` of the training set (fixed `seed`).
+    """Standardise by the global mean/std of every training image (before the split, as
+    the authors), one-hot the labels, and split off a random `validation_fraction` of the
+    training set (fixed `seed`).
 
     `limit=(n_train, n_test)` keeps the first examples of each (after shuffling the
     training set) for smoke-scale runs. `per_class=n` then keeps at most n examples of
@@ -249,12 +250,14 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
         order = order[: limit[0]]
         x_test, y_test = x_test[: limit[1]], y_test[: limit[1]]
     x_train, y_train = x_train[order].astype(np.float32), y_train[order]
+    # The statistics of every training image, taken before the validation split
+    # (import_cifar of the authors' paper-experiments/import_task.py).
+    mean, std = x_train.mean(), x_train.std()
     n_val = int(round(validation_fraction * len(x_train)))
     keep = np.arange(n_val, len(x_train))
     if per_class is not None:
         keep = np.concatenate([keep[y_train[keep] == c][:per_class] for c in range(num_classes)])
         keep.sort()
-    mean, std = x_train[keep].mean(), x_train[keep].std()
 
     def standardise(x):
         return ((np.asarray(x, np.float32) - mean) / std).astype(np.float32)
@@ -272,7 +275,8 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
 def training_dataset(x, y, batch_size, seed, augment=False):
     """An infinite tf.data pipeline: epoch e is a permutation drawn from (seed, e), with
     REFERENCE.md's augmentation (random shifts up to 12.5% with reflect fill, horizontal
-    flips; see `_augment`) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size)`."""
+    flips; see `_augment`) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size, augment)`;
+    with augmentation each epoch drops its last partial batch."""
     n = len(x)
     images, labels = tf.constant(x), tf.constant(y)
 
@@ -283,7 +287,7 @@ def training_dataset(x, y, batch_size, seed, augment=False):
             ds = ds.map(lambda i: (_augment(tf.gather(images, i), tf.stack([e, tf.cast(i, tf.int64)]) + seed), tf.gather(labels, i)))
         else:
             ds = ds.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
-        return ds.batch(batch_size)
+        return ds.batch(batch_size, drop_remainder=augment)
 
     return epoch
 
@@ -294,8 +298,11 @@ def epoch_pipeline(x, y, batch_size, seed, first_epoch, augment=False):
     return tf.data.Dataset.range(first_epoch, 1 << 30).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
 
 
-def steps_per_epoch(n, batch_size):
-    return -(-n // batch_size)
+def steps_per_epoch(n, batch_size, augment=False):
+    """Batches per epoch: every example (the last batch partial), or, with augmentation,
+    whole batches only, as the authors' `fit_generator(steps_per_epoch=n // batch_size)`
+    (351 for 45,000 images; "Learning rate gridsearch and training.ipynb")."""
+    return n // batch_size if augment else -(-n // batch_size)
 
 
 def _augment(image, seed):

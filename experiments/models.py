@@ -105,7 +105,8 @@ def resnet_v1(input_shape, num_classes, depth, width=1.0, regularizer=None):
             x = layers.ReLU()(layers.Add()([x, y]))
         filters *= 2
     x = layers.Flatten()(layers.AveragePooling2D(pool_size=8)(x))
-    return keras.Model(inputs, _head(x, num_classes, "he_normal", regularizer), name=f"resnet{depth}_v1")
+    # The classifier has no L2 (resnet_v1 of the authors' paper-experiments/models.py).
+    return keras.Model(inputs, _head(x, num_classes, "he_normal", None), name=f"resnet{depth}_v1")
 
 
 def resnet32(input_shape, num_classes, width=1.0, regularizer=None):
@@ -118,29 +119,32 @@ def resnet110(input_shape, num_classes, width=1.0, regularizer=None):
 
 def wide_resnet(input_shape, num_classes, depth=28, widen=10, dropout=0.3, width=1.0, regularizer=None):
     """Wide ResNet (Zagoruyko & Komodakis) with pre-activation blocks: BN-ReLU-conv,
-    dropout between the two convs, 1x1 projection where the shape changes. WRN-28-10
-    (C100-WRN): 3 groups of 4 blocks with 160, 320, 640 filters; he_normal."""
+    dropout between the two convs, 1x1 projection of the block's input where the shape
+    changes. WRN-28-10 (C100-WRN): 3 groups of 4 blocks with 160, 320, 640 filters. As in
+    WideResNet of the authors' paper-experiments/models.py: no initialiser is set (Keras'
+    glorot_uniform), and the projection takes the block's raw input."""
     if (depth - 4) % 6:
         raise ValueError(f"Wide ResNet depth must be 6n + 4 (16, 22, 28, 40, ...); received depth={depth}.")
     blocks = (depth - 4) // 6
+    init = "glorot_uniform"
     inputs = keras.Input(input_shape)
-    x = _conv(_filters(16, width), initializer="he_normal", regularizer=regularizer, name="conv0")(inputs)
+    x = _conv(_filters(16, width), initializer=init, regularizer=regularizer, name="conv0")(inputs)
     for group, (filters, strides) in enumerate(zip((16 * widen, 32 * widen, 64 * widen), (1, 2, 2))):
         filters = _filters(filters, width)
         for block in range(blocks):
             stride = strides if block == 0 else 1
             tag = f"g{group + 1}b{block + 1}"
-            activated = layers.ReLU()(_bn()(x))
-            y = _conv(filters, strides=stride, initializer="he_normal", regularizer=regularizer, name=f"{tag}_conv1")(activated)
+            y = layers.ReLU()(_bn()(x))
+            y = _conv(filters, strides=stride, initializer=init, regularizer=regularizer, name=f"{tag}_conv1")(y)
             y = layers.ReLU()(_bn()(y))
             y = layers.Dropout(dropout)(y)
-            y = _conv(filters, initializer="he_normal", regularizer=regularizer, name=f"{tag}_conv2")(y)
+            y = _conv(filters, initializer=init, regularizer=regularizer, name=f"{tag}_conv2")(y)
             if x.shape[-1] != filters or stride != 1:
-                x = _conv(filters, 1, stride, "he_normal", regularizer, name=f"{tag}_projection")(activated)
+                x = _conv(filters, 1, stride, init, regularizer, name=f"{tag}_projection")(x)
             x = layers.Add()([x, y])
     x = layers.ReLU()(_bn()(x))
     x = layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, _head(x, num_classes, "he_normal", regularizer), name=f"wrn{depth}_{widen}")
+    return keras.Model(inputs, _head(x, num_classes, init, regularizer), name=f"wrn{depth}_{widen}")
 
 
 def wrn28_10(input_shape, num_classes, width=1.0, regularizer=None):

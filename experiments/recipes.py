@@ -139,6 +139,13 @@ OPTIMIZERS = {
     "adagrad_layca": ("adagrad", True), "sgd_amom_layca": ("sgd_amom", True), "lars": ("sgd", True),
     "layca_copy": ("sgd", True), "sgd_amom_layca_copy": ("sgd_amom", True),
 }
+# (task, optimizer) -> keyword arguments of the plain optimizer, where the authors set more
+# than the rate: C100-WRN's SGD and SGD+L2 use Nesterov momentum 0.9 ("Learning rate
+# gridsearch and training.ipynb": "the only case where nesterov momentum is used").
+INNER_OPTIONS = {
+    ("C100-WRN", "sgd"): {"momentum": 0.9, "nesterov": True},
+    ("C100-WRN", "sgd_weight_decay"): {"momentum": 0.9, "nesterov": True},
+}
 # The non-adaptive equivalent that copies an adaptive method's rates (Section 5.4).
 COPY_OPTIMIZER = {"adam": "sgd_amom_layca_copy", "adam_weight_decay": "sgd_amom_layca_copy"}
 
@@ -164,12 +171,23 @@ class RunConfig:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; known: {sorted(OPTIMIZERS)}.")
         if not -1.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [-1, 1]; received alpha={self.alpha!r}.")
+        if self.alpha and not OPTIMIZERS[self.optimizer][1]:
+            raise ValueError(
+                f"alpha={self.alpha} sets layer-wise rates through Layca, and {self.optimizer!r} has no Layca; "
+                f"use a Layca optimizer ({', '.join(sorted(n for n, (_, layca) in OPTIMIZERS.items() if layca))}) "
+                "or alpha=0."
+            )
         if self.optimizer.endswith("_weight_decay") and TASKS[self.task].weight_decay is None:
             raise ValueError(f"REFERENCE.md gives no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", best_rate(self.task, self.optimizer))
         if self.optimizer.endswith("_copy") and not self.copy_from:
             raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
+
+    @property
+    def inner_options(self):
+        """Keyword arguments of the plain optimizer beyond its rate (`INNER_OPTIONS`)."""
+        return INNER_OPTIONS.get((TASKS[self.task].variant_of or self.task, self.optimizer), {})
 
     @property
     def uses_layca(self):

@@ -145,7 +145,7 @@ def make_optimizer(config, model, learning_rate):
     """The configuration's optimizer; Layca wraps the inner one (whose own rate is irrelevant)."""
     inner, with_layca = OPTIMIZERS[config.optimizer]
     if not with_layca:
-        return _PLAIN_OPTIMIZERS[inner](learning_rate)
+        return _PLAIN_OPTIMIZERS[inner](learning_rate, **config.inner_options)
     multipliers = alpha_multipliers(model, config.alpha) if config.alpha else None
     return Layca(_PLAIN_OPTIMIZERS[inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
                  lars=config.optimizer == "lars")
@@ -174,6 +174,13 @@ def stop_reason(history, stopping):
     return None
 
 
+def is_new_best(values):
+    """Whether the last value beats every earlier one strictly: the authors' best-weights
+    rule, Keras 2's ModelCheckpoint(monitor="val_acc", save_best_only=True), whose
+    comparison is np.greater ("Learning rate gridsearch and training.ipynb")."""
+    return values[-1] > max(values[:-1], default=-np.inf)
+
+
 class _RunProgress(keras.callbacks.Callback):
     """Keeps the run's history across resumptions, prints a line per epoch, applies the
     stopping rules, saves the best-validation weights and checkpoints atomically."""
@@ -191,7 +198,7 @@ class _RunProgress(keras.callbacks.Callback):
             history[key].append(float(logs.get(key, np.nan)))
         history["learning_rate"].append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
         run.stopped = stop_reason(history, run.stopping)
-        if run.keep_best and history["val_accuracy"][-1] >= max(history["val_accuracy"]):
+        if run.keep_best and is_new_best(history["val_accuracy"]):
             _save_weights_atomic(self.model, run.paths["best"])
         run.printer(
             f"{run.label} epoch {epoch + 1}/{run.epochs}: loss {history['loss'][-1]:.4f} "
@@ -262,7 +269,7 @@ class Run:
         """Train (or resume), test, write the results file; returns (arrays, attrs)."""
         started = time.time()
         splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
-        steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size)
+        steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size, self.task.augment)
         keras.utils.set_random_seed(self.config.seed)
         model = _build(self.config, splits, self.scale)
         _initial_weights(model, self.paths["initial"])

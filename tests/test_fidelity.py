@@ -1,0 +1,88 @@
+"""Settings pinned to the authors' code (../shared/original/paper-experiments, cited per test):
+optimizers, networks, preprocessing, epochs, best-weights and best-rate selection."""
+
+import keras
+import numpy as np
+import pytest
+
+from experiments import data
+from experiments.figures import Results, results_table
+from experiments.models import build_model
+from experiments.recipes import RunConfig
+from experiments.runner import is_new_best, make_optimizer, run_paths
+from layer_rotation_tools.storage import write_h5_atomic
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd_weight_decay"])
+def test_c100_wrn_sgd_uses_nesterov_momentum(optimizer):
+    # "Learning rate gridsearch and training.ipynb": SGD(lr, momentum=0.9, nesterov=True) for C100-WRN.
+    sgd = make_optimizer(RunConfig("C100-WRN", optimizer), None, 0.1)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.9 and sgd.nesterov
+    plain = make_optimizer(RunConfig("C10-CNN1", "sgd"), None, 0.1)
+    assert plain.momentum == 0.0 and not plain.nesterov
+
+
+def test_wide_resnet_uses_keras_default_initializer_and_projects_the_raw_block_input():
+    # models.py, WideResNet/block: Conv2D without kernel_initializer; add([x, Conv2D(1x1)(inp)]).
+    model = build_model("wrn28_10", (32, 32, 3), 100, width=1 / 40)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(isinstance(c.kernel_initializer, keras.initializers.GlorotUniform) for c in convs)
+    assert isinstance(model.get_layer("classifier").kernel_initializer, keras.initializers.GlorotUniform)
+    for projection in [c for c in convs if c.name.endswith("_projection")]:
+        source = projection.input._keras_history.operation
+        assert isinstance(source, (keras.layers.Add, keras.layers.Conv2D)), (projection.name, source.name)
+
+
+def test_resnet_classifier_has_no_weight_decay():
+    # models.py, resnet_v1: the last Dense has no kernel_regularizer; the convolutions do.
+    model = build_model("resnet32", (32, 32, 3), 100, width=1 / 8, weight_decay=1e-3)
+    assert model.get_layer("classifier").kernel_regularizer is None
+    assert model.get_layer("conv0").kernel_regularizer is not None
+
+
+def test_standardisation_uses_every_training_image_before_the_split():
+    # import_task.py, import_cifar: m, st = x_train.mean(), x_train.std() on all 50,000 images.
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, (100, 4, 4, 3)).astype(np.uint8)
+    x_test = rng.integers(0, 256, (10, 4, 4, 3)).astype(np.uint8)
+    y_train, y_test = np.arange(100) % 5, np.arange(10) % 5
+    splits = data.prepare(x_train, y_train, x_test, y_test)
+    mean, std = x_train.astype(np.float64).mean(), x_train.astype(np.float64).std()
+    np.testing.assert_allclose(splits.x_test, (x_test - mean) / std, rtol=1e-5, atol=1e-5)
+    assert len(splits.x_val) == 10 and len(splits.x_train) == 90
+
+
+def test_augmented_epochs_have_whole_batches_only():
+    # "Learning rate gridsearch and training.ipynb": fit_generator(steps_per_epoch=x_train.shape[0] // batch_size).
+    assert data.steps_per_epoch(45000, 128, augment=True) == 351
+    assert data.steps_per_epoch(45000, 128) == 352
+    x = np.zeros((300, 8, 8, 3), np.float32)
+    y = np.zeros((300, 2), np.float32)
+    batches = list(data.training_dataset(x, y, 128, seed=0, augment=True)(0))
+    assert [len(b[0]) for b in batches] == [128, 128]
+
+
+def test_best_weights_need_a_strict_improvement():
+    # Keras 2's ModelCheckpoint(save_best_only=True, monitor='val_acc'): np.greater against the best so far.
+    assert is_new_best([0.5])
+    assert is_new_best([0.5, 0.6]) and not is_new_best([0.6, 0.6]) and not is_new_best([0.6, 0.7, 0.65])
+
+
+def test_alpha_without_layca_is_refused():
+    # get_training_utils.py, get_optimizer: "multipliers have only been implemented for SGD".
+    with pytest.raises(ValueError, match=r"alpha=0.2 sets layer-wise rates through Layca.*'rmsprop' has no Layca"):
+        RunConfig("C10-CNN1", "rmsprop", alpha=0.2)
+
+
+def test_sgd_best_rate_is_chosen_by_validation_never_by_test(tmp_path):
+    # "Learning rate gridsearch and training.ipynb" keeps the rate whose max(val_acc) is highest.
+    runs = [(RunConfig("C10-CNN1", "layca"), 0.75, 0.70),
+            (RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-1), 0.70, 0.60),
+            (RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2), 0.65, 0.68)]
+    for config, validation, test in runs:
+        write_h5_atomic(run_paths(str(tmp_path), "full", config)["result"],
+                        {"history_val_accuracy": np.array([0.5, validation, validation - 0.01])},
+                        {"test_accuracy": test})
+    table = results_table(Results(str(tmp_path), "full"), tasks=["C10-CNN1"])
+    row = next(line for line in table.splitlines() if line.startswith("| SGD, best lr"))
+    assert row.split("|")[2].split()[0] == "-10.00"  # 3^-1 (best validation), not 3^-2 (best test: -2.00)
