@@ -15,8 +15,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from layer_rotation_tools import backend
 
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables, variable_path
 from layer_rotation_tools.layca import Layca
@@ -51,10 +52,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         if log_dir is not None:
             try:
                 import tensorboard  # noqa: F401
+                import tensorflow  # noqa: F401
             except ImportError:
                 raise ImportError(
-                    f"log_dir={log_dir!r} writes TensorBoard summaries, which need the tensorboard "
-                    "package: pip install tensorboard (or layer-rotation-tools[tensorboard])."
+                    f"log_dir={log_dir!r} writes TensorBoard summaries, which need the tensorboard and "
+                    "tensorflow packages: pip install tensorboard tensorflow (or layer-rotation-tools[tensorboard])."
                 ) from None
         self.batch_frequency = batch_frequency
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
@@ -148,6 +150,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         model.train_function = build_then_train
 
     def _start(self):
+        backend.require_float64(type(self).__name__)
         kernels = self._trainable_kernels()
         if not kernels:
             raise ValueError(
@@ -173,20 +176,19 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._pending_references = None
         else:
             pending = {}
-        with tf.init_scope():
-            for path, kernel in zip(paths, kernels):
-                if path not in self._references:
-                    value = pending.get(path, kernel.value)
-                    self._references[path] = tf.Variable(tf.identity(value), trainable=False)
-                if path not in self._columns:
-                    self._columns.append(path)
-                self._owners[path] = kernel
+        for path, kernel in zip(paths, kernels):
+            if path not in self._references:
+                value = pending[path] if path in pending else ops.copy(kernel)
+                self._references[path] = keras.Variable(value, dtype=kernel.dtype, trainable=False, name="reference")
+            if path not in self._columns:
+                self._columns.append(path)
+            self._owners[path] = kernel
         if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
             self._kernels = kernels
             self._paths = paths
-            # A concrete function: calling it skips tf.function's argument matching (a
+            # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
-            self._measure_fn = tf.function(self._measure).get_concrete_function()
+            self._measure_fn = backend.compiled(type(self)._measure, *self._arguments())
 
     def _adopt_paths(self, paths):
         """Columns restored by label only: give each the path of the kernel so labelled."""
@@ -251,12 +253,15 @@ class _KernelMonitor(keras.callbacks.Callback):
         step = self._step_offset + self._iterations()
         if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
-        values = self._measure_fn().numpy()
+        values = np.asarray(ops.convert_to_numpy(self._measure_fn(*self._arguments())))
+        self._after_record()
         self._rows.append(dict(zip(self._paths, values.tolist())))
         self._epochs.append(float(epoch_position))
         self._steps.append(step)
         self._steps_done = step
         if self.log_dir is not None:
+            import tensorflow as tf  # TensorBoard's summary writer
+
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.log_dir)
             labels = dict(zip(self._columns, self.layer_names))
@@ -264,6 +269,14 @@ class _KernelMonitor(keras.callbacks.Callback):
                 for path, value in zip(self._paths, values):
                     tf.summary.scalar(f"{self.quantity}/{labels[path]}", float(value))
             self._writer.flush()
+
+    def _arguments(self):
+        """The measure's arguments: references and kernels, as the backend's tensors
+        (TensorFlow: the variables themselves; JAX: their current values)."""
+        return [self._references[p].value for p in self._paths], [k.value for k in self._kernels]
+
+    def _after_record(self):
+        """What a monitor does once a record is taken (nothing by default)."""
 
     def save(self, path):
         """Write the records to an HDF5 file, atomically."""
@@ -315,8 +328,9 @@ class LayerRotationCurves(_KernelMonitor):
     def distances(self):
         return self._values_array()
 
-    def _measure(self):
-        return ops.stack([cosine_distance(self._references[p], k) for p, k in zip(self._paths, self._kernels)])
+    @staticmethod
+    def _measure(references, kernels):
+        return ops.stack([cosine_distance(r, k) for r, k in zip(references, kernels)])
 
     def plot(self, ax=None, title=None):
         """Plot the curves in the papers' style; returns the Axes."""
@@ -346,13 +360,14 @@ class LayerRotationRates(_KernelMonitor):
     def rates(self):
         return self._values_array()
 
-    def _measure(self):
-        references = [self._references[p] for p in self._paths]
-        rates = [rotation_rate(r, k) for r, k in zip(references, self._kernels)]
-        with tf.control_dependencies(rates):
-            for reference, kernel in zip(references, self._kernels):
-                reference.assign(kernel)
-        return ops.stack(rates)
+    @staticmethod
+    def _measure(references, kernels):
+        return ops.stack([rotation_rate(r, k) for r, k in zip(references, kernels)])
+
+    def _after_record(self):
+        for path, kernel in zip(self._paths, self._kernels):
+            # A copy: on JAX the kernel's buffer is donated to the next training step.
+            self._references[path].assign(ops.copy(kernel))
 
 
 class ReplayRotationRates(keras.callbacks.Callback):

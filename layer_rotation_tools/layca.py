@@ -13,8 +13,9 @@ import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from layer_rotation_tools import backend
 
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.kernels import (
@@ -154,7 +155,8 @@ class Layca(keras.optimizers.Optimizer):
         # Where Keras builds the model inside the first traced training step (a model
         # called for the first time by fit), its variables get their values only when
         # that step first runs: their norms are then taken inside the step.
-        norms = {i: self._checked_norm(variables[i]) for i in kernels} if _values_known() else {}
+        backend.require_float64("Layca")
+        norms = {i: self._checked_norm(variables[i]) for i in kernels} if backend.variables_readable() else {}
         self._kernel_layers = {i: layer_path(variables[i]) for i in kernels}
         factors = {i: 1.0 for i in kernels}
         factors.update(self._resolve(self.multipliers))
@@ -189,7 +191,7 @@ class Layca(keras.optimizers.Optimizer):
 
     def _checked_norm(self, variable):
         """The kernel's norm, read now, with an error where Layca cannot rotate it."""
-        norm_value = float(np.linalg.norm(_numpy(variable)))
+        norm_value = float(np.linalg.norm(backend.read(variable)))
         if not norm_value > 0 or not math.isfinite(norm_value):
             raise ValueError(
                 f"Layca cannot rotate kernel '{variable_path(variable)}': its norm is "
@@ -228,7 +230,7 @@ class Layca(keras.optimizers.Optimizer):
     def _backend_apply_gradients(self, grads, trainable_variables):
         # After `build` (whose variables TensorFlow must be able to lift out of a traced
         # step), before any variable changes.
-        with _refusing_invalid(self._get_current_learning_rate()):
+        with _refusing_invalid(ops.convert_to_tensor(self._get_current_learning_rate())):
             super()._backend_apply_gradients(grads, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -243,13 +245,14 @@ class Layca(keras.optimizers.Optimizer):
         proposed = self._inner_step(gradient, variable)
         rate = _valid_rate(ops.cast(learning_rate, "float64")) * ops.cast(multiplier, "float64")
         max_growth = self.lars_max_growth * ops.cast(self._initial_norm(index, p), "float64") if self.lars else None
-        rotate = _rotated_compiled if tf.executing_eagerly() else _rotated
+        rotate = _rotated if backend.tracing(p) else _rotated_compiled
         self.assign(variable, rotate(p, proposed, rate, self.epsilon, max_growth))
 
     def _initial_norm(self, index, p):
         """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
         stored = self._initial_norms[index]
-        value = ops.where(stored > 0, stored, ops.cast(norm(p), stored.dtype))
+        current = ops.convert_to_tensor(stored)
+        value = ops.where(current > 0, current, ops.cast(norm(p), current.dtype))
         stored.assign(value)
         return value
 
@@ -408,21 +411,16 @@ def _refusing_invalid(rate):
     """Run the step only if rho(t) is a finite number >= 0 (a schedule gone wrong is
     refused at the first step where it does): run eagerly, an error at once; in a
     TensorFlow graph, every operation of the step waits on an assertion that fails
-    with the value, so no variable changes."""
-    if tf.executing_eagerly():
+    with the value, so no variable changes (`backend.only_if`). On JAX, where an error
+    inside a step loses the model's state, a warning, and the step leaves every kernel
+    unchanged (`_valid_rate`)."""
+    if not backend.tracing(rate) and backend.name() != "jax":
         _refuse_rate(float(ops.convert_to_numpy(rate)), "learning_rate (schedule)")
         yield
         return
     valid = ops.logical_and(ops.isfinite(rate), rate >= 0)
-    check = tf.debugging.Assert(valid, ["Layca's learning rate rho(t) must be a finite number >= 0; received", rate])
-    with tf.control_dependencies([check]):
+    with backend.only_if(valid, "Layca's learning rate rho(t) must be a finite number >= 0; received", rate):
         yield
-
-
-def _values_known():
-    """Whether variables' values can be read now: not while TensorFlow traces a step,
-    where variables created by that trace get their values only when it first runs."""
-    return not tf.inside_function()
 
 
 def _checked_multipliers(multipliers):
@@ -455,21 +453,21 @@ def _rotated(p, proposed, rate, epsilon, max_growth):
     return lars_update(p, step, rate, max_growth)
 
 
-# Run eagerly (`run_eagerly=True`), the ~60 small operations of `_rotated` cost more
-# than the model's step; one compiled call costs what a few of them do.
-_rotated_compiled = tf.function(_rotated, reduce_retracing=True)
+def _rotated_compiled(p, proposed, rate, epsilon, max_growth):
+    """`_rotated` as one compiled call, for eager steps (`run_eagerly=True`), where its ~60
+    small operations would cost more than the model's step; compiled once per backend."""
+    if backend.name() not in _ROTATED_COMPILED:
+        _ROTATED_COMPILED[backend.name()] = backend.compiled(_rotated)
+    return _ROTATED_COMPILED[backend.name()](p, proposed, rate, epsilon, max_growth)
+
+
+_ROTATED_COMPILED = {}
 
 
 def _snapshot(variable):
     """The variable's value now, as a tensor. (`convert_to_tensor` would hand back the
     variable itself, read lazily after later assignments.)"""
     return ops.copy(variable)
-
-
-def _numpy(variable):
-    """The variable's value, read eagerly even while Keras traces the first train step."""
-    with tf.init_scope():
-        return np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
 
 
 def _slug(variable):

@@ -1,18 +1,36 @@
-"""Test setup: two logical CPU devices (for MirroredStrategy tests), quiet TensorFlow."""
+"""Test setup: the Keras backend of KERAS_BACKEND (TensorFlow by default); on TensorFlow two
+logical CPU devices (for MirroredStrategy tests) and quiet logs; on JAX, float64 enabled
+(`layer_rotation_tools.backend.require_float64`)."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("KERAS_BACKEND") == "jax":
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
-)
+BACKEND = keras.backend.backend()
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    _cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `tensorflow` use TensorFlow itself (tf.function, tf.distribute,
+    tf.data, TensorBoard): skipped on the other backends."""
+    if BACKEND == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"uses TensorFlow itself; the backend is {BACKEND}")
+    for item in items:
+        if "tensorflow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

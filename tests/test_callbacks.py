@@ -6,7 +6,6 @@ import keras
 import matplotlib
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layer_rotation_tools import (
     Layca,
@@ -146,7 +145,10 @@ def test_truncated_file_is_a_clear_error(tmp_path):
         LayerRotationCurves.load(tmp_path / "curves.h5")
 
 
+@pytest.mark.tensorflow
 def test_tensorboard_receives_one_scalar_per_layer(tmp_path):
+    import tensorflow as tf
+
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
@@ -164,6 +166,7 @@ def test_tensorboard_receives_one_scalar_per_layer(tmp_path):
     }
 
 
+@pytest.mark.tensorflow
 def test_curves_under_mirrored_strategy(mirrored_strategy):
     with mirrored_strategy.scope():
         model = _model()

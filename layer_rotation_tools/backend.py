@@ -1,0 +1,116 @@
+"""What differs between Keras' backends, in one place.
+
+Everything else in the package is written in `keras.ops`. TensorFlow and JAX are
+imported lazily, and only on their own backend, as Keras itself does.
+"""
+
+import contextlib
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def name():
+    return keras.backend.backend()
+
+
+def tracing(value):
+    """Whether `value` belongs to a trace being built (a `tf.function` graph, a `jax.jit`
+    tracer) rather than to eager execution, where it can be read at once."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly()
+    if name() == "jax":
+        import jax
+
+        return isinstance(value, jax.core.Tracer)
+    return False
+
+
+def variables_readable():
+    """Whether variables hold their values now: not while TensorFlow traces a step in
+    which Keras creates them (a model first called by `fit`), where they get their values
+    only when the traced step first runs."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.inside_function()
+    return True
+
+
+def read(variable):
+    """A variable's value as a float64 numpy array, read eagerly (also from inside a
+    TensorFlow trace, for variables that already hold their values)."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.init_scope():
+            return np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
+    return np.asarray(ops.convert_to_numpy(variable), dtype=np.float64)
+
+
+def compiled(fn, *example_args):
+    """`fn` compiled for repeated eager calls with arguments like `example_args`: a
+    concrete `tf.function` on TensorFlow (calls skip argument matching), `jax.jit` on
+    JAX, `fn` itself on PyTorch."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        function = tf.function(fn, reduce_retracing=True)
+        return function.get_concrete_function(*example_args) if example_args else function
+    if name() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+@contextlib.contextmanager
+def only_if(condition, message, value):
+    """Inside a compiled step, `message` and `value` when `condition` fails: in a
+    TensorFlow graph an assertion (an error) that the operations created inside wait on,
+    so they do not run; under jax.jit a warning from a host callback, as the operations
+    still run (callers make them harmless): an error raised there would lose the model's
+    state, whose buffers JAX has donated to the step. XLA on TensorFlow drops assertions:
+    there nothing is said. Eager code checks on the host instead."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            check = tf.debugging.Assert(condition, [message, value])
+            with tf.control_dependencies([check]):
+                yield
+            return
+    if name() == "jax":
+        import jax
+
+        def check(holds, received):
+            if not holds:
+                warnings.warn(f"{message} {received}", RuntimeWarning, stacklevel=1)
+
+        jax.debug.callback(check, condition, value)
+    yield
+
+
+def float64_available():
+    """Whether float64 arithmetic is real here: JAX computes in float32 unless
+    `jax_enable_x64` is set, silently."""
+    if name() == "jax":
+        import jax
+
+        return bool(jax.config.jax_enable_x64)
+    return True
+
+
+def require_float64(what):
+    """An error naming `what` where float64 is not available (JAX without x64)."""
+    if not float64_available():
+        raise RuntimeError(
+            f"{what} computes dot products in float64 where float32 would lose the result (kernels with norms "
+            "below 1e-10 or above 1e15, steps nearly parallel to the kernel, rotation rates below 1e-4), and "
+            "JAX silently computes float64 as float32 unless x64 is enabled. Enable it before building the "
+            "model: jax.config.update('jax_enable_x64', True), or the environment variable JAX_ENABLE_X64=1."
+        )
