@@ -105,6 +105,16 @@ def float64_available():
     return True
 
 
+def enable_float64():
+    """Make float64 real on JAX (`jax_enable_x64`) for a program that builds its models
+    after this call; a no-op elsewhere. For programs (the demo, the experiments), not
+    for the library, which never changes a user's global settings."""
+    if name() == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
 def require_float64(what):
     """An error naming `what` where float64 is not available (JAX without x64)."""
     if not float64_available():

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from layer_rotation_tools import Layca, LayerRotationCurves  # noqa: E402
+from layer_rotation_tools import Layca, LayerRotationCurves, backend  # noqa: E402
 
 
 def load_digits_split(seed=0, test_fraction=0.2):
@@ -82,6 +82,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1; received {args.epochs}")
+    backend.enable_float64()
 
     import matplotlib
 
