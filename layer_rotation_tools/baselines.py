@@ -90,8 +90,35 @@ class EffectiveLRSGD(keras.optimizers.Optimizer):
         self.assign_sub(variable, learning_rate * gradient * ops.sum(ops.square(variable)))
 
 
+class _Keras2Adaptive(keras.optimizers.Optimizer):
+    """Keras 2's adaptive step, w_t = w_{t-1} - lr g_t / (sqrt(a_t) + eps), with an
+    accumulator a (from 0) that subclasses update in `_accumulate`."""
+
+    def __init__(self, learning_rate, epsilon, name, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.accumulators = self.add_optimizer_variables(variables, "accumulator")
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accumulator = self.accumulators[self._get_variable_index(variable)]
+        self.assign(accumulator, self._accumulate(accumulator, gradient))
+        self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Keras2RMSprop(keras.optimizers.Optimizer):
+class Keras2RMSprop(_Keras2Adaptive):
     """RMSprop with Keras 2's update rule, which the authors' optimizers copy
     (`paper-experiments/layca_optimizers.py`, class RMSprop):
 
@@ -108,30 +135,20 @@ class Keras2RMSprop(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name="keras2_rmsprop", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        super().__init__(learning_rate, epsilon, name, **kwargs)
+        self.rho = float(rho)
 
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.accumulators = self.add_optimizer_variables(variables, "accumulator")
-
-    def update_step(self, gradient, variable, learning_rate):
-        learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        accumulator = self.accumulators[self._get_variable_index(variable)]
-        self.assign(accumulator, self.rho * accumulator + (1.0 - self.rho) * ops.square(gradient))
-        self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
+    def _accumulate(self, accumulator, gradient):
+        return self.rho * accumulator + (1.0 - self.rho) * ops.square(gradient)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rho": self.rho, "epsilon": self.epsilon})
+        config["rho"] = self.rho
         return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Keras2Adagrad(keras.optimizers.Optimizer):
+class Keras2Adagrad(_Keras2Adaptive):
     """Adagrad with Keras 2's update rule, which the authors' optimizers copy
     (`paper-experiments/layca_optimizers.py`, class Adagrad):
 
@@ -147,23 +164,7 @@ class Keras2Adagrad(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, epsilon=1e-7, name="keras2_adagrad", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.epsilon = float(epsilon)
+        super().__init__(learning_rate, epsilon, name, **kwargs)
 
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.accumulators = self.add_optimizer_variables(variables, "accumulator")
-
-    def update_step(self, gradient, variable, learning_rate):
-        learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        accumulator = self.accumulators[self._get_variable_index(variable)]
-        self.assign_add(accumulator, ops.square(gradient))
-        self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
-
-    def get_config(self):
-        config = super().get_config()
-        config["epsilon"] = self.epsilon
-        return config
+    def _accumulate(self, accumulator, gradient):
+        return accumulator + ops.square(gradient)
