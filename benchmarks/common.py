@@ -30,6 +30,9 @@ def small_mlp():
 MODELS = {"C10-CNN1": (c10_cnn1, (32, 32, 3)), "small MLP": (small_mlp, (784,))}
 #: The inner optimizers compared with and without Layca.
 INNERS = {"SGD": lambda: keras.optimizers.SGD(0.01), "Adam": lambda: keras.optimizers.Adam(1e-3)}
+#: The peer: Keras' own layer-wise optimizer, Lamb (Adam with per-variable norms and a
+#: trust ratio), over Adam.
+PEER = ("Lamb", lambda: keras.optimizers.Lamb(1e-3), "Adam")
 
 
 def model_and_weights(name):
