@@ -50,7 +50,8 @@ def main(argv=None):
     study = commands.add_parser("study", help="run a whole study (skips finished runs)")
     study.add_argument("name")
     study.add_argument("--tasks", nargs="*", default=None, help="default: the study's tasks")
-    study.add_argument("--shard", default="1/1", help="i/n: run the i-th of n shares of the study")
+    study.add_argument("--shard", default=None,
+                       help="i/n: run the i-th of n shares of the study (default: the SLURM job array's share, else 1/1)")
     _common(study)
 
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
@@ -66,7 +67,7 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     from experiments.recipes import TASKS, RunConfig
-    from experiments.studies import STUDIES, run_study, study_configs
+    from experiments.studies import STUDIES, run_study, shard_from_environment, study_configs
 
     try:
         if args.command == "list":
@@ -85,7 +86,8 @@ def main(argv=None):
                                args.record_rates, args.seed)
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
-            run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, args.shard)
+            share = args.shard or shard_from_environment(os.environ)
+            run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, share)
         elif args.command == "figure":
             from experiments.figures import draw
 

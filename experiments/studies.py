@@ -160,6 +160,28 @@ def parse_shard(text):
     return index, count
 
 
+def shard_from_environment(environ):
+    """'i/n' for the SLURM job-array task running this process (SLURM_ARRAY_TASK_ID among
+    SLURM_ARRAY_TASK_COUNT tasks numbered from SLURM_ARRAY_TASK_MIN), or '1/1' outside a
+    job array."""
+    if "SLURM_ARRAY_TASK_ID" not in environ:
+        return "1/1"
+    try:
+        task, count = int(environ["SLURM_ARRAY_TASK_ID"]), int(environ["SLURM_ARRAY_TASK_COUNT"])
+        first = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+    except (KeyError, ValueError):
+        raise ValueError(
+            "SLURM_ARRAY_TASK_ID is set, but SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_MIN are missing or not "
+            "integers: run inside an sbatch --array job, or pass --shard i/n."
+        ) from None
+    if not (first <= task < first + count):
+        raise ValueError(
+            f"SLURM_ARRAY_TASK_ID={task} is outside the job array's {count} tasks from {first}: the array must be "
+            "contiguous (e.g. --array=0-3), or pass --shard i/n."
+        )
+    return f"{task - first + 1}/{count}"
+
+
 def shard(configs, index, count):
     """The configurations of shard `index` of `count`: runs are dealt round-robin by
     group, a run that replays another's rates staying with its source."""

@@ -7,7 +7,7 @@ import pytest
 from experiments.__main__ import main
 from experiments.recipes import RHO_GRID, RunConfig
 from experiments.runner import run_paths
-from experiments.studies import STUDIES, parse_shard, run_study, shard, study_configs
+from experiments.studies import STUDIES, parse_shard, run_study, shard, shard_from_environment, study_configs
 from layer_rotation_tools.storage import read_h5
 from tests.conftest import STUDY_TASKS
 
@@ -75,3 +75,23 @@ def test_command_line(tmp_path, smoke_data, capsys):
     empty.mkdir()
     assert main(["run", "--task", "C10-CNN1", "--scale", "smoke", "--data-dir", str(empty), "--results", str(tmp_path)]) == 2
     assert "cifar-10-batches-py/" in capsys.readouterr().err
+
+
+def test_a_slurm_job_array_gives_each_task_its_share():
+    assert shard_from_environment({}) == "1/1"
+    array = {"SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0"}
+    assert [shard_from_environment({**array, "SLURM_ARRAY_TASK_ID": str(i)}) for i in range(4)] == ["1/4", "2/4", "3/4", "4/4"]
+    assert shard_from_environment({"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "5"}) == "3/3"
+    with pytest.raises(ValueError, match="outside the job array"):
+        shard_from_environment({**array, "SLURM_ARRAY_TASK_ID": "9"})
+    with pytest.raises(ValueError, match="SLURM_ARRAY_TASK_COUNT"):
+        shard_from_environment({"SLURM_ARRAY_TASK_ID": "1"})
+
+
+def test_the_command_line_takes_its_share_from_the_slurm_job_array(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "0")
+    # The lars study has one run on C10-CNN1: the second of two shares is empty.
+    assert main(["study", "lars", "--tasks", "C10-CNN1", "--scale", "smoke", "--results", str(tmp_path)]) == 0
+    assert "[lars] shard 2/2: 0 runs done" in capsys.readouterr().out
