@@ -52,6 +52,9 @@ def main(argv=None):
     study.add_argument("--tasks", nargs="*", default=None, help="default: the study's tasks")
     study.add_argument("--shard", default=None,
                        help="i/n: run the i-th of n shares of the study (default: the SLURM job array's share, else 1/1)")
+    study.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="run the study's runs as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS")
+    study.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each Ray task asks for (default: %(default)s)")
     _common(study)
 
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
@@ -86,8 +89,20 @@ def main(argv=None):
                                args.record_rates, args.seed)
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
-            share = args.shard or shard_from_environment(os.environ)
-            run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, share)
+            if args.ray is not None:
+                if args.shard:
+                    raise ValueError("--ray runs the whole study on the Ray cluster; leave out --shard.")
+                from experiments.ray_runner import StudyFailed, run_study_on_ray
+
+                try:
+                    run_study_on_ray(args.name, args.tasks, args.scale, args.data_dir, args.results,
+                                     address=args.ray or None, cpus=args.ray_cpus)
+                except StudyFailed as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    return 2
+            else:
+                share = args.shard or shard_from_environment(os.environ)
+                run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, share)
         elif args.command == "figure":
             from experiments.figures import draw
 
@@ -101,7 +116,7 @@ def main(argv=None):
             from experiments.fake_data import write_all
 
             print(f"small datasets written to {write_all(args.directory)}")
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
