@@ -410,6 +410,32 @@ FIGURES = {
 }
 
 
+#: Each figure's number in the two papers: the extended arXiv version ("Layer rotation: a
+#: surprisingly powerful indicator of generalization in deep networks?") and the ICLR
+#: version ("On layer-level control of DNN training..."); None where a paper lacks it.
+FIGURE_NUMBERS = {
+    "rotation_grid": ("1", "2"),
+    "sgd_curves": ("2", "4"),
+    "weight_decay_curves": ("3", None),
+    "adaptive_curves": ("6", "5"),
+    "lars_curves": ("12", "9"),
+    "accuracy_vs_alpha_rho": ("9", None),
+    "loss_plateaus": ("11", "3 and 10"),
+    "warmup": ("4", None),
+    "second_moments": ("5", "11"),
+    "adapt_copy_curves": ("7", None),
+    "mnist_features": ("8", None),
+    "mnist_layers": (None, "1"),
+    "alpha_profile": ("13", "12"),
+}
+
+
+def figure_numbers(name):
+    """'extended Fig. 1, ICLR Fig. 2' for a figure command."""
+    extended, iclr = FIGURE_NUMBERS[name]
+    return ", ".join(f"{paper} Fig. {number}" for paper, number in (("extended", extended), ("ICLR", iclr)) if number)
+
+
 def draw(name, results_dir="results", scale="full", out_dir="figures"):
     """Draw figure `name` (or every figure for "all") into `out_dir/<scale>/`; returns the paths."""
     names = list(FIGURES) if name == "all" else [name]

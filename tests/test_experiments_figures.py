@@ -55,3 +55,11 @@ def test_table_differences_are_relative_to_layca_best(tmp_path, smoke_data):
     assert f"| {accuracies[0]:.2f} (88.45)" in line[2]
     assert f"{accuracies[1] - accuracies[0]:+.2f} (-8.77)" in line[2 + PUBLISHED_ROWS.index("SGD, best lr")]
     assert np.isfinite(accuracies).all()
+
+
+def test_every_figure_names_its_number_in_both_papers():
+    from experiments.figures import FIGURE_NUMBERS, FIGURES, figure_numbers
+
+    assert FIGURE_NUMBERS.keys() == FIGURES.keys()
+    assert figure_numbers("rotation_grid") == "extended Fig. 1, ICLR Fig. 2"
+    assert figure_numbers("mnist_layers") == "ICLR Fig. 1"
