@@ -101,7 +101,7 @@ def claims(table_rows):
         top = best({**layca, **alphas})
         holds = top[0] == "SGD+Layca rho(0)=3^-3"
         lines.append(
-            f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the Layca runs*: "
+            f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: "
             f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {pct(reference[0])}; the best Layca run "
             f"is {top[0]} at {pct(top[1][0])}."
         )
@@ -110,19 +110,23 @@ def claims(table_rows):
         rotation = np.array([np.mean(v[1]) for _, v in runs])
         accuracy = np.array([v[0] for _, v in runs])
         spread = np.array([np.ptp(v[1]) for _, v in runs])
+        with_height, with_spread = np.corrcoef(rotation, accuracy)[0, 1], np.corrcoef(spread, accuracy)[0, 1]
+        verdict = "supports it" if with_height > 0 and with_spread < 0 else "does not support it"
         lines.append(
             "2. *Higher and more uniform rotation generalises better*: over the SGD and SGD+Layca runs, the "
-            f"correlation of test accuracy with the mean final rotation of the three layers is "
-            f"{np.corrcoef(rotation, accuracy)[0, 1]:+.2f}, and with its spread (max - min) "
-            f"{np.corrcoef(spread, accuracy)[0, 1]:+.2f} ({len(runs)} runs)."
+            f"correlation of test accuracy with the mean final rotation of the three layers is {with_height:+.2f}, "
+            f"and with its spread (max - min) {with_spread:+.2f} ({len(runs)} runs): this {verdict}."
         )
     if sgd and reference:
         top = max(sgd.items(), key=lambda item: item[1][2])
+        less = [ours < theirs for ours, theirs in zip(top[1][1], reference[1])]
         lines.append(
             f"3. *SGD rotates little and generalises worse*: SGD's best run by validation accuracy ({top[0]}) "
-            f"gets {pct(top[1][0])} on the test set with a mean final rotation of "
-            f"{np.mean(top[1][1]):.3f}, against {pct(reference[0])} and {np.mean(reference[1]):.3f} for SGD+Layca "
-            f"at 3^-3: {'holds' if top[1][0] < reference[0] and np.mean(top[1][1]) < np.mean(reference[1]) else 'does not hold'}."
+            f"gets {pct(top[1][0])} on the test set against {pct(reference[0])} for SGD+Layca at 3^-3 "
+            f"(generalises worse: {'holds' if top[1][0] < reference[0] else 'does not hold'}); its final rotation "
+            f"of the first / middle / last kernel layer is {' / '.join(f'{d:.3f}' for d in top[1][1])} against "
+            f"{' / '.join(f'{d:.3f}' for d in reference[1])} (rotates less: "
+            f"{'holds' if all(less) else 'holds for ' + str(sum(less)) + ' of the 3 layers'})."
         )
     with_layca = {n: v for n, v in adaptive.items() if "+Layca" in n}
     without = {n: v for n, v in adaptive.items() if "+Layca" not in n}
