@@ -64,6 +64,7 @@ STUDY_TASKS = {
     "second_moments": "C10-CNN1",
     "mnist_features": "MNIST-MLP1",
     "mnist_layers": "MNIST-MLP11",
+    "real_cifar10": "C10-CNN1-subset",
 }
 
 
