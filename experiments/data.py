@@ -13,8 +13,9 @@
 
 Preprocessing (REFERENCE.md): float32, minus the training set's global mean, divided by
 its global std; one-hot labels; a 10% random validation split of the training set.
-Batches come from a tf.data pipeline whose order and augmentation depend only on
-(seed, epoch), so a run resumed at epoch k sees the batches an uninterrupted run sees.
+Batches come from `EpochBatches`, a numpy `keras.utils.PyDataset` (any backend, no
+TensorFlow) whose order and augmentation depend only on (seed, epoch), so a run resumed
+at epoch k sees the batches an uninterrupted run sees.
 """
 
 import glob
@@ -23,8 +24,8 @@ import os
 import pickle
 from dataclasses import dataclass
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from experiments import image_folders
 
@@ -272,30 +273,70 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
     )
 
 
-def training_dataset(x, y, batch_size, seed, augment=False):
-    """An infinite tf.data pipeline: epoch e is a permutation drawn from (seed, e), with
-    REFERENCE.md's augmentation (random shifts up to 12.5% with reflect fill, horizontal
-    flips; see `_augment`) drawn from (seed, e, example). Use `steps_per_epoch(len(x), batch_size, augment)`;
-    with augmentation each epoch drops its last partial batch."""
-    n = len(x)
-    images, labels = tf.constant(x), tf.constant(y)
+class EpochBatches(keras.utils.PyDataset):
+    """The training batches of epochs `first_epoch` to `last_epoch - 1`, in numpy, for
+    `model.fit(batches, steps_per_epoch=steps_per_epoch(len(x), batch_size, augment),
+    initial_epoch=first_epoch, epochs=last_epoch)` on any Keras backend (no TensorFlow).
 
-    def epoch(e):
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), e]))
-        ds = tf.data.Dataset.from_tensor_slices(order)
-        if augment:
-            ds = ds.map(lambda i: (_augment(tf.gather(images, i), tf.stack([e, tf.cast(i, tf.int64)]) + seed), tf.gather(labels, i)))
-        else:
-            ds = ds.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
-        return ds.batch(batch_size, drop_remainder=augment)
+    Epoch e is a permutation drawn from (seed, e), and its augmentation (`augment_batch`)
+    from (seed, e) too, so a run resumed at epoch k sees the batches an uninterrupted run
+    sees. With augmentation each epoch drops its last partial batch (`steps_per_epoch`).
+    """
 
-    return epoch
+    def __init__(self, x, y, batch_size, seed, first_epoch, last_epoch, augment=False):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed, self.augment = x, y, int(batch_size), int(seed), bool(augment)
+        self.first_epoch, self.last_epoch = int(first_epoch), int(last_epoch)
+        self.steps = steps_per_epoch(len(x), self.batch_size, self.augment)
+        self._epoch = None
+
+    def __len__(self):
+        return self.steps * max(self.last_epoch - self.first_epoch, 0)
+
+    def __getitem__(self, index):
+        epoch, step = divmod(int(index), self.steps)
+        order, shifts, flips = self._draws(self.first_epoch + epoch)
+        rows = slice(step * self.batch_size, (step + 1) * self.batch_size)
+        images = self.x[order[rows]]
+        if self.augment:
+            images = augment_batch(images, shifts[rows], flips[rows])
+        return images, self.y[order[rows]]
+
+    def _draws(self, epoch):
+        if self._epoch is None or self._epoch[0] != epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            n = len(self.x)
+            order = rng.permutation(n)
+            shifts, flips = (draw_augmentation(rng, n, self.x.shape[1:3]) if self.augment else (None, None))
+            self._epoch = (epoch, order, shifts, flips)
+        return self._epoch[1:]
 
 
-def epoch_pipeline(x, y, batch_size, seed, first_epoch, augment=False):
-    """Batches of epochs first_epoch, first_epoch + 1, ... for `model.fit(initial_epoch=...)`."""
-    epoch = training_dataset(x, y, batch_size, seed, augment)
-    return tf.data.Dataset.range(first_epoch, 1 << 30).flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+def draw_augmentation(rng, n, image_shape):
+    """Each image's (vertical, horizontal) shift in whole pixels and its horizontal flip.
+
+    As Keras 2's `ImageDataGenerator(width_shift_range=0.125, height_shift_range=0.125,
+    horizontal_flip=True)` of the authors ("Learning rate gridsearch and training.ipynb"):
+    a shift of u * size with u ~ U(-0.125, 0.125), applied with nearest-neighbour
+    resampling (Keras 2's `apply_transform`, order 0), which moves whole pixels by the
+    rounded shift; a flip with probability 1/2.
+    """
+    limits = 0.125 * np.asarray(image_shape, np.float64)
+    shifts = np.rint(rng.uniform(-limits, limits, size=(n, 2))).astype(np.int64)
+    return shifts, rng.random(n) < 0.5
+
+
+def augment_batch(images, shifts, flips):
+    """Shift each image by `shifts` (rows, columns; whole pixels) with the generator's
+    fill_mode="reflect", which repeats the edge pixel (abcd|dcba, numpy's "symmetric"),
+    and mirror it left-right where `flips`."""
+    n, height, width = images.shape[:3]
+    pad_h, pad_w = int(np.abs(shifts[:, 0]).max(initial=0)), int(np.abs(shifts[:, 1]).max(initial=0))
+    padded = np.pad(images, [(0, 0), (pad_h, pad_h), (pad_w, pad_w)] + [(0, 0)] * (images.ndim - 3), mode="symmetric")
+    rows = pad_h + shifts[:, :1] + np.arange(height)
+    columns = pad_w + shifts[:, 1:] + np.arange(width)
+    columns = np.where(flips[:, None], columns[:, ::-1], columns)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], columns[:, None, :]]
 
 
 def steps_per_epoch(n, batch_size, augment=False):
@@ -303,16 +344,3 @@ def steps_per_epoch(n, batch_size, augment=False):
     whole batches only, as the authors' `fit_generator(steps_per_epoch=n // batch_size)`
     (351 for 45,000 images; "Learning rate gridsearch and training.ipynb")."""
     return n // batch_size if augment else -(-n // batch_size)
-
-
-def _augment(image, seed):
-    """Random shift up to 12.5% of each side and a random horizontal flip, stateless in
-    `seed`. The authors used Keras' ImageDataGenerator(width/height_shift_range=0.125,
-    fill_mode="reflect"), whose "reflect" repeats the edge (abcd|dcba): TF's SYMMETRIC
-    padding. Shifts here are whole pixels (a random crop of the padded image) where the
-    generator drew real-valued shifts and interpolated."""
-    height, width = image.shape[0], image.shape[1]
-    pad_h, pad_w = int(round(0.125 * height)), int(round(0.125 * width))
-    padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]], mode="SYMMETRIC")
-    image = tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
-    return tf.image.stateless_random_flip_left_right(image, seed=seed + 1)

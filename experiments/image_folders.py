@@ -4,19 +4,24 @@
 
 (the layout of, e.g., the widespread JPEG re-encoding of CIFAR-10). Labels are the
 indices of the class folder names sorted alphabetically, which for CIFAR-10 and
-CIFAR-100 is the official label order. Images are decoded with TensorFlow's decoder
-(`tf.io.decode_image`: JPEG, PNG, BMP, GIF), once: the arrays are cached in an `.npz`
-next to the data (or in `cache_dir`), written atomically and stamped with a fingerprint
-of the source (an archive's size, time and SHA-256; a folder's file paths, sizes and
-times), so that later loads take seconds and a changed source is decoded again.
+CIFAR-100 is the official label order. Images are decoded with Pillow (JPEG, PNG, BMP,
+GIF; JPEG with libjpeg's accurate integer DCT, as `tf.io.decode_jpeg(dct_method=
+"INTEGER_ACCURATE")`, not TensorFlow's default fast DCT), once: the arrays are cached
+in an `.npz` next to the data (or in `cache_dir`), written atomically and stamped with
+a fingerprint of the source (an archive's SHA-256; a folder's file paths, sizes and
+times) and of the decoder's version, so that later loads take seconds and a changed
+source or decoder decodes again.
 """
 
 import hashlib
+import io
 import os
 import tarfile
 import tempfile
 
 import numpy as np
+import PIL
+from PIL import Image
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -70,8 +75,6 @@ def _is_archive(name):
 
 
 def _decode(source, image_shape):
-    import tensorflow as tf
-
     files = _files(source)
     classes = sorted(files["train"])
     if not classes:
@@ -92,8 +95,8 @@ def _decode(source, image_shape):
                 raise ImageFolderError(f"{source!r}: the class folder {split}/{name}/ holds no image.")
             for path, read in entries:
                 try:
-                    image = tf.io.decode_image(read(), channels=0, expand_animations=False).numpy()
-                except (tf.errors.InvalidArgumentError, ValueError) as error:
+                    image = decode_image(read())
+                except (OSError, ValueError, SyntaxError) as error:
                     raise ImageFolderError(
                         f"{path!r} in {source!r} is not a readable image ({type(error).__name__}: "
                         f"{str(error).splitlines()[0]})."
@@ -112,6 +115,19 @@ def _decode(source, image_shape):
                 labels.append(label)
         arrays += [np.stack(images).astype(np.uint8), np.asarray(labels, np.int64)]
     return (*arrays, np.asarray(classes))
+
+
+def decode_image(content):
+    """The pixels of an image file's bytes as uint8 (height, width, channels), keeping the
+    file's channels: 1 (grey), 2 (grey and alpha), 3 (RGB) or 4 (RGBA); a palette becomes
+    RGB (RGBA where it has transparency), as TensorFlow's `decode_image(channels=0)`."""
+    with Image.open(io.BytesIO(content)) as image:
+        if image.mode not in ("L", "LA", "RGB", "RGBA"):
+            transparent = image.mode == "PA" or (image.mode == "P" and "transparency" in image.info)
+            grey = image.mode in ("1", "I", "I;16", "F")
+            image = image.convert("RGBA" if transparent else "L" if grey else "RGB")
+        pixels = np.asarray(image, np.uint8)
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
 def _files(source):
@@ -165,7 +181,7 @@ def _reader(path):
 
 
 def _fingerprint(source):
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"decoder: Pillow {PIL.__version__}\n".encode())
     if os.path.isdir(source):
         for split in SPLITS:
             for root, folders, names in sorted(os.walk(os.path.join(source, split))):

@@ -15,7 +15,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from experiments import data as datasets
 from experiments.models import build_model
@@ -32,6 +31,7 @@ from layer_rotation_tools import (
     kernel_layer_names,
     kernel_variables,
 )
+from layer_rotation_tools import backend
 from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -59,11 +59,11 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_steps = int(warmup_steps)
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        drops = tf.add_n([tf.cast(step >= b, tf.float32) for b in self.boundaries]) if self.boundaries else 0.0
-        rate = self.initial * tf.pow(self.factor, drops)
+        step = keras.ops.cast(step, "float32")
+        drops = sum((keras.ops.cast(step >= b, "float32") for b in self.boundaries), keras.ops.zeros((), "float32"))
+        rate = self.initial * keras.ops.power(self.factor, drops)
         if self.warmup_steps:
-            rate = rate * (0.1 + 0.9 * tf.minimum(step / self.warmup_steps, 1.0))
+            rate = rate * (0.1 + 0.9 * keras.ops.minimum(step / self.warmup_steps, 1.0))
         return rate
 
     def get_config(self):
@@ -268,6 +268,7 @@ class Run:
     def execute(self):
         """Train (or resume), test, write the results file; returns (arrays, attrs)."""
         started = time.time()
+        backend.enable_float64()  # Layca and the monitors need real float64 (JAX: x64)
         splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
         steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size, self.task.augment)
         keras.utils.set_random_seed(self.config.seed)
@@ -326,11 +327,12 @@ class Run:
             callbacks.insert(0, ReplayRotationRates(table, names))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
         callbacks += [_SecondMoments(moment_epochs, self.extra), _Checkpoint(progress, self.task.checkpoint_every)]
-        pipeline = datasets.epoch_pipeline(
-            splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.task.augment
+        batches = datasets.EpochBatches(
+            splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.epochs,
+            self.task.augment,
         )
         model.fit(
-            pipeline, epochs=self.epochs, initial_epoch=self.epochs_done, steps_per_epoch=steps,
+            batches, epochs=self.epochs, initial_epoch=self.epochs_done, steps_per_epoch=steps,
             validation_data=(splits.x_val, splits.y_val), callbacks=callbacks, shuffle=False, verbose=0,
         )
 

@@ -58,8 +58,30 @@ def test_augmented_epochs_have_whole_batches_only():
     assert data.steps_per_epoch(45000, 128) == 352
     x = np.zeros((300, 8, 8, 3), np.float32)
     y = np.zeros((300, 2), np.float32)
-    batches = list(data.training_dataset(x, y, 128, seed=0, augment=True)(0))
-    assert [len(b[0]) for b in batches] == [128, 128]
+    batches = data.EpochBatches(x, y, 128, seed=0, first_epoch=0, last_epoch=1, augment=True)
+    assert [len(batches[i][0]) for i in range(len(batches))] == [128, 128]
+
+
+def test_shifts_follow_keras_2_image_data_generator_with_nearest_resampling():
+    # "Learning rate gridsearch and training.ipynb": ImageDataGenerator(width_shift_range=0.125,
+    # height_shift_range=0.125, fill_mode='reflect', horizontal_flip=True), run with keras 2.1.2
+    # (paper-experiments/README.md), whose apply_transform resamples with order=0: an image of
+    # 32 pixels moves by round(U(-4, 4)) whole pixels, so +-4 half as often as -3..3.
+    n = 200_000
+    shifts, flips = data.draw_augmentation(np.random.default_rng(0), n, (32, 32))
+    for axis in (0, 1):
+        counts = np.bincount(shifts[:, axis] + 4, minlength=9) / n
+        expected = np.array([1, 2, 2, 2, 2, 2, 2, 2, 1]) / 16
+        np.testing.assert_allclose(counts, expected, atol=0.003)
+    assert abs(flips.mean() - 0.5) < 0.003
+    # The shift itself, against numpy's "symmetric" (scipy's "reflect": abcd|dcba) padding.
+    images = np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype(np.float32)
+    moves, mirror = np.array([[4, -4], [-2, 3], [0, 0]]), np.array([False, True, True])
+    out = data.augment_batch(images, moves, mirror)
+    for image, (dy, dx), flip, got in zip(images, moves, mirror, out):
+        padded = np.pad(image, [(4, 4), (4, 4), (0, 0)], mode="symmetric")
+        want = padded[4 + dy : 36 + dy, 4 + dx : 36 + dx]
+        np.testing.assert_array_equal(got, want[:, ::-1] if flip else want)
 
 
 def test_best_weights_need_a_strict_improvement():
