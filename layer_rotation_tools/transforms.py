@@ -123,7 +123,10 @@ def lars_coefficients(a, b, c, rate, max_growth):
     moves = b > 0
     k = rate * ops.sqrt(a / ops.where(moves, b, ops.ones_like(b)))
     p_norm = ops.sqrt(a)
-    new_norm = ops.sqrt(ops.maximum(a - 2.0 * k * c + ops.square(k) * b, 0.0))
+    squared = a - 2.0 * k * c + ops.square(k) * b
+    # ops.where, not ops.maximum: Keras 3.15's torch maximum demotes float64 to float32
+    # (keras-team/keras#23223), which zeroes the squared norms of kernels below 1e-23.
+    new_norm = ops.sqrt(ops.where(squared > 0, squared, ops.zeros_like(squared)))
     limit = p_norm + ops.convert_to_tensor(max_growth, "float64")
     gamma = ops.where(new_norm > limit, limit / new_norm, ops.ones_like(new_norm))
     return _unless_still(moves, gamma, -gamma * k)
@@ -169,4 +172,5 @@ def rotation_rate(previous, current):
     where 1 - d, rounded near 1, would not.
     """
     aa, bb, ab = dot_products(previous, current)
-    return ops.sqrt(ops.maximum(aa * bb - ab * ab, 0.0)) / ops.abs(ab)
+    gap = aa * bb - ab * ab
+    return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(ab)  # not maximum: see lars_coefficients

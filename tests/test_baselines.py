@@ -14,7 +14,7 @@ def _run(optimizer, steps=3, seed=0):
     grads = [rng.normal(size=(4, 3)).astype("float32") for _ in range(steps)]
     variable = keras.Variable(w)
     for g in grads:
-        optimizer.apply([g], [variable])
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])  # torch's Keras optimizers take tensors
     return w.astype(np.float64), [g.astype(np.float64) for g in grads], variable.numpy()
 
 
@@ -67,7 +67,7 @@ def _small_gradients(optimizer, scale=1e-4, steps=3):
     grads = [(scale * rng.normal(size=(4, 3))).astype("float32") for _ in range(steps)]
     variable = keras.Variable(w)
     for g in grads:
-        optimizer.apply([g], [variable])
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])  # torch's Keras optimizers take tensors
     return w.astype(np.float64), [g.astype(np.float64) for g in grads], variable.numpy()
 
 
@@ -94,8 +94,9 @@ def test_keras2_adagrad_starts_from_zero_as_the_authors():
     np.testing.assert_allclose(result, w, rtol=1e-6)
     # The first step with a 1e-3 gradient: about lr for the authors, 316x smaller in Keras 3.
     first = [keras.Variable(np.zeros(1, "float32")) for _ in range(2)]
-    Keras2Adagrad(learning_rate=lr).apply([np.full(1, 1e-3, "float32")], [first[0]])
-    keras.optimizers.Adagrad(learning_rate=lr).apply([np.full(1, 1e-3, "float32")], [first[1]])
+    gradient = keras.ops.full((1,), 1e-3, "float32")
+    Keras2Adagrad(learning_rate=lr).apply([gradient], [first[0]])
+    keras.optimizers.Adagrad(learning_rate=lr).apply([gradient], [first[1]])
     ratio = float(first[0].numpy()[0] / first[1].numpy()[0])
     assert ratio == pytest.approx(316, rel=0.01)
 

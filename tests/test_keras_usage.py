@@ -127,6 +127,10 @@ def test_a_custom_training_loop_builds_layca_inside_its_first_step():
 
 # -- steps_per_execution ------------------------------------------------------------
 
+needs_steps_per_execution = pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="Keras' PyTorch backend refuses steps_per_execution > 1"
+)
+
 
 def _spe_run(steps_per_execution, monitor):
     x, y = _data()
@@ -137,6 +141,7 @@ def _spe_run(steps_per_execution, monitor):
     return monitor
 
 
+@needs_steps_per_execution
 def test_steps_per_execution_records_at_the_true_steps():
     every_step = _spe_run(1, LayerRotationCurves(batch_frequency=4))
     grouped = _spe_run(2, LayerRotationCurves(batch_frequency=4))
@@ -157,6 +162,7 @@ def test_steps_per_execution_records_at_the_true_steps():
     ],
     ids=["rates", "curves", "replay"],
 )
+@needs_steps_per_execution
 def test_steps_per_execution_that_hides_steps_is_refused(monitor, message):
     with pytest.raises(ValueError, match=message):
         _spe_run(2, monitor())

@@ -47,15 +47,17 @@ def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_a
     expected = [w.astype(np.float64) for w in init]
     for g in grads:
         before = [v.numpy() for v in shadow]
-        alone.apply(g, shadow)
+        alone.apply([keras.ops.convert_to_tensor(x) for x in g], shadow)  # torch's Keras optimizers take tensors
         steps = [b - v.numpy() for b, v in zip(before, shadow)]
         expected = [references.layca(e, s, rho * m) for e, s, m in zip(expected, steps, multipliers.values())]
         layca.apply(g, kernels)
     for kernel, want in zip(kernels, expected):
         np.testing.assert_allclose(kernel.numpy(), want, rtol=1e-4, atol=1e-5)
     assert len(layca.inner_optimizer.variables) == len(alone.variables)
+    # rtol 1e-5, not 1e-6: on PyTorch the optimizer alone takes Keras' fused `_foreach` path,
+    # which rounds m * momentum - lr * g once where `update_step` rounds each operation.
     for mine, theirs in zip(layca.inner_optimizer.variables, alone.variables):
-        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-5)
     assert int(layca.iterations.numpy()) == int(layca.inner_optimizer.iterations.numpy()) == len(grads)
 
 
