@@ -36,9 +36,7 @@ def label(config):
         return text + (f" alpha={config.alpha:+.1f}" if config.alpha else "")
     if config.optimizer == "sgd":
         return f"SGD lr={exponent}"
-    name = {"rmsprop": "RMSprop", "adam": "Adam", "adagrad": "Adagrad"}
-    inner = config.optimizer.replace("_layca", "")
-    return name.get(inner, inner) + ("+Layca" if config.uses_layca else "") + f" ({exponent})"
+    return f"{config.spec.label} ({exponent})"
 
 
 def _layers(distances):

@@ -6,7 +6,7 @@ one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` say
 `smoke` shrinks a task (data, widths, epochs) while keeping every code path.
 """
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 LAYCA_BEST = 3.0**-3
 ALPHAS = (-0.8, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
@@ -129,15 +129,35 @@ BEST_TASK_RATES = {
     ("C10-CNN1", "adam"): 3.0**-5,
 }
 
-# Optimizer names: inner optimizer, whether Layca wraps it, LARS mode, L2 regulariser.
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """What an optimizer name of the experiments stands for."""
+
+    inner: str  # the plain optimizer: sgd, adam, rmsprop, adagrad or sgd_amom
+    layca: bool = False  # Layca wraps it (its rate is then rho(t))
+    lars: bool = False  # Layca in LARS mode
+    weight_decay: bool = False  # the task's L2 regulariser on the kernels
+    replays_rates: bool = False  # rho_l(t) is another run's recorded rates (RunConfig.copy_from)
+    label: str = field(default="", compare=False)  # its name in figures and tables
+
+
 OPTIMIZERS = {
-    "sgd": ("sgd", False), "sgd_weight_decay": ("sgd", False),
-    "adam": ("adam", False), "adam_weight_decay": ("adam", False),
-    "rmsprop": ("rmsprop", False), "rmsprop_weight_decay": ("rmsprop", False),
-    "adagrad": ("adagrad", False), "sgd_amom": ("sgd_amom", False),
-    "layca": ("sgd", True), "adam_layca": ("adam", True), "rmsprop_layca": ("rmsprop", True),
-    "adagrad_layca": ("adagrad", True), "sgd_amom_layca": ("sgd_amom", True), "lars": ("sgd", True),
-    "layca_copy": ("sgd", True), "sgd_amom_layca_copy": ("sgd_amom", True),
+    "sgd": OptimizerSpec("sgd", label="SGD"),
+    "sgd_weight_decay": OptimizerSpec("sgd", weight_decay=True, label="SGD+L2"),
+    "adam": OptimizerSpec("adam", label="Adam"),
+    "adam_weight_decay": OptimizerSpec("adam", weight_decay=True, label="Adam+L2"),
+    "rmsprop": OptimizerSpec("rmsprop", label="RMSprop"),
+    "rmsprop_weight_decay": OptimizerSpec("rmsprop", weight_decay=True, label="RMSprop+L2"),
+    "adagrad": OptimizerSpec("adagrad", label="Adagrad"),
+    "sgd_amom": OptimizerSpec("sgd_amom", label="SGD_AMom"),
+    "layca": OptimizerSpec("sgd", layca=True, label="SGD+Layca"),
+    "adam_layca": OptimizerSpec("adam", layca=True, label="Adam+Layca"),
+    "rmsprop_layca": OptimizerSpec("rmsprop", layca=True, label="RMSprop+Layca"),
+    "adagrad_layca": OptimizerSpec("adagrad", layca=True, label="Adagrad+Layca"),
+    "sgd_amom_layca": OptimizerSpec("sgd_amom", layca=True, label="SGD_AMom+Layca"),
+    "lars": OptimizerSpec("sgd", layca=True, lars=True, label="LARS"),
+    "layca_copy": OptimizerSpec("sgd", layca=True, replays_rates=True, label="SGD+Layca (copied rates)"),
+    "sgd_amom_layca_copy": OptimizerSpec("sgd_amom", layca=True, replays_rates=True, label="SGD_AMom+Layca (copied rates)"),
 }
 # (task, optimizer) -> keyword arguments of the plain optimizer, where the authors set more
 # than the rate: C100-WRN's SGD and SGD+L2 use Nesterov momentum 0.9 ("Learning rate
@@ -171,17 +191,17 @@ class RunConfig:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; known: {sorted(OPTIMIZERS)}.")
         if not -1.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [-1, 1]; received alpha={self.alpha!r}.")
-        if self.alpha and not OPTIMIZERS[self.optimizer][1]:
+        if self.alpha and not self.spec.layca:
             raise ValueError(
                 f"alpha={self.alpha} sets layer-wise rates through Layca, and {self.optimizer!r} has no Layca; "
-                f"use a Layca optimizer ({', '.join(sorted(n for n, (_, layca) in OPTIMIZERS.items() if layca))}) "
+                f"use a Layca optimizer ({', '.join(sorted(n for n, spec in OPTIMIZERS.items() if spec.layca))}) "
                 "or alpha=0."
             )
-        if self.optimizer.endswith("_weight_decay") and TASKS[self.task].weight_decay is None:
+        if self.spec.weight_decay and TASKS[self.task].weight_decay is None:
             raise ValueError(f"REFERENCE.md gives no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", best_rate(self.task, self.optimizer))
-        if self.optimizer.endswith("_copy") and not self.copy_from:
+        if self.spec.replays_rates and not self.copy_from:
             raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
 
     @property
@@ -190,12 +210,16 @@ class RunConfig:
         return INNER_OPTIONS.get((TASKS[self.task].variant_of or self.task, self.optimizer), {})
 
     @property
+    def spec(self):
+        return OPTIMIZERS[self.optimizer]
+
+    @property
     def uses_layca(self):
-        return OPTIMIZERS[self.optimizer][1]
+        return self.spec.layca
 
     @property
     def weight_decay(self):
-        return TASKS[self.task].weight_decay if self.optimizer.endswith("_weight_decay") else None
+        return TASKS[self.task].weight_decay if self.spec.weight_decay else None
 
     @property
     def schedule(self):
@@ -224,7 +248,8 @@ class RunConfig:
 def with_layca(optimizer):
     """The Layca-wrapped counterpart of an optimizer name ("adam_weight_decay" -> "adam_layca":
     Layca holds kernel norms fixed, so L2 has no role beside it)."""
-    return optimizer.replace("_weight_decay", "") + "_layca"
+    wanted = OptimizerSpec(OPTIMIZERS[optimizer].inner, layca=True)
+    return next(name for name, spec in OPTIMIZERS.items() if spec == wanted)
 
 
 def best_rate(task, optimizer):

@@ -18,7 +18,7 @@ import numpy as np
 
 from experiments import data as datasets
 from experiments.models import build_model
-from experiments.recipes import OPTIMIZERS, SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
+from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
 from layer_rotation_tools import (
     Keras2Adagrad,
     Keras2RMSprop,
@@ -143,12 +143,12 @@ def _features(model, count):
 
 def make_optimizer(config, model, learning_rate):
     """The configuration's optimizer; Layca wraps the inner one (whose own rate is irrelevant)."""
-    inner, with_layca = OPTIMIZERS[config.optimizer]
-    if not with_layca:
-        return _PLAIN_OPTIMIZERS[inner](learning_rate, **config.inner_options)
+    spec = config.spec
+    if not spec.layca:
+        return _PLAIN_OPTIMIZERS[spec.inner](learning_rate, **config.inner_options)
     multipliers = alpha_multipliers(model, config.alpha) if config.alpha else None
-    return Layca(_PLAIN_OPTIMIZERS[inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
-                 lars=config.optimizer == "lars")
+    return Layca(_PLAIN_OPTIMIZERS[spec.inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
+                 lars=spec.lars)
 
 
 def stop_reason(history, stopping):

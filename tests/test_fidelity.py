@@ -108,3 +108,22 @@ def test_sgd_best_rate_is_chosen_by_validation_never_by_test(tmp_path):
     table = results_table(Results(str(tmp_path), "full"), tasks=["C10-CNN1"])
     row = next(line for line in table.splitlines() if line.startswith("| SGD, best lr"))
     assert row.split("|")[2].split()[0] == "-10.00"  # 3^-1 (best validation), not 3^-2 (best test: -2.00)
+
+
+def test_every_optimizer_name_builds_what_its_record_says():
+    from experiments.recipes import OPTIMIZERS, with_layca
+    from layer_rotation_tools import Keras2Adagrad, Keras2RMSprop, Layca, SGDAMom
+
+    classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": Keras2RMSprop,
+               "adagrad": Keras2Adagrad, "sgd_amom": SGDAMom}
+    for name, spec in OPTIMIZERS.items():
+        task = "C10-CNN2" if spec.weight_decay else "C10-CNN1"
+        config = RunConfig(task, name, learning_rate=0.1, copy_from="C10-CNN1__adam__lr0.1" if spec.replays_rates else None)
+        optimizer = make_optimizer(config, None, 0.1)
+        assert isinstance(optimizer, Layca) == spec.layca, name
+        inner = optimizer.inner_optimizer if spec.layca else optimizer
+        assert type(inner) is classes[spec.inner], name
+        assert not spec.layca or optimizer.lars == spec.lars
+        assert (config.weight_decay is not None) == spec.weight_decay
+    # L2 has no role beside Layca, which holds kernel norms: the counterpart drops it.
+    assert with_layca("adam_weight_decay") == "adam_layca" and with_layca("sgd") == "layca"
