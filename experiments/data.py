@@ -339,6 +339,13 @@ def augment_batch(images, shifts, flips):
     return padded[np.arange(n)[:, None, None], rows[:, :, None], columns[:, None, :]]
 
 
+def batch_sizes(n, batch_size, augment=False):
+    """The size of each batch of an epoch (`EpochBatches`): whole batches, and, without
+    augmentation, a last partial one."""
+    sizes = [batch_size] * (n // batch_size)
+    return sizes + ([n % batch_size] if n % batch_size and not augment else [])
+
+
 def steps_per_epoch(n, batch_size, augment=False):
     """Batches per epoch: every example (the last batch partial), or, with augmentation,
     whole batches only, as the authors' `fit_generator(steps_per_epoch=n // batch_size)`

@@ -193,6 +193,29 @@ def sgd_curves(results, out):
     return _curves_grid(results, grid, out)
 
 
+def sgd_first_epoch(results, out):
+    """Extended Figure 10: SGD at 3^0 in its first epoch, per task: layer rotation curves
+    at every iteration (top) and each batch's training accuracy (bottom), where updates
+    rotate layers far without improving training accuracy."""
+    figure, axes = _figure(2, len(PAPER_TASKS))
+    for column, task in enumerate(PAPER_TASKS):
+        top, bottom = axes[0, column], axes[1, column]
+        result = results.get(study_configs("sgd_first_epoch", [task])[0])
+        if result is None:
+            _missing(top, task)
+            _missing(bottom, task)
+            continue
+        arrays, _ = result
+        plot_layer_rotation_curves(arrays["distances"], ax=top, epochs=arrays["curve_steps"], title=task)
+        top.set_xlabel("")
+        top.set_ylabel("Cosine distance" if column == 0 else "")
+        iterations = np.arange(1, len(arrays["batch_accuracy"]) + 1)
+        bottom.plot(iterations, arrays["batch_accuracy"], marker="." if len(iterations) < 30 else None)
+        bottom.set_xlabel("Iteration")
+        bottom.set_ylabel("Training acc" if column == 0 else "")
+    return _save(figure, out)
+
+
 def weight_decay_curves(results, out):
     """Figure 3: SGD with weight decay (L2), per task."""
     return _curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
@@ -397,6 +420,7 @@ FIGURES = {
     "rotation_grid": rotation_grid,
     "sgd_curves": sgd_curves,
     "weight_decay_curves": weight_decay_curves,
+    "sgd_first_epoch": sgd_first_epoch,
     "adaptive_curves": adaptive_curves,
     "lars_curves": lars_curves,
     "accuracy_vs_alpha_rho": accuracy_vs_alpha_rho,
@@ -417,6 +441,7 @@ FIGURE_NUMBERS = {
     "rotation_grid": ("1", "2"),
     "sgd_curves": ("2", "4"),
     "weight_decay_curves": ("3", None),
+    "sgd_first_epoch": ("10", None),
     "adaptive_curves": ("6", "5"),
     "lars_curves": ("12", "9"),
     "accuracy_vs_alpha_rho": ("9", None),

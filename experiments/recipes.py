@@ -183,6 +183,8 @@ class RunConfig:
     record_rates: bool = False
     seed: int = 0
     trained_layer: int = None  # train only this kernel layer (forward index); others frozen
+    only_epochs: int = None  # train only the schedule's first epochs (extended Figure 10: 1)
+    per_batch: bool = False  # record curves and training accuracy at every batch (extended Figure 10)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -201,6 +203,9 @@ class RunConfig:
             raise ValueError(f"REFERENCE.md gives no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", best_rate(self.task, self.optimizer))
+        if self.only_epochs is not None and (isinstance(self.only_epochs, bool) or not isinstance(self.only_epochs, int)
+                                             or self.only_epochs < 1):
+            raise ValueError(f"only_epochs must be a positive whole number of epochs; received {self.only_epochs!r}.")
         if self.spec.replays_rates and not self.copy_from:
             raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
 
@@ -237,6 +242,10 @@ class RunConfig:
             parts.append(f"copy-{self.copy_from.split('__')[1]}")
         if self.trained_layer is not None:
             parts.append(f"layer{self.trained_layer}")
+        if self.only_epochs is not None:
+            parts.append(f"first{self.only_epochs}")
+        if self.per_batch:
+            parts.append("per-batch")
         if self.seed:
             parts.append(f"seed{self.seed}")
         return "__".join(parts)

@@ -246,6 +246,28 @@ class _SecondMoments(keras.callbacks.Callback):
         self.records["second_moments"].append(percentiles)
 
 
+class _BatchAccuracy(keras.callbacks.Callback):
+    """The training accuracy of every batch, as Keras 2's `on_batch_end` logs gave it to
+    the authors' `History_batch` ("Analysis of SGD's learning rate - going further.ipynb").
+    Keras 3 logs the epoch's running mean instead, weighted by batch size, so batch k's
+    own accuracy is (N_k m_k - N_{k-1} m_{k-1}) / n_k, with N_k the examples seen and m_k
+    the mean logged after batch k."""
+
+    def __init__(self, sizes, records):
+        super().__init__()
+        self.seen = np.cumsum(sizes)
+        self.records = records
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.previous = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs["accuracy"])
+        total = self.seen[batch] * mean
+        self.records.append((total - self.previous) / (self.seen[batch] - (self.seen[batch - 1] if batch else 0)))
+        self.previous = total
+
+
 class Run:
     """One configuration at one scale: its paths, state, and the training loop."""
 
@@ -256,12 +278,12 @@ class Run:
         self.data_dir, self.results_dir = data_dir, results_dir
         self.paths = run_paths(results_dir, scale, config)
         self.schedule = scaled_schedule(config.schedule, self.scale)
-        self.epochs = self.schedule.epochs
+        self.epochs = min(self.schedule.epochs, config.only_epochs or self.schedule.epochs)
         self.stopping = scaled_stopping(self.task.stopping, config.schedule, self.scale)
         self.keep_best = self.task.keep_best
         self.label = f"[{scale}] {config.run_id}"
         self.history = {key: [] for key in HISTORY_KEYS}
-        self.extra = {"second_moment_epochs": [], "second_moments": []}
+        self.extra = {"second_moment_epochs": [], "second_moments": [], "batch_accuracy": []}
         self.stopped = None
         self.epochs_done = 0
 
@@ -280,7 +302,8 @@ class Run:
         initial_kernels = [np.asarray(k) for k in kernel_variables(model)]
         layer_names = kernel_layer_names(model)
         model.compile(self._optimizer(model, steps), "categorical_crossentropy", metrics=["accuracy"])
-        curves, rates = LayerRotationCurves(), LayerRotationRates() if self.config.record_rates else None
+        curves = LayerRotationCurves(batch_frequency=1 if self.config.per_batch else None)
+        rates = LayerRotationRates() if self.config.record_rates else None
         curves.set_reference_kernels(initial_kernels)
         model = self._resume(model, curves, rates)
         if self.epochs_done < self.epochs and not self.stopped:
@@ -292,8 +315,7 @@ class Run:
         arrays.update({"distances": curves.distances, "curve_epochs": curves.epochs, "curve_steps": curves.steps})
         if rates is not None:
             arrays.update({"rates": rates.rates, "rate_steps": rates.steps})
-        if self.extra["second_moments"]:
-            arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
+        arrays.update({k: np.asarray(v, float) for k, v in self.extra.items() if len(v)})
         if initial_features is not None:
             arrays.update({"initial_features": initial_features, "features": _features(model, self.task.features)})
         attrs = {
@@ -326,7 +348,11 @@ class Run:
             table, names = self._copied_rates()
             callbacks.insert(0, ReplayRotationRates(table, names))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
-        callbacks += [_SecondMoments(moment_epochs, self.extra), _Checkpoint(progress, self.task.checkpoint_every)]
+        callbacks.append(_SecondMoments(moment_epochs, self.extra))
+        if self.config.per_batch:
+            sizes = datasets.batch_sizes(len(splits.x_train), self.task.batch_size, self.task.augment)
+            callbacks.append(_BatchAccuracy(sizes, self.extra["batch_accuracy"]))
+        callbacks.append(_Checkpoint(progress, self.task.checkpoint_every))
         batches = datasets.EpochBatches(
             splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.epochs,
             self.task.augment,
@@ -387,7 +413,7 @@ class Run:
                 q = monitor.quantity
                 monitor.restore_records(attrs["layer_names"], arrays[f"{q}_{q}"], arrays[f"{q}_epochs"],
                                         arrays[f"{q}_steps"], attrs.get(f"{q}_variable_paths"))
-        self.extra = {k: [np.asarray(v) for v in arrays[k]] for k in self.extra}
+        self.extra = {k: [np.asarray(v) for v in arrays.get(k, [])] for k in self.extra}
         self.extra["second_moment_epochs"] = [int(e) for e in self.extra["second_moment_epochs"]]
         self.epochs_done, self.stopped = int(attrs["epochs_done"]), attrs["stopped"]
         self.printer(f"{self.label}: resuming after epoch {self.epochs_done}.")

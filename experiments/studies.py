@@ -67,6 +67,12 @@ def _warmup(task, scale):
     ]
 
 
+def _sgd_first_epoch(task, scale):
+    """SGD at 3^0, the first epoch only, curves and training accuracy at every batch
+    (extended Figure 10; "Analysis of SGD's learning rate - going further.ipynb")."""
+    return [RunConfig(task, "sgd", learning_rate=1.0, only_epochs=1, per_batch=True)]
+
+
 def _lars(task, scale):
     return [RunConfig(task, "lars")]
 
@@ -124,6 +130,7 @@ STUDIES = {
     "adaptive": Study(_adaptive, PAPER_TASKS, "adaptive method with and without Layca (Figure 6)"),
     "adapt_copy": Study(_adapt_copy, PAPER_TASKS, "SGD+Layca copying the adaptive method's rates (Figure 7)"),
     "warmup": Study(_warmup, ("C10-resnet",), "ResNet-110, SGD 3^-1 with warmups vs Layca (Figure 4)"),
+    "sgd_first_epoch": Study(_sgd_first_epoch, PAPER_TASKS, "SGD at 3^0, first epoch, every batch recorded (Figure 10)"),
     "lars": Study(_lars, FIRST_THREE, "LARS at alpha = 0, rho(0) = 3^-3 (Figure 12)"),
     "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
     "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),

@@ -57,6 +57,7 @@ STUDY_TASKS = {
     "rho": "tiny-CNN",
     "sgd": "C10-CNN1",
     "sgd_weight_decay": "C100-WRN",
+    "sgd_first_epoch": "tiny-CNN",
     "adaptive": "C100-resnet",
     "adapt_copy": "C10-CNN1",
     "warmup": "C10-resnet",

@@ -214,3 +214,32 @@ def test_results_file_round_trip_of_config(tmp_path, data_dir):
     assert RunConfig(**attrs["config"]) == config
     assert arrays["distances"].shape[1] == 11
     keras.backend.clear_session()
+
+
+def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, tmp_path):
+    # Extended Figure 10: SGD at 3^0 for one epoch, curves and training accuracy per batch.
+    from experiments import data
+    from experiments.runner import load_splits
+    from experiments.studies import study_configs
+
+    config = study_configs("sgd_first_epoch", ["C10-CNN1"], "smoke")[0]
+    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
+    assert attrs["epochs_run"] == 1
+    # The same model, weights and batches, one train_on_batch at a time, each batch's
+    # accuracy measured alone (Keras 2's on_batch_end logs, which the authors recorded).
+    splits = load_splits("cifar10", data_dir, "smoke")
+    model = build_model(TASKS["C10-CNN1"].model, splits.x_train.shape[1:], 10, SCALES["smoke"].width)
+    model.load_weights(run_paths(str(tmp_path), "smoke", config)["initial"])
+    model.compile(keras.optimizers.SGD(1.0), "categorical_crossentropy", metrics=["accuracy"])
+    initial = [np.asarray(k, np.float64).ravel() for k in kernel_variables(model)]
+    batches = data.EpochBatches(splits.x_train, splits.y_train, TASKS["C10-CNN1"].batch_size, 0, 0, 1)
+    accuracies, distances = [], []
+    for i in range(len(batches)):
+        model.reset_metrics()
+        accuracies.append(model.train_on_batch(*batches[i], return_dict=True)["accuracy"])
+        kernels = [np.asarray(k, np.float64).ravel() for k in kernel_variables(model)]
+        distances.append([1 - k @ k0 / np.linalg.norm(k) / np.linalg.norm(k0) for k, k0 in zip(kernels, initial)])
+    assert len(batches) == 2  # 144 smoke training images: a batch of 128 and one of 16
+    np.testing.assert_allclose(arrays["batch_accuracy"], accuracies, atol=1e-5)
+    np.testing.assert_array_equal(arrays["curve_steps"], [1, 2])
+    np.testing.assert_allclose(arrays["distances"], distances, rtol=1e-4, atol=1e-6)
