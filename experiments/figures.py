@@ -198,6 +198,7 @@ def sgd_first_epoch(results, out):
     at every iteration (top) and each batch's training accuracy (bottom), where updates
     rotate layers far without improving training accuracy."""
     figure, axes = _figure(2, len(PAPER_TASKS))
+    highest = 0.0
     for column, task in enumerate(PAPER_TASKS):
         top, bottom = axes[0, column], axes[1, column]
         result = results.get(study_configs("sgd_first_epoch", [task])[0])
@@ -211,8 +212,12 @@ def sgd_first_epoch(results, out):
         top.set_ylabel("Cosine distance" if column == 0 else "")
         iterations = np.arange(1, len(arrays["batch_accuracy"]) + 1)
         bottom.plot(iterations, arrays["batch_accuracy"], marker="." if len(iterations) < 30 else None)
+        bottom.set_xticks([0, len(iterations)])
         bottom.set_xlabel("Iteration")
         bottom.set_ylabel("Training acc" if column == 0 else "")
+        highest = max(highest, float(np.max(arrays["batch_accuracy"])))
+    for bottom in axes[1]:  # one accuracy scale for every task, as the authors' figure
+        bottom.set_ylim(0, 1.05 * highest or 1)
     return _save(figure, out)
 
 
