@@ -233,6 +233,36 @@ def adaptive_curves(results, out):
     return _curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
 
 
+def adaptive_equivalent_curves(results, out):
+    """ICLR Figure 6: training (dotted) and held-out (full) accuracy per epoch of each
+    task's adaptive method and its non-adaptive equivalent, both with Layca; the papers
+    find the curves indistinguishable. The held-out curve is the 10% validation split
+    (the runs evaluate the test set once, at the end), whose final value is in the legend
+    beside the test accuracy."""
+    figure, axes = _figure(1, len(PAPER_TASKS), size=(3.0, 2.6))
+    for ax, task in zip(axes[0], PAPER_TASKS):
+        ax.set_title(task, fontsize=9)
+        drawn = False
+        for config, color in zip(study_configs("adaptive_equivalent", [task]), ("tab:red", "tab:blue")):
+            result = results.get(config)
+            if result is None:
+                continue
+            arrays, attrs = result
+            epochs = np.arange(1, len(arrays["history_accuracy"]) + 1)
+            name = f"{config.spec.label} ({100 * attrs['test_accuracy']:.1f}% test)"
+            ax.plot(epochs, arrays["history_accuracy"], ":", color=color)
+            ax.plot(epochs, arrays["history_val_accuracy"], "-", color=color, label=name)
+            drawn = True
+        if not drawn:
+            _missing(ax, task)
+            continue
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("Epoch")
+        ax.legend(fontsize=6, loc="lower right")
+    axes[0, 0].set_ylabel("Accuracy")
+    return _save(figure, out)
+
+
 def lars_curves(results, out):
     """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
     return _curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
@@ -427,6 +457,7 @@ FIGURES = {
     "weight_decay_curves": weight_decay_curves,
     "sgd_first_epoch": sgd_first_epoch,
     "adaptive_curves": adaptive_curves,
+    "adaptive_equivalent_curves": adaptive_equivalent_curves,
     "lars_curves": lars_curves,
     "accuracy_vs_alpha_rho": accuracy_vs_alpha_rho,
     "loss_plateaus": loss_plateaus,
@@ -448,6 +479,7 @@ FIGURE_NUMBERS = {
     "weight_decay_curves": ("3", None),
     "sgd_first_epoch": ("10", None),
     "adaptive_curves": ("6", "5"),
+    "adaptive_equivalent_curves": (None, "6"),
     "lars_curves": ("12", "9"),
     "accuracy_vs_alpha_rho": ("9", None),
     "loss_plateaus": ("11", "3 and 10"),

@@ -8,6 +8,7 @@ from experiments.recipes import (
     ALPHAS,
     COPY_OPTIMIZER,
     MNIST_RHOS,
+    OPTIMIZERS,
     PAPER_TASKS,
     RHO_GRID,
     SCALES,
@@ -50,6 +51,15 @@ def _adaptive(task, scale):
     """The task's adaptive method, alone and with Layca (Figure 6)."""
     adaptive = TASKS[task].adaptive
     return [_adaptive_source(task), RunConfig(task, with_layca(adaptive))]
+
+
+def _adaptive_equivalent(task, scale):
+    """The task's adaptive method and its non-adaptive equivalent (SGD_AMom for Adam, SGD
+    otherwise), both with Layca at their best rates (ICLR Figure 6; arXiv:1806.01603,
+    Section 5.4 and Supp. B.4 for SGD_AMom)."""
+    adaptive = with_layca(TASKS[task].adaptive)
+    equivalent = "sgd_amom_layca" if OPTIMIZERS[adaptive].inner == "adam" else "layca"
+    return [RunConfig(task, adaptive), RunConfig(task, equivalent)]
 
 
 def _adapt_copy(task, scale):
@@ -128,6 +138,8 @@ STUDIES = {
     "sgd": Study(_sgd, PAPER_TASKS, "SGD over its learning-rate grid 3^-4 .. 3^0 (Figure 2)"),
     "sgd_weight_decay": Study(_sgd_weight_decay, PAPER_TASKS, "SGD + L2 at its best rate (Figure 3)"),
     "adaptive": Study(_adaptive, PAPER_TASKS, "adaptive method with and without Layca (Figure 6)"),
+    "adaptive_equivalent": Study(_adaptive_equivalent, PAPER_TASKS,
+                                 "adaptive method + Layca vs its non-adaptive equivalent + Layca (ICLR Figure 6)"),
     "adapt_copy": Study(_adapt_copy, PAPER_TASKS, "SGD+Layca copying the adaptive method's rates (Figure 7)"),
     "warmup": Study(_warmup, ("C10-resnet",), "ResNet-110, SGD 3^-1 with warmups vs Layca (Figure 4)"),
     "sgd_first_epoch": Study(_sgd_first_epoch, PAPER_TASKS, "SGD at 3^0, first epoch, every batch recorded (Figure 10)"),

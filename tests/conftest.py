@@ -60,6 +60,7 @@ STUDY_TASKS = {
     "sgd_first_epoch": "tiny-CNN",
     "adaptive": "C100-resnet",
     "adapt_copy": "C10-CNN1",
+    "adaptive_equivalent": "C100-resnet",
     "warmup": "C10-resnet",
     "lars": "C10-CNN1",
     "second_moments": "C10-CNN1",
