@@ -12,7 +12,9 @@ import numpy as np
 
 from experiments.recipes import (
     ALPHAS,
+    INIT_SCALES,
     MNIST_RHOS,
+    OPTIMIZERS,
     PAPER_TASKS,
     RHO_GRID,
     SCALES,
@@ -263,6 +265,36 @@ def adaptive_equivalent_curves(results, out):
     return _save(figure, out)
 
 
+def init_scale_consistency(results, out, task="C10-CNN1"):
+    """ICLR Figure 7: training (dotted) and test (full) accuracy against the initial rate,
+    one line per factor f rescaling every kernel's initial weights, for Layca (left),
+    block-normalised SGD (centre) and SGD (right)."""
+    figure, axes = _figure(1, 3, size=(3.2, 2.6))
+    configs = study_configs("init_scale", [task])
+    colors = dict(zip(INIT_SCALES, ("tab:green", "tab:blue", "tab:red")))
+    for ax, optimizer in zip(axes[0], ("layca", "normalized_sgd", "sgd")):
+        drawn = False
+        for f in INIT_SCALES:
+            points = [(c.learning_rate, results.get(c)) for c in configs if c.optimizer == optimizer and c.init_scale == f]
+            points = [(rate, result) for rate, result in points if result is not None]
+            if not points:
+                continue
+            exponents = [math.log(rate, 3) for rate, _ in points]
+            ax.plot(exponents, [r[0]["history_accuracy"][-1] for _, r in points], ":", color=colors[f])
+            ax.plot(exponents, [r[1]["test_accuracy"] for _, r in points], "-", marker=".", color=colors[f], label=f"f={f:g}")
+            drawn = True
+        name = OPTIMIZERS[optimizer].label
+        if not drawn:
+            _missing(ax, name)
+            continue
+        ax.set_title(name, fontsize=9)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("log3 of the initial rate")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("Accuracy")
+    return _save(figure, out)
+
+
 def lars_curves(results, out):
     """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
     return _curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
@@ -458,6 +490,7 @@ FIGURES = {
     "sgd_first_epoch": sgd_first_epoch,
     "adaptive_curves": adaptive_curves,
     "adaptive_equivalent_curves": adaptive_equivalent_curves,
+    "init_scale_consistency": init_scale_consistency,
     "lars_curves": lars_curves,
     "accuracy_vs_alpha_rho": accuracy_vs_alpha_rho,
     "loss_plateaus": loss_plateaus,
@@ -480,6 +513,7 @@ FIGURE_NUMBERS = {
     "sgd_first_epoch": ("10", None),
     "adaptive_curves": ("6", "5"),
     "adaptive_equivalent_curves": (None, "6"),
+    "init_scale_consistency": (None, "7"),
     "lars_curves": ("12", "9"),
     "accuracy_vs_alpha_rho": ("9", None),
     "loss_plateaus": ("11", "3 and 10"),

@@ -6,12 +6,17 @@ one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` say
 `smoke` shrinks a task (data, widths, epochs) while keeping every code path.
 """
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 LAYCA_BEST = 3.0**-3
 ALPHAS = (-0.8, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
 RHO_GRID = tuple(3.0**k for k in range(-7, 3))
 SGD_GRID = tuple(3.0**k for k in range(-4, 1))
+# ICLR Figure 7 (initial weights rescaled by f, rates swept for Layca, block-normalised SGD
+# and SGD): neither the papers nor the authors' code give its grid; ours.
+INIT_SCALES = (0.1, 1.0, 10.0)
+INIT_SCALE_RATES = tuple(3.0**k for k in range(-5, 0))
 WARMUP_EPOCHS = (0, 5, 10, 15)
 
 
@@ -112,13 +117,17 @@ SCHEDULE_EXCEPTIONS = {
 BEST_RATES = {
     "layca": LAYCA_BEST, "rmsprop_layca": LAYCA_BEST, "adagrad_layca": LAYCA_BEST, "lars": LAYCA_BEST,
     "adam_layca": 3.0**-5, "sgd_amom_layca": 3.0**-5,
-    "sgd": 3.0**-1, "sgd_weight_decay": 3.0**-1,
+    "sgd": 3.0**-1, "sgd_weight_decay": 3.0**-1, "normalized_sgd": 3.0**-1,
     "layca_copy": 1.0, "sgd_amom_layca_copy": 1.0,  # rho_l(t) comes from the copied table
 }
 MNIST_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)  # four Layca rates for the features of Figure 8
 BEST_TASK_RATES = {
     ("C100-WRN", "sgd"): 3.0**-2,
     ("C10-CNN1", "rmsprop"): 3.0**-6,
+    # SGD_normalized (paper-experiments/get_training_utils.py, get_optimized_training_schedule).
+    ("C10-CNN1", "normalized_sgd"): 3.0**-2,
+    ("C100-resnet", "normalized_sgd"): 3.0**-2,
+    ("C100-WRN", "normalized_sgd"): 3.0**-2,
     ("C100-resnet", "adam"): 3.0**-5,
     ("tiny-CNN", "adagrad"): 3.0**-4,
     ("C10-CNN2", "sgd_weight_decay"): 0.5,
@@ -150,6 +159,7 @@ OPTIMIZERS = {
     "rmsprop_weight_decay": OptimizerSpec("rmsprop", weight_decay=True, label="RMSprop+L2"),
     "adagrad": OptimizerSpec("adagrad", label="Adagrad"),
     "sgd_amom": OptimizerSpec("sgd_amom", label="SGD_AMom"),
+    "normalized_sgd": OptimizerSpec("normalized_sgd", label="block-normalised SGD"),
     "layca": OptimizerSpec("sgd", layca=True, label="SGD+Layca"),
     "adam_layca": OptimizerSpec("adam", layca=True, label="Adam+Layca"),
     "rmsprop_layca": OptimizerSpec("rmsprop", layca=True, label="RMSprop+Layca"),
@@ -185,6 +195,7 @@ class RunConfig:
     trained_layer: int = None  # train only this kernel layer (forward index); others frozen
     only_epochs: int = None  # train only the schedule's first epochs (extended Figure 10: 1)
     per_batch: bool = False  # record curves and training accuracy at every batch (extended Figure 10)
+    init_scale: float = 1.0  # every kernel's initial weights multiplied by this factor (ICLR Figure 7)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -206,6 +217,10 @@ class RunConfig:
         if self.only_epochs is not None and (isinstance(self.only_epochs, bool) or not isinstance(self.only_epochs, int)
                                              or self.only_epochs < 1):
             raise ValueError(f"only_epochs must be a positive whole number of epochs; received {self.only_epochs!r}.")
+        if isinstance(self.init_scale, bool) or not isinstance(self.init_scale, (int, float)) or not (
+            math.isfinite(self.init_scale) and self.init_scale > 0
+        ):
+            raise ValueError(f"init_scale must be a finite number > 0; received {self.init_scale!r}.")
         if self.spec.replays_rates and not self.copy_from:
             raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
 
@@ -246,6 +261,8 @@ class RunConfig:
             parts.append(f"first{self.only_epochs}")
         if self.per_batch:
             parts.append("per-batch")
+        if self.init_scale != 1.0:
+            parts.append(f"init{self.init_scale:g}")
         if self.seed:
             parts.append(f"seed{self.seed}")
         return "__".join(parts)

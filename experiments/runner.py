@@ -25,6 +25,7 @@ from layer_rotation_tools import (
     Layca,
     LayerRotationCurves,
     LayerRotationRates,
+    NormalizedSGD,
     ReplayRotationRates,
     SGDAMom,
     alpha_multipliers,
@@ -44,6 +45,7 @@ _PLAIN_OPTIMIZERS = {
     "rmsprop": Keras2RMSprop,
     "adagrad": Keras2Adagrad,
     "sgd_amom": SGDAMom,
+    "normalized_sgd": NormalizedSGD,
 }
 
 
@@ -296,6 +298,9 @@ class Run:
         keras.utils.set_random_seed(self.config.seed)
         model = _build(self.config, splits, self.scale)
         _initial_weights(model, self.paths["initial"])
+        if self.config.init_scale != 1.0:
+            for kernel in kernel_variables(model):
+                kernel.assign(kernel * self.config.init_scale)
         if self.config.trained_layer is not None:
             _train_only(model, self.config.trained_layer)
         initial_features = _features(model, self.task.features) if self.task.features else None
@@ -323,6 +328,7 @@ class Run:
             "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
             "epochs_run": len(self.history["loss"]), "stop_reason": self.stopped,
             "layer_names": curves.layer_names, "kernel_layer_names": layer_names,
+            "initial_kernel_norms": [float(np.linalg.norm(k)) for k in initial_kernels],
             "wall_seconds": time.time() - started,
         }
         write_h5_atomic(self.paths["result"], arrays, attrs)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from experiments.recipes import (
     ALPHAS,
     COPY_OPTIMIZER,
+    INIT_SCALE_RATES,
+    INIT_SCALES,
     MNIST_RHOS,
     OPTIMIZERS,
     PAPER_TASKS,
@@ -83,6 +85,19 @@ def _sgd_first_epoch(task, scale):
     return [RunConfig(task, "sgd", learning_rate=1.0, only_epochs=1, per_batch=True)]
 
 
+def _init_scale(task, scale):
+    """Layca, block-normalised SGD and SGD over INIT_SCALE_RATES, from the task's initial
+    weights multiplied by each f of INIT_SCALES (ICLR Figure 7): Layca's accuracy against
+    its rate should not depend on f; the norm of block-normalised SGD's steps does not
+    either, but the rotation it causes does."""
+    return [
+        RunConfig(task, optimizer, learning_rate=rate, init_scale=f)
+        for optimizer in ("layca", "normalized_sgd", "sgd")
+        for f in INIT_SCALES
+        for rate in INIT_SCALE_RATES
+    ]
+
+
 def _lars(task, scale):
     return [RunConfig(task, "lars")]
 
@@ -143,6 +158,8 @@ STUDIES = {
     "adapt_copy": Study(_adapt_copy, PAPER_TASKS, "SGD+Layca copying the adaptive method's rates (Figure 7)"),
     "warmup": Study(_warmup, ("C10-resnet",), "ResNet-110, SGD 3^-1 with warmups vs Layca (Figure 4)"),
     "sgd_first_epoch": Study(_sgd_first_epoch, PAPER_TASKS, "SGD at 3^0, first epoch, every batch recorded (Figure 10)"),
+    "init_scale": Study(_init_scale, ("C10-CNN1",),
+                        "Layca, block-normalised SGD, SGD from initial weights rescaled by f (ICLR Figure 7)"),
     "lars": Study(_lars, FIRST_THREE, "LARS at alpha = 0, rho(0) = 3^-3 (Figure 12)"),
     "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
     "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),

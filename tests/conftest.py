@@ -63,6 +63,7 @@ STUDY_TASKS = {
     "adaptive_equivalent": "C100-resnet",
     "warmup": "C10-resnet",
     "lars": "C10-CNN1",
+    "init_scale": "C10-CNN1",
     "second_moments": "C10-CNN1",
     "mnist_features": "MNIST-MLP1",
     "mnist_layers": "MNIST-MLP11",

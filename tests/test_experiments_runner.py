@@ -243,3 +243,13 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
     np.testing.assert_allclose(arrays["batch_accuracy"], accuracies, atol=1e-5)
     np.testing.assert_array_equal(arrays["curve_steps"], [1, 2])
     np.testing.assert_allclose(arrays["distances"], distances, rtol=1e-4, atol=1e-6)
+
+
+def test_init_scale_multiplies_every_initial_kernel(data_dir, tmp_path):
+    # ICLR Figure 7: the task's initial weights, every kernel rescaled by f.
+    plain = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1), "smoke", data_dir, str(tmp_path))[1]
+    scaled = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1, init_scale=10.0), "smoke", data_dir, str(tmp_path))[1]
+    assert len(plain["initial_kernel_norms"]) == 25
+    np.testing.assert_allclose(scaled["initial_kernel_norms"], 10 * np.asarray(plain["initial_kernel_norms"]), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0; received 0"):
+        RunConfig("C10-CNN1", "sgd", init_scale=0)

@@ -112,10 +112,10 @@ def test_sgd_best_rate_is_chosen_by_validation_never_by_test(tmp_path):
 
 def test_every_optimizer_name_builds_what_its_record_says():
     from experiments.recipes import OPTIMIZERS, with_layca
-    from layer_rotation_tools import Keras2Adagrad, Keras2RMSprop, Layca, SGDAMom
+    from layer_rotation_tools import Keras2Adagrad, Keras2RMSprop, Layca, NormalizedSGD, SGDAMom
 
     classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": Keras2RMSprop,
-               "adagrad": Keras2Adagrad, "sgd_amom": SGDAMom}
+               "adagrad": Keras2Adagrad, "sgd_amom": SGDAMom, "normalized_sgd": NormalizedSGD}
     for name, spec in OPTIMIZERS.items():
         task = "C10-CNN2" if spec.weight_decay else "C10-CNN1"
         config = RunConfig(task, name, learning_rate=0.1, copy_from="C10-CNN1__adam__lr0.1" if spec.replays_rates else None)
