@@ -127,3 +127,12 @@ def test_every_optimizer_name_builds_what_its_record_says():
         assert (config.weight_decay is not None) == spec.weight_decay
     # L2 has no role beside Layca, which holds kernel norms: the counterpart drops it.
     assert with_layca("adam_weight_decay") == "adam_layca" and with_layca("sgd") == "layca"
+
+
+def test_block_normalised_sgd_takes_the_authors_best_rates():
+    # get_training_utils.py, get_optimized_training_schedule: SGD_normalized at 3^-2 on
+    # C10-CNN1, C100-resnet and C100-WRN, 3^-1 elsewhere.
+    rates = {task: RunConfig(task, "normalized_sgd").learning_rate for task in
+             ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")}
+    assert rates == {"C10-CNN1": 3.0**-2, "C100-resnet": 3.0**-2, "tiny-CNN": 3.0**-1, "C10-CNN2": 3.0**-1,
+                     "C100-WRN": 3.0**-2}
