@@ -449,22 +449,59 @@ def mnist_features(results, out, task="MNIST-MLP1"):
 def mnist_layers(results, out, task="MNIST-MLP11"):
     """Figure 1 of the ICLR version: test accuracy against the index of the only trained
     layer of the 11-layer MLP, mean and std over the repetitions found."""
+    return _layers_figure(results, out, [(task, None)])
+
+
+def mnist_layers_init(results, out, tasks=(("MNIST-MLP11", "he_normal"), ("MNIST-MLP11-orthogonal", "orthogonal"))):
+    """Figure 8, left, of the ICLR version: the 11-layer MLP study from he_normal and from
+    orthogonal initial kernels, side by side."""
+    return _layers_figure(results, out, tasks)
+
+
+def _layers_figure(results, out, tasks):
     figure, axes = _figure(1, 1, size=(4, 3))
     ax = axes[0, 0]
-    means, stds, layers = [], [], []
-    for layer in range(10):
-        accuracies = [a for a in (results.accuracy(RunConfig(task, "layca", trained_layer=layer, seed=seed))
-                                  for seed in range(SCALES[results.scale].repeats)) if a is not None]
-        if accuracies:
-            layers.append(layer + 1)
-            means.append(np.mean(accuracies))
-            stds.append(np.std(accuracies))
-    if not layers:
-        _missing(ax, task)
+    drawn = False
+    for task, label in tasks:
+        means, stds, layers = [], [], []
+        for layer in range(10):
+            accuracies = [a for a in (results.accuracy(RunConfig(task, "layca", trained_layer=layer, seed=seed))
+                                      for seed in range(SCALES[results.scale].repeats)) if a is not None]
+            if accuracies:
+                layers.append(layer + 1)
+                means.append(np.mean(accuracies))
+                stds.append(np.std(accuracies))
+        if layers:
+            ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=label)
+            drawn = True
+    if not drawn:
+        _missing(ax, ", ".join(task for task, _ in tasks))
         return _save(figure, out)
-    ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3)
+    if any(label for _, label in tasks):
+        ax.legend(fontsize=8)
     ax.set_xlabel("index of the trained layer")
     ax.set_ylabel("test accuracy (%)")
+    return _save(figure, out)
+
+
+def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
+    """Figure 8, right, of the ICLR version: the silhouette score, with respect to the
+    classes, of the first layer's feedback (the gradient of each example's loss with
+    respect to its output) while only that layer trains; one line per repetition."""
+    figure, axes = _figure(1, 1, size=(4, 3))
+    ax = axes[0, 0]
+    drawn = False
+    for config in study_configs("mnist_feedback", [task], results.scale):
+        result = results.get(config)
+        if result is not None:
+            scores = result[0]["feedback_silhouette"]
+            ax.plot(np.arange(len(scores)), scores, color="tab:blue", alpha=0.6)
+            drawn = True
+    if not drawn:
+        _missing(ax, task)
+        return _save(figure, out)
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("silhouette of the feedback")
     return _save(figure, out)
 
 
@@ -499,6 +536,8 @@ FIGURES = {
     "adapt_copy_curves": adapt_copy_curves,
     "mnist_features": mnist_features,
     "mnist_layers": mnist_layers,
+    "mnist_layers_init": mnist_layers_init,
+    "mnist_feedback_silhouette": mnist_feedback_silhouette,
     "alpha_profile": alpha_profile_figure,
 }
 
@@ -522,6 +561,8 @@ FIGURE_NUMBERS = {
     "adapt_copy_curves": ("7", None),
     "mnist_features": ("8", None),
     "mnist_layers": (None, "1"),
+    "mnist_layers_init": (None, "8 left"),
+    "mnist_feedback_silhouette": (None, "8 right"),
     "alpha_profile": ("13", "12"),
 }
 

@@ -151,15 +151,15 @@ def wrn28_10(input_shape, num_classes, width=1.0, regularizer=None):
     return wide_resnet(input_shape, num_classes, 28, 10, 0.3, width, regularizer)
 
 
-def mlp(input_shape, num_classes, hidden, width=1.0, regularizer=None, name="mlp"):
-    """Fully connected ReLU layers without biases, he_normal (keeps the signal through the
-    11-layer toy network; the papers name no initialiser)."""
+def mlp(input_shape, num_classes, hidden, width=1.0, regularizer=None, name="mlp", initializer="he_normal"):
+    """Fully connected ReLU layers without biases, he_normal by default (keeps the signal
+    through the 11-layer toy network; the papers name no initialiser)."""
     inputs = keras.Input(input_shape)
     x = layers.Flatten()(inputs)
     for i, units in enumerate(hidden):
-        x = layers.Dense(_filters(units, width), activation="relu", use_bias=False, kernel_initializer="he_normal",
+        x = layers.Dense(_filters(units, width), activation="relu", use_bias=False, kernel_initializer=initializer,
                          kernel_regularizer=regularizer, name=f"hidden{i + 1}")(x)
-    return keras.Model(inputs, _head(x, num_classes, "he_normal", regularizer), name=name)
+    return keras.Model(inputs, _head(x, num_classes, initializer, regularizer), name=name)
 
 
 def mlp1(input_shape, num_classes, width=1.0, regularizer=None):
@@ -173,6 +173,14 @@ def mlp11(input_shape, num_classes, width=1.0, regularizer=None):
     return mlp(input_shape, num_classes, (784,) * 10, width, regularizer, name="mlp11")
 
 
+def mlp11_orthogonal(input_shape, num_classes, width=1.0, regularizer=None):
+    """The eleven-layer MLP with orthogonal initial kernels (Figure 8, left, of the ICLR
+    version), of gain sqrt(2) so that the ReLU layers keep the signal's scale as
+    he_normal does (Saxe et al., 2014; the paper gives no gain)."""
+    initializer = keras.initializers.Orthogonal(gain=2.0**0.5)
+    return mlp(input_shape, num_classes, (784,) * 10, width, regularizer, name="mlp11_orthogonal", initializer=initializer)
+
+
 MODELS = {
     "c10_cnn1": c10_cnn1,
     "resnet32": resnet32,
@@ -182,6 +190,7 @@ MODELS = {
     "resnet110": resnet110,
     "mlp1": mlp1,
     "mlp11": mlp11,
+    "mlp11_orthogonal": mlp11_orthogonal,
 }
 
 

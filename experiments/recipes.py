@@ -96,8 +96,11 @@ TASKS = {
              checkpoint_every=25),
     )
 }
+# The 11-layer toy with orthogonal initial kernels (Figure 8, left, of the ICLR version).
+TASKS["MNIST-MLP11-orthogonal"] = replace(TASKS["MNIST-MLP11"], name="MNIST-MLP11-orthogonal", model="mlp11_orthogonal",
+                                          variant_of="MNIST-MLP11")
 # The toy studies on the official MNIST test set alone (data.load_mnist_t10k_split).
-for _name in ("MNIST-MLP1", "MNIST-MLP11"):
+for _name in ("MNIST-MLP1", "MNIST-MLP11", "MNIST-MLP11-orthogonal"):
     TASKS[f"{_name}-t10k"] = replace(TASKS[_name], name=f"{_name}-t10k", dataset="mnist_t10k")
 # C10-CNN1 on a balanced subset of the training part (500 images per class), for the
 # study on the real CIFAR-10 images that fits a 2-core CPU (experiments/real_cifar10.py).
@@ -196,6 +199,7 @@ class RunConfig:
     only_epochs: int = None  # train only the schedule's first epochs (extended Figure 10: 1)
     per_batch: bool = False  # record curves and training accuracy at every batch (extended Figure 10)
     init_scale: float = 1.0  # every kernel's initial weights multiplied by this factor (ICLR Figure 7)
+    record_feedback: bool = False  # silhouette of the first layer's feedback each epoch (ICLR Figure 8, right)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -263,6 +267,8 @@ class RunConfig:
             parts.append("per-batch")
         if self.init_scale != 1.0:
             parts.append(f"init{self.init_scale:g}")
+        if self.record_feedback:
+            parts.append("feedback")
         if self.seed:
             parts.append(f"seed{self.seed}")
         return "__".join(parts)

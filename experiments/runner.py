@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from experiments import data as datasets
+from experiments import feedback
 from experiments.models import build_model
 from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
 from layer_rotation_tools import (
@@ -270,6 +271,27 @@ class _BatchAccuracy(keras.callbacks.Callback):
         self.previous = total
 
 
+class _FeedbackSilhouette(keras.callbacks.Callback):
+    """The silhouette score, with respect to the classes, of the feedback the first layer
+    receives on the training examples, before training and after every epoch (Figure 8,
+    right, of the ICLR version; `experiments.feedback`)."""
+
+    def __init__(self, x, y, records):
+        super().__init__()
+        self.x, self.y, self.records = x, y, records
+
+    def _record(self):
+        signal = feedback.layer_feedback(self.model, self.x, self.y, layer=0)
+        self.records.append(feedback.silhouette_score(signal, self.y.argmax(axis=1)))
+
+    def on_train_begin(self, logs=None):
+        if not self.records:
+            self._record()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record()
+
+
 class Run:
     """One configuration at one scale: its paths, state, and the training loop."""
 
@@ -285,7 +307,7 @@ class Run:
         self.keep_best = self.task.keep_best
         self.label = f"[{scale}] {config.run_id}"
         self.history = {key: [] for key in HISTORY_KEYS}
-        self.extra = {"second_moment_epochs": [], "second_moments": [], "batch_accuracy": []}
+        self.extra = {"second_moment_epochs": [], "second_moments": [], "batch_accuracy": [], "feedback_silhouette": []}
         self.stopped = None
         self.epochs_done = 0
 
@@ -355,6 +377,8 @@ class Run:
             callbacks.insert(0, ReplayRotationRates(table, names))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
         callbacks.append(_SecondMoments(moment_epochs, self.extra))
+        if self.config.record_feedback:
+            callbacks.append(_FeedbackSilhouette(splits.x_train, splits.y_train, self.extra["feedback_silhouette"]))
         if self.config.per_batch:
             sizes = datasets.batch_sizes(len(splits.x_train), self.task.batch_size, self.task.augment)
             callbacks.append(_BatchAccuracy(sizes, self.extra["batch_accuracy"]))

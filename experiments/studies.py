@@ -125,6 +125,13 @@ def _mnist_layers(task, scale):
     ]
 
 
+def _mnist_feedback(task, scale):
+    """The 11-layer MLP training only its first layer, the silhouette of that layer's
+    feedback recorded every epoch (ICLR Figure 8, right)."""
+    return [RunConfig(task, "layca", trained_layer=0, record_feedback=True, seed=seed)
+            for seed in range(SCALES[scale].repeats)]
+
+
 def _real_cifar10(task, scale):
     """The claims of Figures 1, 2 and 6 on one task: SGD+Layca over four rho(0) at alpha = 0
     and two alphas at 3^-3, SGD over its grid, and the task's adaptive method with and
@@ -164,6 +171,10 @@ STUDIES = {
     "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
     "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),
     "mnist_layers": Study(_mnist_layers, ("MNIST-MLP11",), "11-layer MLP trained one layer at a time (ICLR Figure 1)"),
+    "mnist_layers_orthogonal": Study(_mnist_layers, ("MNIST-MLP11-orthogonal",),
+                                     "the 11-layer MLP study from orthogonal initial kernels (ICLR Figure 8, left)"),
+    "mnist_feedback": Study(_mnist_feedback, ("MNIST-MLP11",),
+                            "first layer of the 11-layer MLP alone: its feedback's silhouette (ICLR Figure 8, right)"),
     "real_cifar10": Study(_real_cifar10, ("C10-CNN1-subset",), "Layca rho/alpha, SGD grid, adaptive +- Layca on one task"),
 }
 

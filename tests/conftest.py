@@ -67,6 +67,8 @@ STUDY_TASKS = {
     "second_moments": "C10-CNN1",
     "mnist_features": "MNIST-MLP1",
     "mnist_layers": "MNIST-MLP11",
+    "mnist_layers_orthogonal": "MNIST-MLP11-orthogonal",
+    "mnist_feedback": "MNIST-MLP11",
     "real_cifar10": "C10-CNN1-subset",
 }
 
