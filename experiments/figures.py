@@ -15,6 +15,8 @@ from experiments.recipes import (
     INIT_SCALES,
     MNIST_RHOS,
     OPTIMIZERS,
+    PLATEAU_ALPHAS,
+    PLATEAU_RHOS,
     PAPER_TASKS,
     RHO_GRID,
     SCALES,
@@ -25,7 +27,7 @@ from experiments.recipes import (
     with_layca,
 )
 from experiments.runner import run_paths
-from experiments.studies import FIRST_THREE, SHORT_ALPHAS, SHORT_RHOS, study_configs
+from experiments.studies import FIRST_THREE, study_configs
 from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
 from layer_rotation_tools.plotting import layer_colors
 from layer_rotation_tools.storage import read_h5
@@ -301,51 +303,63 @@ def lars_curves(results, out):
 
 
 def accuracy_vs_alpha_rho(results, out):
-    """Figures 2a / 9: test accuracy against alpha (rho(0) = 3^-3) and against rho(0) (alpha = 0)."""
-    figure, axes = _figure(2, len(PAPER_TASKS))
-    for c, task in enumerate(PAPER_TASKS):
-        alphas = ALPHAS if task in FIRST_THREE else SHORT_ALPHAS
-        rhos = RHO_GRID if task in FIRST_THREE else SHORT_RHOS
-        for ax, xs, configs, label in (
-            (axes[0, c], alphas, [RunConfig(task, "layca", alpha=a) for a in alphas], "alpha"),
-            (axes[1, c], [round(math.log(r, 3)) for r in rhos], [RunConfig(task, "layca", learning_rate=r) for r in rhos],
-             "log3 rho(0)"),
-        ):
-            points = [(x, results.accuracy(cfg)) for x, cfg in zip(xs, configs) if results.accuracy(cfg) is not None]
-            if not points:
-                _missing(ax, task)
-                continue
-            ax.plot(*zip(*points), marker="o")
-            ax.set_xlabel(label)
-            ax.set_ylabel("test accuracy (%)")
-            ax.set_title(task, fontsize=9)
+    """Figure 9 (extended): test accuracy against alpha (rho(0) = 3^-3; only where the final
+    training accuracy exceeds 0.9, as the authors filtered) and against rho(0) (alpha = 0,
+    3^-7 .. 3^0), a line per task of the first three ("Study of the relation between layer
+    rotation and generalization.ipynb")."""
+    figure, axes = _figure(1, 2, size=(4.2, 2.8))
+    rhos = [r for r in RHO_GRID if r <= 1.0]
+    for ax, label, settings in (
+        (axes[0, 0], "alpha", [(a, {"alpha": a}) for a in ALPHAS]),
+        (axes[0, 1], "log3 rho(0)", [(round(math.log(r, 3)), {"learning_rate": r}) for r in rhos]),
+    ):
+        drawn = False
+        for index, task in enumerate(FIRST_THREE):
+            points = []
+            for x, options in settings:
+                result = results.get(RunConfig(task, "layca", **options))
+                if result is None or ("alpha" in options and not result[0]["history_accuracy"][-1] > 0.9):
+                    continue
+                points.append((x, 100.0 * result[1]["test_accuracy"]))
+            if points:
+                ax.plot(*zip(*points), f"C{index}-", marker=".", label=task)
+                drawn = True
+        if not drawn:
+            _missing(ax, label)
+            continue
+        ax.set_xlabel(label)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("test accuracy (%)")
     return _save(figure, out)
 
 
 def loss_plateaus(results, out):
-    """Figures 3 / 10: training loss curves for different alpha and rho(0) (plateau heights)."""
-    figure, axes = _figure(2, len(PAPER_TASKS))
-    for c, task in enumerate(PAPER_TASKS):
-        alphas = ALPHAS if task in FIRST_THREE else SHORT_ALPHAS
-        rhos = RHO_GRID if task in FIRST_THREE else SHORT_RHOS
-        for ax, configs, labels in (
-            (axes[0, c], [RunConfig(task, "layca", alpha=a) for a in alphas], [f"a={a}" for a in alphas]),
-            (axes[1, c], [RunConfig(task, "layca", learning_rate=r) for r in rhos],
-             [f"r=3^{round(math.log(r, 3))}" for r in rhos]),
-        ):
-            drawn = 0
-            for config, label, color in zip(configs, labels, layer_colors(len(configs))):
-                result = results.get(config)
+    """Figures 11 (extended) / 3 and 10 (ICLR): training loss per epoch of Layca for the
+    first three tasks (rows), at rho(0) = 3^-3 with alpha in 0 .. -0.6 and 0 .. 0.6, and at
+    alpha = 0 with rho(0) from 3^-3 to 3^-4 (columns); linear axis, as the authors ("Study
+    of the relation between layer rotation and training speed.ipynb")."""
+    columns = (
+        ("alpha <= 0", [(f"a={-a + 0.0:g}", {"alpha": -a}) for a in PLATEAU_ALPHAS]),
+        ("alpha >= 0", [(f"a={a:g}", {"alpha": a}) for a in PLATEAU_ALPHAS]),
+        ("rho(0)", [(f"r=3^{math.log(r, 3):.1f}", {"learning_rate": r}) for r in PLATEAU_RHOS]),
+    )
+    figure, axes = _figure(len(FIRST_THREE), len(columns), size=(3.0, 2.2))
+    for row, task in enumerate(FIRST_THREE):
+        for column, (title, settings) in enumerate(columns):
+            ax = axes[row, column]
+            drawn = False
+            for (label, options), color in zip(settings, layer_colors(len(settings))):
+                result = results.get(RunConfig(task, "layca", **options))
                 if result is not None:
                     loss = result[0]["history_loss"]
                     ax.plot(np.arange(1, len(loss) + 1), loss, color=color, label=label, linewidth=1)
-                    drawn += 1
+                    drawn = True
             if not drawn:
-                _missing(ax, task)
+                _missing(ax, f"{task}, {title}")
                 continue
-            ax.set_yscale("log")
-            ax.set_title(task, fontsize=9)
+            ax.set_title(f"{task}, {title}", fontsize=8)
             ax.legend(fontsize=5, ncol=2)
+        axes[row, 0].set_ylabel("Training loss")
     return _save(figure, out)
 
 

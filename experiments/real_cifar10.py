@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from experiments.figures import Results, _curves_grid
-from experiments.recipes import SCALES, TASKS, RunConfig
+from experiments.recipes import SCALES, TASKS
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"

@@ -6,7 +6,7 @@ The 10,000 real digits of `t10k-*` are split with a fixed seed into 8,000 traini
 - `mnist_features` on MNIST-MLP1-t10k: the 1-hidden-layer MLP (784 ReLU units), Layca at
   rho(0) = 3^-5, 3^-4, 3^-3, 3^-2 and SGD over 3^-4 .. 3^0, 50 epochs, x0.2 at 40;
 - `mnist_layers` on MNIST-MLP11-t10k: the 11-layer MLP on 10 digits per class, each hidden
-  layer trained alone (Layca, 3^-3) until 100% training accuracy, over several seeds;
+  layer trained alone (Layca, 3^-4) until 100% training accuracy, over several seeds;
 
 then writes `real_mnist.md` (test accuracy and final rotation of every layer, per run;
 accuracy per trained layer) and three figures into `--out`.

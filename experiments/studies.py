@@ -12,6 +12,7 @@ from experiments.recipes import (
     MNIST_RHOS,
     OPTIMIZERS,
     PAPER_TASKS,
+    PLATEAU_RHOS,
     RHO_GRID,
     SCALES,
     SGD_GRID,
@@ -35,6 +36,11 @@ def _alpha(task, scale):
 
 def _rho(task, scale):
     return [RunConfig(task, "layca", learning_rate=r) for r in (RHO_GRID if task in FIRST_THREE else SHORT_RHOS)]
+
+
+def _rho_fine(task, scale):
+    """Layca at rho(0) = 3^-3, 3^-3.2, ..., 3^-4 (the loss-plateau figure, third column)."""
+    return [RunConfig(task, "layca", learning_rate=r) for r in PLATEAU_RHOS]
 
 
 def _sgd(task, scale):
@@ -116,7 +122,7 @@ def _mnist_features(task, scale):
 
 
 def _mnist_layers(task, scale):
-    """The 11-layer MLP, training one hidden layer at a time (Layca, 3^-3) until 100%
+    """The 11-layer MLP, training one hidden layer at a time (Layca at its best rate, 3^-4) until 100%
     training accuracy, repeated with different seeds (data subset and initialisation)."""
     return [
         RunConfig(task, "layca", trained_layer=layer, seed=seed)
@@ -157,6 +163,7 @@ class Study:
 STUDIES = {
     "alpha": Study(_alpha, PAPER_TASKS, "Layca, alpha grid at rho(0) = 3^-3 (Figures 1, 2a, 9)"),
     "rho": Study(_rho, PAPER_TASKS, "Layca, rho(0) grid at alpha = 0 (Figures 1, 2a, 9)"),
+    "rho_fine": Study(_rho_fine, FIRST_THREE, "Layca, rho(0) = 3^-3, 3^-3.2, ..., 3^-4 at alpha = 0 (Figures 11 / 3, 10)"),
     "sgd": Study(_sgd, PAPER_TASKS, "SGD over its learning-rate grid 3^-4 .. 3^0 (Figure 2)"),
     "sgd_weight_decay": Study(_sgd_weight_decay, PAPER_TASKS, "SGD + L2 at its best rate (Figure 3)"),
     "adaptive": Study(_adaptive, PAPER_TASKS, "adaptive method with and without Layca (Figure 6)"),

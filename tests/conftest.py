@@ -55,6 +55,7 @@ def mirrored_strategy():
 STUDY_TASKS = {
     "alpha": "C10-CNN2",  # the short grid (3 alphas) of the paper's second group of tasks
     "rho": "tiny-CNN",
+    "rho_fine": "tiny-CNN",
     "sgd": "C10-CNN1",
     "sgd_weight_decay": "C100-WRN",
     "sgd_first_epoch": "tiny-CNN",
