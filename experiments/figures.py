@@ -434,29 +434,33 @@ def adapt_copy_curves(results, out):
 
 
 def mnist_features(results, out, task="MNIST-MLP1"):
-    """Figure 8: the input weights of 5 random hidden neurons, at initialisation and
-    after training with Layca at four rates, with each run's rotation and accuracy."""
+    """Figure 8 (extended): the input weights of first-layer neurons 5 to 9 (columns) after
+    training with Layca at rho(0) = 3^-2, 3^-2.5, 3^-3, 3^-4 (rows), viridis, with each
+    run's final training and test accuracy and the hidden layer's rotation at the right
+    (as "MNIST 1st layer feature visualization.ipynb")."""
     configs = [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS]
-    available = [(c, results.get(c)) for c in configs]
-    initial = next((r[0]["initial_features"] for _, r in available if r is not None), None)
-    figure, axes = _figure(5, len(configs) + 1, size=(1.5, 1.5))
-    columns = [("initial", initial, "")] + [
-        (f"rho=3^{round(math.log(c.learning_rate, 3))}", None if r is None else r[0]["features"],
-         "" if r is None else f"d={r[0]['distances'][-1, 0]:.2f}, {100 * r[1]['test_accuracy']:.1f}%")
-        for c, r in available
-    ]
-    for col, (label, features, caption) in enumerate(columns):
-        for row in range(5):
-            ax = axes[row, col]
-            if features is None or row >= len(features):
+    count = TASKS[task].features
+    figure, axes = _figure(len(configs), count + 1, size=(1.5, 1.5))
+    for row, config in enumerate(configs):
+        result = results.get(config)
+        label = f"rho(0)=3^{math.log(config.learning_rate, 3):g}"
+        text_ax = axes[row, count]
+        text_ax.axis("off")
+        if result is None:
+            for ax in axes[row, :count]:
                 _missing(ax, label)
-                continue
-            side = int(round(math.sqrt(features.shape[1])))
-            ax.imshow(features[row].reshape(side, side), cmap="gray")
+            continue
+        arrays, attrs = result
+        features = arrays["features"]
+        side = int(round(math.sqrt(features.shape[1])))
+        for column in range(count):
+            ax = axes[row, column]
+            ax.imshow(features[column].reshape(side, side), cmap="viridis")
             ax.set_xticks([])
             ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"{label}\n{caption}", fontsize=6)
+        text_ax.text(0.0, 0.5, f"{label}\nTrain: {100 * arrays['history_accuracy'][-1]:.1f}%\n"
+                     f"Test: {100 * attrs['test_accuracy']:.2f}%\nd={arrays['distances'][-1, 0]:.2f}",
+                     va="center", fontsize=7, transform=text_ax.transAxes)
     return _save(figure, out)
 
 

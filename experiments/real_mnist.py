@@ -28,7 +28,7 @@ FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
 
 
 def _label(config):
-    exponent = round(np.log(config.learning_rate) / np.log(3))
+    exponent = f"{np.log(config.learning_rate) / np.log(3):.2g}"
     return f"{'SGD+Layca' if config.optimizer == 'layca' else 'SGD'} {'rho(0)' if config.optimizer == 'layca' else 'lr'}=3^{exponent}"
 
 

@@ -128,7 +128,15 @@ BEST_RATES = {
     "sgd": 3.0**-1, "sgd_weight_decay": 3.0**-1, "normalized_sgd": 3.0**-1,
     "layca_copy": 1.0, "sgd_amom_layca_copy": 1.0,  # rho_l(t) comes from the copied table
 }
-MNIST_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)  # four Layca rates for the features of Figure 8
+# Figure 8's four Layca rates and their schedules ("MNIST 1st layer feature visualization.ipynb",
+# `training_configs`: 100 epochs, the rate divided by 5 at epoch 90 or 95 to escape plateaus).
+MNIST_RHOS = (3.0**-2, 3.0**-2.5, 3.0**-3, 3.0**-4)
+RATE_SCHEDULES = {
+    ("MNIST-MLP1", "layca", 3.0**-2): Schedule(100, (90,), 0.2),
+    ("MNIST-MLP1", "layca", 3.0**-2.5): Schedule(100, (95,), 0.2),
+    ("MNIST-MLP1", "layca", 3.0**-3): Schedule(100, (95,), 0.2),
+    ("MNIST-MLP1", "layca", 3.0**-4): Schedule(100, (), 1.0),
+}
 BEST_TASK_RATES = {
     ("C100-WRN", "sgd"): 3.0**-2,
     ("C10-CNN1", "rmsprop"): 3.0**-6,
@@ -257,7 +265,9 @@ class RunConfig:
 
     @property
     def schedule(self):
-        return SCHEDULE_EXCEPTIONS.get((self.task, self.optimizer), TASKS[self.task].schedule)
+        base = TASKS[self.task].variant_of or self.task
+        rate_schedule = RATE_SCHEDULES.get((base, self.optimizer, self.learning_rate))
+        return rate_schedule or SCHEDULE_EXCEPTIONS.get((self.task, self.optimizer), TASKS[self.task].schedule)
 
     @property
     def run_id(self):

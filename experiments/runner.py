@@ -138,10 +138,11 @@ def _train_only(model, index):
 
 
 def _features(model, count):
-    """Weights of `count` fixed random first-layer neurons, one row each (Figure 8)."""
+    """Input weights of first-layer neurons 5, 6, ... (`count` of them), one row each: the
+    neurons of Figure 8 ("MNIST 1st layer feature visualization.ipynb", `neuron_indices =
+    range(5, 10)`)."""
     kernel = np.asarray(_kernel_layers(model)[0].kernel)
-    neurons = np.random.default_rng(0).choice(kernel.shape[1], size=min(count, kernel.shape[1]), replace=False)
-    return kernel[:, np.sort(neurons)].T
+    return kernel[:, 5 : 5 + count].T
 
 
 def make_optimizer(config, model, learning_rate):
