@@ -364,10 +364,11 @@ def loss_plateaus(results, out):
 
 
 def warmup(results, out, task="C10-resnet", first_epochs=25):
-    """Figure 4: rotation curves and training accuracy of SGD (3^-1) with 0/5/10/15
+    """Figure 4: rotation curves and training accuracy of SGD + L2 (3^-1) with 0/5/10/15
     warmup epochs and of Layca without warmup, over the first 25 epochs."""
-    configs = [(f"warmup {w}", RunConfig(task, "sgd", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True))
-               for w in WARMUP_EPOCHS] + [("Layca", RunConfig(task, "layca", record_rates=True))]
+    configs = [(f"SGD+L2, warmup {w}" if w else "SGD+L2, no warmup", config)
+               for w, config in zip(WARMUP_EPOCHS, study_configs("warmup", [task]))]
+    configs.append(("Layca, no warmup", study_configs("warmup", [task])[-1]))
     figure, axes = _figure(2, len(configs))
     for c, (label, config) in enumerate(configs):
         result = results.get(config)

@@ -90,7 +90,9 @@ TASKS = {
              augment=True, adaptive="rmsprop_weight_decay"),
         Task("C100-WRN", "cifar100", "wrn28_10", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
              augment=True, adaptive="adam_weight_decay"),
-        Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), None,
+        # L2 1e-3: the warmup study's SGD runs are SGD + L2 (import_task.py, resnet110 get_model;
+        # "Learning rate warmup experiment.ipynb" plots 'SGD_weight_decay').
+        Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), 1e-3,
              Stopping(0.2, 60, loss_floor=0.0), augment=True, adaptive=None),
         # The MNIST toy studies. The papers give no schedule for them: ours are stated here.
         Task("MNIST-MLP1", "mnist", "mlp1", (28, 28, 1), Schedule(50, (40,), 0.2), None,

@@ -79,8 +79,10 @@ def _adapt_copy(task, scale):
 
 
 def _warmup(task, scale):
-    """SGD at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4)."""
-    return [RunConfig(task, "sgd", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True) for w in WARMUP_EPOCHS] + [
+    """SGD + L2 at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4;
+    the authors' runs are 'SGD_weight_decay', "Learning rate warmup experiment.ipynb")."""
+    return [RunConfig(task, "sgd_weight_decay", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True)
+            for w in WARMUP_EPOCHS] + [
         RunConfig(task, "layca", record_rates=True)
     ]
 

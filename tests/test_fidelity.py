@@ -136,3 +136,27 @@ def test_block_normalised_sgd_takes_the_authors_best_rates():
              ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")}
     assert rates == {"C10-CNN1": 3.0**-2, "C100-resnet": 3.0**-2, "tiny-CNN": 3.0**-1, "C10-CNN2": 3.0**-1,
                      "C100-WRN": 3.0**-2}
+
+
+def test_warmup_study_runs_sgd_with_l2_as_the_authors():
+    # "Learning rate warmup experiment.ipynb" draws 'SGD_weight_decay' for warmups 0, 5, 10, 15
+    # and 'SGD_layca' without warmup; import_task.py builds ResNet-110 with L2 1e-3.
+    from experiments.studies import study_configs
+
+    configs = study_configs("warmup")
+    assert [(c.optimizer, c.warmup_epochs, c.weight_decay) for c in configs] == [
+        ("sgd_weight_decay", 0, 1e-3), ("sgd_weight_decay", 5, 1e-3), ("sgd_weight_decay", 10, 1e-3),
+        ("sgd_weight_decay", 15, 1e-3), ("layca", 0, None),
+    ]
+    assert configs[0].learning_rate == 3.0**-1 and configs[-1].learning_rate == 3.0**-3
+
+
+def test_mnist_features_follow_the_authors_rates_and_schedules():
+    # "MNIST 1st layer feature visualization.ipynb": training_configs and lrs.
+    from experiments.studies import study_configs
+
+    layca = [c for c in study_configs("mnist_features") if c.optimizer == "layca"]
+    assert [round(np.log(c.learning_rate) / np.log(3), 6) for c in layca] == [-2, -2.5, -3, -4]
+    assert [(c.schedule.epochs, c.schedule.drops, c.schedule.factor) for c in layca] == [
+        (100, (90,), 0.2), (100, (95,), 0.2), (100, (95,), 0.2), (100, (), 1.0),
+    ]
