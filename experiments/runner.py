@@ -34,7 +34,7 @@ from layer_rotation_tools import (
     kernel_variables,
 )
 from layer_rotation_tools import backend
-from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
+from layer_rotation_tools.storage import ResultsFileError, read_h5, replace_durably, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (Figure 11).
@@ -415,7 +415,7 @@ class Run:
         model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
         tmp = model_file.replace(".keras", f".tmp{os.getpid()}.keras")
         model.save(tmp)
-        os.replace(tmp, model_file)
+        replace_durably(tmp, model_file)
         arrays = self._history_arrays()
         for monitor in monitors:
             arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
@@ -454,7 +454,7 @@ class Run:
 def _save_weights_atomic(model, path):
     tmp = path.replace(".weights.h5", f".tmp{os.getpid()}.weights.h5")
     model.save_weights(tmp)
-    os.replace(tmp, path)
+    replace_durably(tmp, path)
 
 
 def run_one(config, scale="full", data_dir=None, results_dir="results", printer=print):

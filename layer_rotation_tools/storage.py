@@ -33,13 +33,19 @@ def write_h5_atomic(path, arrays, attrs=None):
             for name, value in (attrs or {}).items():
                 f.attrs[name] = json.dumps(value)
             f.attrs["complete"] = True
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
+        replace_durably(tmp_path, path)
     except BaseException:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
         raise
+
+
+def replace_durably(tmp_path, path):
+    """Move a fully written `tmp_path` onto `path`: its bytes are flushed to disk first
+    (fsync), so that a crash leaves the old file or the new one, never a torn one."""
+    with open(tmp_path, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_path, path)
 
 
 def read_h5(path):
