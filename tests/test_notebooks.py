@@ -40,7 +40,9 @@ def test_results_browser_notebook(smoke_results, tmp_path, monkeypatch):
     env = {"LRT_RESULTS": results_dir, "LRT_SCALE": "smoke", "LRT_FIGURES": str(tmp_path / "figures")}
     text = _outputs(_execute("results_browser.ipynb", env, tmp_path, monkeypatch))
     assert "runs" in text and "(88.45)" in text and "test accuracy" in text
-    assert len(os.listdir(tmp_path / "figures" / "smoke")) == 13
+    from experiments.figures import FIGURES
+
+    assert sorted(os.listdir(tmp_path / "figures" / "smoke")) == sorted(f"{name}.png" for name in FIGURES)
 
 
 @pytest.mark.parametrize("name", ["quickstart.ipynb", "results_browser.ipynb"])
