@@ -297,10 +297,11 @@ class EpochBatches(keras.utils.PyDataset):
         epoch, step = divmod(int(index), self.steps)
         order, shifts, flips = self._draws(self.first_epoch + epoch)
         rows = slice(step * self.batch_size, (step + 1) * self.batch_size)
-        images = self.x[order[rows]]
+        chosen = order[rows]
+        images = self.x[chosen]
         if self.augment:
             images = augment_batch(images, shifts[rows], flips[rows])
-        return images, self.y[order[rows]]
+        return images, self.y[chosen]
 
     def _draws(self, epoch):
         if self._epoch is None or self._epoch[0] != epoch:
@@ -340,14 +341,14 @@ def augment_batch(images, shifts, flips):
 
 
 def batch_sizes(n, batch_size, augment=False):
-    """The size of each batch of an epoch (`EpochBatches`): whole batches, and, without
-    augmentation, a last partial one."""
+    """The size of each batch of an epoch (`EpochBatches`): every example (the last batch
+    partial), or, with augmentation, whole batches only, as the authors'
+    `fit_generator(steps_per_epoch=n // batch_size)` (351 for 45,000 images; "Learning
+    rate gridsearch and training.ipynb")."""
     sizes = [batch_size] * (n // batch_size)
     return sizes + ([n % batch_size] if n % batch_size and not augment else [])
 
 
 def steps_per_epoch(n, batch_size, augment=False):
-    """Batches per epoch: every example (the last batch partial), or, with augmentation,
-    whole batches only, as the authors' `fit_generator(steps_per_epoch=n // batch_size)`
-    (351 for 45,000 images; "Learning rate gridsearch and training.ipynb")."""
-    return n // batch_size if augment else -(-n // batch_size)
+    """Batches per epoch (`batch_sizes`)."""
+    return len(batch_sizes(n, batch_size, augment))

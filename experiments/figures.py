@@ -22,7 +22,6 @@ from experiments.recipes import (
     SCALES,
     SGD_GRID,
     TASKS,
-    WARMUP_EPOCHS,
     RunConfig,
     with_layca,
 )
@@ -366,9 +365,9 @@ def loss_plateaus(results, out):
 def warmup(results, out, task="C10-resnet", first_epochs=25):
     """Figure 4: rotation curves and training accuracy of SGD + L2 (3^-1) with 0/5/10/15
     warmup epochs and of Layca without warmup, over the first 25 epochs."""
-    configs = [(f"SGD+L2, warmup {w}" if w else "SGD+L2, no warmup", config)
-               for w, config in zip(WARMUP_EPOCHS, study_configs("warmup", [task]))]
-    configs.append(("Layca, no warmup", study_configs("warmup", [task])[-1]))
+    configs = [(f"{'SGD+L2' if c.spec.weight_decay else 'Layca'}, "
+                + (f"warmup {c.warmup_epochs}" if c.warmup_epochs else "no warmup"), c)
+               for c in study_configs("warmup", [task])]
     figure, axes = _figure(2, len(configs))
     for c, (label, config) in enumerate(configs):
         result = results.get(config)
