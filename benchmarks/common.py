@@ -48,8 +48,17 @@ def batch(input_shape, size=128, seed=0):
     return x, keras.utils.to_categorical(rng.integers(0, 10, size), 10)
 
 
+#: The ways each backend runs a training step: eager (`run_eagerly=True`), graph
+#: (`tf.function`, TensorFlow only) and xla (`jit_compile=True`, JAX's default). PyTorch
+#: runs eagerly (its `jit_compile`, torch.compile, is not benchmarked).
+MODES = {"tensorflow": ("eager", "graph", "xla"), "jax": ("eager", "xla"), "torch": ("eager",)}
+
+
 def compiled(make_model, optimizer, initial_weights, mode):
-    """A fresh model with `initial_weights`, compiled in `mode` (eager, graph or xla)."""
+    """A fresh model with `initial_weights`, compiled in `mode` (one of `MODES`)."""
+    backend = keras.backend.backend()
+    if mode not in MODES[backend]:
+        raise ValueError(f"mode={mode!r} does not exist on the {backend} backend; its modes: {MODES[backend]}.")
     model = make_model()
     model.set_weights(initial_weights)
     model.compile(optimizer, "categorical_crossentropy", run_eagerly=mode == "eager", jit_compile=mode == "xla")

@@ -1,11 +1,10 @@
 """Training-step time of Layca(inner) divided by that of inner alone, beside the peer's
 ratio measured in the same run: Keras' Lamb over Adam (goal: Layca's ratio <= Lamb's).
 
-    python benchmarks/step_time.py [--repeats 7] [--steps 5]
+    KERAS_BACKEND=tensorflow|jax|torch python benchmarks/step_time.py [--repeats 7] [--steps 5]
 
 Same model, same initial weights, same batch, same process; the two optimizers of a
-ratio alternate within every repeat. Modes: eager (run_eagerly), graph (tf.function)
-and xla (jit_compile=True).
+ratio alternate within every repeat. Modes: those of the backend (`common.MODES`).
 """
 
 import argparse
@@ -14,8 +13,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import INNERS, MODELS, PEER, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
-from layer_rotation_tools import Layca  # noqa: E402
+from benchmarks.common import INNERS, MODELS, MODES, PEER, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
+import keras  # noqa: E402
+
+from layer_rotation_tools import Layca, backend  # noqa: E402
 
 
 def main(argv=None):
@@ -23,12 +24,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5, help="steps per timed block")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
-    parser.add_argument("--modes", nargs="*", default=["eager", "graph", "xla"])
+    parser.add_argument("--modes", nargs="*", default=list(MODES[keras.backend.backend()]))
     args = parser.parse_args(argv)
+    backend.enable_float64()  # Layca's float64 dot products, on JAX
     peer_name, peer, peer_base = PEER
     # (label, baseline optimizer, compared optimizer), all measured in this run.
     comparisons = [(f"Layca({name})/{name}", inner, lambda inner=inner: Layca(inner())) for name, inner in INNERS.items()]
     comparisons.append((f"{peer_name}/{peer_base}", INNERS[peer_base], peer))
+    print(f"backend: {keras.backend.backend()}")
     print(f"{'model':10} {'mode':6} {'ratio of':18} {'base s/step':>11} {'other s/step':>12} {'ratio':>7}")
     rows = []
     for model_name in args.models:

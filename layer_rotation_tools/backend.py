@@ -68,6 +68,29 @@ def compiled(fn, *example_args):
     return fn
 
 
+def xla_compiled_update(fn):
+    """`fn`, a function that updates variables, compiled by XLA into one call on
+    TensorFlow (`tf.function(jit_compile=True)`), where a training step that is not
+    compiled by XLA itself (`jit_compile=False`, `run_eagerly=True`) would run its
+    operations one by one; None on JAX, which compiles whole steps, and on PyTorch.
+    Also None under a `tf.distribute` strategy other than the default, whose
+    cross-replica updates (`merge_call`) XLA cannot compile inside a replica's step."""
+    if name() != "tensorflow" or distributed():
+        return None
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=True)
+
+
+def distributed():
+    """Whether a `tf.distribute` strategy other than the default is in scope."""
+    if name() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
 @contextlib.contextmanager
 def only_if(condition, message, value):
     """Inside a compiled step, `message` and `value` when `condition` fails: in a

@@ -102,6 +102,12 @@ class Layca(keras.optimizers.Optimizer):
             recurrent kernels) by default.
         epsilon: a step with norm <= epsilon is treated as zero.
         lars_max_growth: the LARS cap, as a fraction of the kernel's initial norm.
+        jit_compile: on TensorFlow, compile each update (the inner optimizer's steps
+            and the rotations of all kernels) with XLA into one call, also in training
+            steps that XLA does not compile (`jit_compile=False`, `run_eagerly=True`),
+            where its operations would otherwise run one by one. No effect on JAX,
+            whose steps XLA compiles whole, on PyTorch, or under a `tf.distribute`
+            strategy. Pass False for an inner optimizer that XLA cannot compile.
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
             `loss_scale_factor` as in `keras.optimizers.Optimizer`, applied to the
             gradients before the inner optimizer sees them.
@@ -117,6 +123,7 @@ class Layca(keras.optimizers.Optimizer):
         kernel_names=None,
         epsilon=STEP_EPSILON,
         lars_max_growth=1e-4,
+        jit_compile=True,
         name=None,
         **kwargs,
     ):
@@ -139,6 +146,8 @@ class Layca(keras.optimizers.Optimizer):
             raise ValueError("kernel_names is empty: Layca would rotate nothing. Leave it as None for the defaults.")
         self.epsilon = float(epsilon)
         self.lars_max_growth = float(lars_max_growth)
+        self.jit_compile = bool(jit_compile)
+        self._compiled_updates = _CompiledUpdates()
 
     def build(self, variables):
         if self.built:
@@ -231,7 +240,23 @@ class Layca(keras.optimizers.Optimizer):
         # After `build` (whose variables TensorFlow must be able to lift out of a traced
         # step), before any variable changes.
         with _refusing_invalid(ops.convert_to_tensor(self._get_current_learning_rate())):
-            super()._backend_apply_gradients(grads, trainable_variables)
+            update = self._compiled_update(trainable_variables) if self.jit_compile else None
+            if update is None:
+                super()._backend_apply_gradients(grads, trainable_variables)
+            else:
+                update(list(grads))
+
+    def _compiled_update(self, variables):
+        """The update of `variables` compiled by XLA (`backend.xla_compiled_update`),
+        made once per list of variables; None where it does not apply."""
+        key = (tuple(id(v) for v in variables), backend.distributed())
+        functions = self._compiled_updates.functions
+        if key not in functions:
+            def update(grads):
+                keras.optimizers.Optimizer._backend_apply_gradients(self, grads, variables)
+
+            functions[key] = backend.xla_compiled_update(update)
+        return functions[key]
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
@@ -333,6 +358,7 @@ class Layca(keras.optimizers.Optimizer):
                 "kernel_names": list(self.kernel_names),
                 "epsilon": self.epsilon,
                 "lars_max_growth": self.lars_max_growth,
+                "jit_compile": self.jit_compile,
             }
         )
         return config
@@ -468,6 +494,14 @@ def _snapshot(variable):
     """The variable's value now, as a tensor. (`convert_to_tensor` would hand back the
     variable itself, read lazily after later assignments.)"""
     return ops.copy(variable)
+
+
+class _CompiledUpdates:
+    """Holds Layca's compiled updates out of sight of TensorFlow's object tracking
+    (which would save them with the optimizer)."""
+
+    def __init__(self):
+        self.functions = {}
 
 
 def _slug(variable):

@@ -34,14 +34,16 @@ def _problem(steps=4, seed=0):
     return init, grads
 
 
+@pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("inner", INNERS)
-def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_alone(inner):
+def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_alone(inner, jit_compile):
     # These inner optimizers' steps depend on gradients and state only, so the inner
     # optimizer run alone on a shadow copy gives the step s_t Layca must receive.
+    # jit_compile (on TensorFlow: the update compiled by XLA) changes no result.
     init, grads = _problem()
     rho, multipliers = 0.2, {"dense_a": 1.0, "conv_b": 0.5}
     kernels = _variables(init)
-    layca = Layca(INNERS[inner](), learning_rate=rho, multipliers=multipliers)
+    layca = Layca(INNERS[inner](), learning_rate=rho, multipliers=multipliers, jit_compile=jit_compile)
     alone = INNERS[inner]()
     shadow = [keras.Variable(w) for w in init]
     expected = [w.astype(np.float64) for w in init]

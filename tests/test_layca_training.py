@@ -35,13 +35,14 @@ def test_config_round_trip_keeps_every_setting():
         epsilon=1e-6,
         lars_max_growth=2e-4,
         clipnorm=1.0,
+        jit_compile=False,
     )
     config = layca.get_config()
     clone = keras.optimizers.deserialize(keras.optimizers.serialize(layca))
     assert isinstance(clone, Layca) and isinstance(clone.inner_optimizer, keras.optimizers.Adam)
     assert clone.get_config() == config
     assert clone.inner_optimizer.beta_1 == 0.8 and clone.multipliers == {"hidden": 0.5}
-    assert clone.lars and clone.train_non_kernels and clone.kernel_names == (r"kernel$",)
+    assert clone.lars and clone.train_non_kernels and clone.kernel_names == (r"kernel$",) and not clone.jit_compile
     assert Layca.from_config(Layca(SGDAMom(momentum=0.5)).get_config()).inner_optimizer.momentum == 0.5
 
 
