@@ -2,7 +2,9 @@
 without it (goal: <= 1.05), beside the same ratio for the original approach: copy every
 kernel to numpy after every batch and compute the cosine distances there.
 
-    python benchmarks/monitor_overhead.py [--repeats 5] [--batches 20]
+    KERAS_BACKEND=tensorflow|jax|torch python benchmarks/monitor_overhead.py [--repeats 5] [--batches 20]
+
+Steps run in Keras' default mode of the backend (graph, xla, eager) unless --mode says.
 """
 
 import argparse
@@ -14,8 +16,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.common import MODELS, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
-from layer_rotation_tools import LayerRotationCurves, kernel_variables  # noqa: E402
+from benchmarks.common import MODELS, MODES, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
+from layer_rotation_tools import LayerRotationCurves, backend, kernel_variables  # noqa: E402
+
+#: Keras' default way of running steps on each backend (`compile()`'s defaults).
+DEFAULT_MODES = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
 
 
 class NumpyRotation(keras.callbacks.Callback):
@@ -35,13 +40,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", type=int, default=20, help="batches per epoch")
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--mode", default=DEFAULT_MODES[keras.backend.backend()],
+                        choices=MODES[keras.backend.backend()])
     args = parser.parse_args(argv)
+    backend.enable_float64()  # the monitors' float64 dot products, on JAX
+    print(f"backend: {keras.backend.backend()}, mode: {args.mode}")
     print(f"{'model':10} {'epoch s':>8} {'ours':>7} {'numpy':>7}   (ratios to no monitoring)")
     rows = []
     for model_name in args.models:
         make_model, shape, weights = model_and_weights(model_name)
         x, y = batch(shape, size=128 * args.batches)
-        model = compiled(make_model, keras.optimizers.SGD(0.01), weights, "graph")
+        model = compiled(make_model, keras.optimizers.SGD(0.01), weights, args.mode)
 
         def epoch(callbacks):
             return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)

@@ -82,13 +82,16 @@ def xla_compiled_update(fn):
     return tf.function(fn, jit_compile=True)
 
 
-def distributed():
-    """Whether a `tf.distribute` strategy other than the default is in scope."""
+def distributed(model=None):
+    """Whether a `tf.distribute` strategy other than the default is in scope, or is
+    `model`'s (a model built in a strategy's scope trains under it)."""
     if name() != "tensorflow":
         return False
     import tensorflow as tf
 
-    return tf.distribute.has_strategy()
+    if tf.distribute.has_strategy():
+        return True
+    return model is not None and model.distribute_strategy is not tf.distribute.get_strategy()
 
 
 @contextlib.contextmanager

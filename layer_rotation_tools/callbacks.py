@@ -8,7 +8,9 @@
   multipliers (the "SGD-Layca-AdaptCopy" procedure of Section 5.4).
 
 Measurements run on the device in one compiled function per record over variables
-holding the reference kernels; one small vector comes back to the host per record.
+holding the reference kernels; one small vector comes back to the host per record. On
+TensorFlow, batch records need no batch hook: a record every batch is measured inside
+the compiled training step itself, and read back at the end of the epoch.
 """
 
 import math
@@ -24,6 +26,11 @@ from layer_rotation_tools.layca import Layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.storage import read_h5, write_h5_atomic
 from layer_rotation_tools.transforms import cosine_distance, rotation_rate
+
+
+#: The logs' key under which a training step hands its record to the monitor (removed
+#: before Keras' callbacks see the logs).
+_RECORD = "_layer_rotation_record"
 
 
 class _KernelMonitor(keras.callbacks.Callback):
@@ -59,6 +66,10 @@ class _KernelMonitor(keras.callbacks.Callback):
                     "tensorflow packages: pip install tensorboard tensorflow (or layer-rotation-tools[tensorboard])."
                 ) from None
         self.batch_frequency = batch_frequency
+        if batch_frequency is None or backend.name() == "tensorflow":
+            # No batch hook (Keras' own no-op): Keras then runs the steps without waiting
+            # on batch hooks. TensorFlow's batch records come from `_monitored_train_function`.
+            self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir
         self._columns = []  # variable paths, in the order first seen
@@ -68,6 +79,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._rows, self._epochs, self._steps = [], [], []
         self._kernels = []
         self._pending_references = None
+        self._pending_records = []  # (values, iterations, epoch position) of batches, as tensors
+        self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
+        self._batches = 0  # batches run in the current epoch (TensorFlow)
+        self._training = False  # between on_train_begin and on_train_end
+        self._steps_run = 0  # calls of the training function since on_train_begin
         self._writer = None
         self._step_offset = 0
         self._epoch_offset = None
@@ -88,14 +104,17 @@ class _KernelMonitor(keras.callbacks.Callback):
     def epochs(self):
         """x position of each record, in epochs counted from this callback's first fit
         (epoch e ends at e + 1)."""
+        self._read_pending_records()
         return np.asarray(self._epochs, dtype=float)
 
     @property
     def steps(self):
         """The training step of each record, counted from this callback's first fit."""
+        self._read_pending_records()
         return np.asarray(self._steps, dtype=np.int64)
 
     def _values_array(self):
+        self._read_pending_records()
         values = np.full((len(self._rows), len(self._columns)), np.nan)
         for row, record in zip(values, self._rows):
             for column, path in enumerate(self._columns):
@@ -115,39 +134,101 @@ class _KernelMonitor(keras.callbacks.Callback):
         iterations = self._iterations()
         self._step_offset = max(self._steps_done - iterations, 0)
         self._epoch_offset = None
-        if self._trainable_kernels() or all(layer.built for layer in self.model._flatten_layers()):
+        self._build_pending = not (self._trainable_kernels() or all(layer.built for layer in self.model._flatten_layers()))
+        if not self._build_pending:
             self._start()
-        else:
-            self._start_after_build()
+        if backend.name() == "tensorflow":
+            # Another monitor of this fit may have wrapped the function already (it has run no
+            # step yet); one that has run steps was left by a fit that failed: unwrap it.
+            train_function = self.model.train_function
+            while isinstance(getattr(train_function, "__self__", None), _KernelMonitor) and (
+                train_function.__self__._steps_run or not train_function.__self__._training
+            ):
+                train_function = train_function.__self__._keras_train_function
+            self._keras_train_function = train_function
+            # Only one monitor can take its record inside Keras' step (it remakes the step).
+            self._wraps_monitor = isinstance(getattr(train_function, "__self__", None), _KernelMonitor)
+            self.model.train_function = self._monitored_train_function
+            self._training, self._steps_run = True, 0
+        elif self._build_pending:
+            raise ValueError(
+                f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
+                "model on a batch, or give it an Input, before fit."
+            )
 
     def _trainable_kernels(self):
         return kernel_variables(self.model, self.kernel_names)
 
-    def _start_after_build(self):
-        """Keras builds a model that was never called inside the first training step
-        (TensorFlow, no distribution strategy). Build it first, from the shapes of the
-        batches, as Keras does under a strategy, so that the references are the kernels'
-        values before the first step."""
+    def _monitored_train_function(self, iterator):
+        """Keras' training function on TensorFlow, with the batch records: taken inside
+        the step where every step is recorded (`_recording_function`), else measured
+        after it. First builds a model that was never called, as Keras does under a
+        strategy, from the shapes of the batches (Keras would build it inside the first
+        step), so that the references are the kernels' values before that step."""
+        if not self._training:  # left in place by a fit that failed
+            return self._keras_train_function(iterator)
+        self._steps_run += 1
+        if self._build_pending:
+            self._build_from(iterator)
+        frequency = self.batch_frequency
+        recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
+        logs = (recording or self._keras_train_function)(iterator)
+        self._batches += getattr(self.model, "steps_per_execution", 1) or 1
+        if frequency and self._batches % frequency == 0:
+            steps = self.params.get("steps")
+            position = self._current_epoch + (self._batches / steps if steps else 0.0)
+            if recording is not None:
+                values, iterations = logs.pop(_RECORD)
+                self._pending_records.append((values, iterations, position))
+            else:
+                self._record(position)
+        return logs
+
+    def _build_from(self, iterator):
+        spec = getattr(iterator, "element_spec", None)
+        if spec is None:
+            raise ValueError(
+                f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
+                "model on a batch, or give it an Input, before fit."
+            )
+        if not self._trainable_kernels():
+            batch = keras.tree.map_structure(
+                lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
+            )
+            self.model._symbolic_build(data_batch=batch)
+        self._build_pending = False
+        self._start()
+
+    def _recording_function(self):
+        """Keras' training function whose step also takes this monitor's record (values
+        and the optimizer's iterations, under the logs' key `_RECORD`): made by Keras
+        from a step that calls the model's `train_step` and then measures, once per
+        training function and kernels. None under a distribution strategy, or where
+        Keras has no `_make_function` (then the record is measured after the step, as
+        it is by a second monitor on the same fit)."""
         model = self.model
-        train_function = model.train_function
+        if backend.distributed(model) or not hasattr(model, "_make_function"):
+            return None
+        key = (self._keras_train_function, tuple(id(k) for k in self._kernels))
+        if key not in self._recording_functions:
+            monitor = self
 
-        def build_then_train(iterator):
-            model.train_function = train_function
-            spec = getattr(iterator, "element_spec", None)
-            if spec is None:
-                raise ValueError(
-                    f"{type(self).__name__} needs model {model.name!r} built before its first step: call the "
-                    "model on a batch, or give it an Input, before fit."
-                )
-            if not self._trainable_kernels():
-                batch = keras.tree.map_structure(
-                    lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
-                )
-                model._symbolic_build(data_batch=batch)
-            self._start()
-            return train_function(iterator)
+            def step_with_record(data):
+                logs = model.train_step(data)
+                references, kernels = monitor._arguments()
+                values = type(monitor)._measure(references, kernels)
+                monitor._after_record_in_step(values)
+                return {**logs, _RECORD: (values, ops.convert_to_tensor(model.optimizer.iterations))}
 
-        model.train_function = build_then_train
+            self._recording_functions = {key: model._make_function(step_with_record)}
+        return self._recording_functions[key]
+
+    def _read_pending_records(self):
+        """Bring the batch records taken inside training steps to the host, in order."""
+        pending, self._pending_records = self._pending_records, []
+        for values, iterations, position in pending:
+            self._append(ops.convert_to_numpy(values), self._step_offset + int(ops.convert_to_numpy(iterations)),
+                         position)
 
     def _start(self):
         backend.require_float64(type(self).__name__)
@@ -237,6 +318,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._record(position)
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._batches = 0
         if self._epoch_offset is None:
             self._epoch_offset = max(self._epochs_done - epoch, 0)
         self._current_epoch = epoch + self._epoch_offset
@@ -247,14 +329,23 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._record(self._current_epoch + 1.0)
 
     def on_train_end(self, logs=None):
+        self._read_pending_records()
+        self._training = False
+        if backend.name() == "tensorflow" and self.model.train_function == self._monitored_train_function:
+            self.model.train_function = self._keras_train_function
         self._steps_done = self._step_offset + self._iterations()
 
     def _record(self, epoch_position):
+        self._read_pending_records()
         step = self._step_offset + self._iterations()
         if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
-        values = np.asarray(ops.convert_to_numpy(self._measure_fn(*self._arguments())))
+        values = ops.convert_to_numpy(self._measure_fn(*self._arguments()))
         self._after_record()
+        self._append(values, step, epoch_position)
+
+    def _append(self, values, step, epoch_position):
+        values = np.asarray(values)
         self._rows.append(dict(zip(self._paths, values.tolist())))
         self._epochs.append(float(epoch_position))
         self._steps.append(step)
@@ -277,6 +368,9 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def _after_record(self):
         """What a monitor does once a record is taken (nothing by default)."""
+
+    def _after_record_in_step(self, values):
+        """`_after_record`, inside a training step (nothing by default)."""
 
     def save(self, path):
         """Write the records to an HDF5 file, atomically."""
@@ -368,6 +462,10 @@ class LayerRotationRates(_KernelMonitor):
         for path, kernel in zip(self._paths, self._kernels):
             # A copy: on JAX the kernel's buffer is donated to the next training step.
             self._references[path].assign(ops.copy(kernel))
+
+    def _after_record_in_step(self, values):
+        for path, kernel in zip(self._paths, self._kernels):
+            self._references[path].assign(kernel)
 
 
 class ReplayRotationRates(keras.callbacks.Callback):

@@ -61,7 +61,7 @@ class _Capture(keras.callbacks.Callback):
             self.seen.append(self._kernels())
 
 
-@pytest.mark.parametrize("batch_frequency", [None, 2])
+@pytest.mark.parametrize("batch_frequency", [None, 1, 2])
 def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency):
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
@@ -70,12 +70,44 @@ def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency
     model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[curves, capture])
     expected = [[references.cosine_distance(w0, w) for w0, w in zip(capture.initial, ws)] for ws in capture.seen]
     assert curves.layer_names == ["first", "second", "last"]
-    assert curves.distances.shape == (len(capture.seen), 3) == ((6 if batch_frequency else 3), 3)
+    records_per_epoch = 4 // batch_frequency if batch_frequency else 1
+    assert curves.distances.shape == (len(capture.seen), 3) == (3 * records_per_epoch, 3)
     np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
     assert curves.distances.min() > 0
-    want_epochs = [0.5, 1, 1.5, 2, 2.5, 3] if batch_frequency else [1, 2, 3]
+    want_epochs = [e + (b + 1) / records_per_epoch for e in range(3) for b in range(records_per_epoch)]
     np.testing.assert_allclose(curves.epochs, want_epochs)
     np.testing.assert_array_equal(curves.steps, np.array(want_epochs) * 4)
+
+
+def test_a_monitored_fit_leaves_logs_and_later_fits_as_keras_makes_them():
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data()
+    curves, seen = LayerRotationCurves(batch_frequency=1), []
+    logs_seen = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(sorted(logs)))
+    monitored = model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, logs_seen])
+    plain = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert seen == [["accuracy", "loss"]] * 4
+    assert sorted(monitored.history) == sorted(plain.history) == ["accuracy", "loss"]
+    assert len(curves.distances) == 4  # the plain fit added nothing
+
+
+def test_a_fit_that_fails_midway_keeps_its_records_and_the_next_fit_records_again():
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, capture = LayerRotationCurves(batch_frequency=1), _Capture(every=1)
+
+    def fail(epoch, logs):
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[curves, capture, keras.callbacks.LambdaCallback(on_epoch_end=fail)])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    expected = [[references.cosine_distance(w0, w) for w0, w in zip(capture.initial, ws)] for ws in capture.seen]
+    np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(curves.steps, np.arange(1, 9))
 
 
 def test_a_second_fit_keeps_the_initial_kernels():
