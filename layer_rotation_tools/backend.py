@@ -113,11 +113,12 @@ def only_if(condition, message, value):
     if name() == "jax":
         import jax
 
-        def check(holds, received):
-            if not holds:
-                warnings.warn(f"{message} {received}", RuntimeWarning, stacklevel=1)
+        def warn(received):
+            warnings.warn(f"{message} {received}", RuntimeWarning, stacklevel=1)
 
-        jax.debug.callback(check, condition, value)
+        # The host callback only in the branch taken when the condition fails: a callback
+        # on every step would make each step wait on the host.
+        jax.lax.cond(condition, lambda v: None, lambda v: jax.debug.callback(warn, v), value)
     yield
 
 

@@ -8,9 +8,11 @@
   multipliers (the "SGD-Layca-AdaptCopy" procedure of Section 5.4).
 
 Measurements run on the device in one compiled function per record over variables
-holding the reference kernels; one small vector comes back to the host per record. On
-TensorFlow, batch records need no batch hook: a record every batch is measured inside
-the compiled training step itself, and read back at the end of the epoch.
+holding the reference kernels; one small vector comes back to the host per record. Batch
+records need no batch hook (which would make Keras wait on every step): the monitor
+wraps Keras' training function, and measures right after each step (on TensorFlow, where
+every step is recorded, inside the compiled step itself), leaving the values on the
+device until the end of the epoch.
 """
 
 import math
@@ -66,10 +68,6 @@ class _KernelMonitor(keras.callbacks.Callback):
                     "tensorflow packages: pip install tensorboard tensorflow (or layer-rotation-tools[tensorboard])."
                 ) from None
         self.batch_frequency = batch_frequency
-        if batch_frequency is None or backend.name() == "tensorflow":
-            # No batch hook (Keras' own no-op): Keras then runs the steps without waiting
-            # on batch hooks. TensorFlow's batch records come from `_monitored_train_function`.
-            self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir
         self._columns = []  # variable paths, in the order first seen
@@ -81,9 +79,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._pending_references = None
         self._pending_records = []  # (values, iterations, epoch position) of batches, as tensors
         self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
-        self._batches = 0  # batches run in the current epoch (TensorFlow)
+        self._batches = 0  # batches run in the current epoch
         self._training = False  # between on_train_begin and on_train_end
         self._steps_run = 0  # calls of the training function since on_train_begin
+        self._positions = None  # see _state_positions
         self._writer = None
         self._step_offset = 0
         self._epoch_offset = None
@@ -127,7 +126,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             raise ValueError(
                 f"{type(self).__name__}(batch_frequency={self.batch_frequency}) cannot record every "
                 f"{self.batch_frequency} steps: the model is compiled with steps_per_execution="
-                f"{steps_per_execution}, so Keras calls batch hooks only every {steps_per_execution} steps. "
+                f"{steps_per_execution}, so the kernels can be read only every {steps_per_execution} steps. "
                 f"Use a batch_frequency that is a multiple of {steps_per_execution}, or compile with a "
                 f"steps_per_execution that divides {self.batch_frequency}."
             )
@@ -137,52 +136,87 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._build_pending = not (self._trainable_kernels() or all(layer.built for layer in self.model._flatten_layers()))
         if not self._build_pending:
             self._start()
-        if backend.name() == "tensorflow":
-            # Another monitor of this fit may have wrapped the function already (it has run no
-            # step yet); one that has run steps was left by a fit that failed: unwrap it.
-            train_function = self.model.train_function
-            while isinstance(getattr(train_function, "__self__", None), _KernelMonitor) and (
-                train_function.__self__._steps_run or not train_function.__self__._training
-            ):
-                train_function = train_function.__self__._keras_train_function
-            self._keras_train_function = train_function
-            # Only one monitor can take its record inside Keras' step (it remakes the step).
-            self._wraps_monitor = isinstance(getattr(train_function, "__self__", None), _KernelMonitor)
-            self.model.train_function = self._monitored_train_function
-            self._training, self._steps_run = True, 0
-        elif self._build_pending:
+        elif backend.name() != "tensorflow":
             raise ValueError(
                 f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
                 "model on a batch, or give it an Input, before fit."
             )
+        # Another monitor of this fit may have wrapped the function already (it has run no
+        # step yet); one that has run steps was left by a fit that failed: unwrap it.
+        train_function = self.model.train_function
+        while isinstance(getattr(train_function, "__self__", None), _KernelMonitor) and (
+            train_function.__self__._steps_run or not train_function.__self__._training
+        ):
+            train_function = train_function.__self__._keras_train_function
+        self._keras_train_function = train_function
+        # Only one monitor can take its record inside Keras' step (it remakes the step).
+        self._wraps_monitor = isinstance(getattr(train_function, "__self__", None), _KernelMonitor)
+        self.model.train_function = self._monitored_train_function
+        self._training, self._steps_run, self._positions = True, 0, None
 
     def _trainable_kernels(self):
         return kernel_variables(self.model, self.kernel_names)
 
-    def _monitored_train_function(self, iterator):
-        """Keras' training function on TensorFlow, with the batch records: taken inside
-        the step where every step is recorded (`_recording_function`), else measured
-        after it. First builds a model that was never called, as Keras does under a
-        strategy, from the shapes of the batches (Keras would build it inside the first
-        step), so that the references are the kernels' values before that step."""
+    def _monitored_train_function(self, *args):
+        """Keras' training function (its arguments and results are the backend's:
+        an iterator on TensorFlow, a batch on PyTorch, state and batch on JAX, which
+        returns the new state with the logs), with the batch records: taken inside the
+        step where every step is recorded on TensorFlow (`_recording_function`), else
+        measured right after it (`_measure_after`). On TensorFlow, first builds a model
+        that was never called, as Keras does under a strategy, from the shapes of the
+        batches (Keras would build it inside the first step), so that the references
+        are the kernels' values before that step."""
         if not self._training:  # left in place by a fit that failed
-            return self._keras_train_function(iterator)
+            return self._keras_train_function(*args)
         self._steps_run += 1
         if self._build_pending:
-            self._build_from(iterator)
+            self._build_from(args[0])
         frequency = self.batch_frequency
         recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
-        logs = (recording or self._keras_train_function)(iterator)
-        self._batches += getattr(self.model, "steps_per_execution", 1) or 1
+        outputs = (recording or self._keras_train_function)(*args)
+        self._batches += getattr(self._model, "steps_per_execution", 1) or 1
         if frequency and self._batches % frequency == 0:
             steps = self.params.get("steps")
             position = self._current_epoch + (self._batches / steps if steps else 0.0)
             if recording is not None:
-                values, iterations = logs.pop(_RECORD)
+                values, iterations = outputs.pop(_RECORD)
                 self._pending_records.append((values, iterations, position))
             else:
-                self._record(position)
-        return logs
+                self._measure_after(outputs, position)
+        return outputs
+
+    def _measure_after(self, outputs, position):
+        """Measure the kernels just after a step, leaving the values on the device. On
+        JAX, where Keras holds the model's state outside its variables during `fit`,
+        the kernels and the iteration count are read from the state the step returned
+        (and `self._model`, not `self.model`, whose JAX state sync would write the state
+        of the step before back into the model)."""
+        if backend.name() == "jax":
+            _, (trainable, _, optimizer_variables, _) = outputs
+            kernel_positions, counter_position = self._state_positions()
+            kernels = [trainable[i] for i in kernel_positions]
+            iterations = ops.copy(optimizer_variables[counter_position])  # the next step donates the state
+        else:
+            kernels = [k.value for k in self._kernels]
+            iterations = ops.copy(self._counter())
+        values = self._measure_fn([self._references[p].value for p in self._paths], kernels)
+        self._after_record(kernels)
+        self._pending_records.append((values, iterations, position))
+
+    def _state_positions(self):
+        """Where the kernels lie in the JAX state's trainable variables, and the
+        optimizer's iteration count in its optimizer variables (found once per fit)."""
+        if self._positions is None:
+            model = self._model
+            trainable = {id(v): i for i, v in enumerate(model.trainable_variables)}
+            counters = [i for i, v in enumerate(model.optimizer.variables) if v is self._counter()]
+            if not counters:
+                raise ValueError(
+                    f"{type(self).__name__} cannot read the step count of optimizer {model.optimizer.name!r}: its "
+                    "`iterations` variable is not among its `variables`."
+                )
+            self._positions = ([trainable[id(k)] for k in self._kernels], counters[0])
+        return self._positions
 
     def _build_from(self, iterator):
         spec = getattr(iterator, "element_spec", None)
@@ -206,8 +240,8 @@ class _KernelMonitor(keras.callbacks.Callback):
         training function and kernels. None under a distribution strategy, or where
         Keras has no `_make_function` (then the record is measured after the step, as
         it is by a second monitor on the same fit)."""
-        model = self.model
-        if backend.distributed(model) or not hasattr(model, "_make_function"):
+        model = self._model
+        if backend.name() != "tensorflow" or backend.distributed(model) or not hasattr(model, "_make_function"):
             return None
         key = (self._keras_train_function, tuple(id(k) for k in self._kernels))
         if key not in self._recording_functions:
@@ -217,14 +251,14 @@ class _KernelMonitor(keras.callbacks.Callback):
                 logs = model.train_step(data)
                 references, kernels = monitor._arguments()
                 values = type(monitor)._measure(references, kernels)
-                monitor._after_record_in_step(values)
+                monitor._after_record(kernels)
                 return {**logs, _RECORD: (values, ops.convert_to_tensor(model.optimizer.iterations))}
 
             self._recording_functions = {key: model._make_function(step_with_record)}
         return self._recording_functions[key]
 
     def _read_pending_records(self):
-        """Bring the batch records taken inside training steps to the host, in order."""
+        """Bring the batch records left on the device to the host, in order."""
         pending, self._pending_records = self._pending_records, []
         for values, iterations, position in pending:
             self._append(ops.convert_to_numpy(values), self._step_offset + int(ops.convert_to_numpy(iterations)),
@@ -308,14 +342,12 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._steps_done = self._steps[-1] if self._steps else 0
         self._epochs_done = int(math.ceil(self._epochs[-1])) if self._epochs else 0
 
+    def _counter(self):
+        """The optimizer's iteration count (a variable, not synced on JAX)."""
+        return self._model.optimizer.iterations
+
     def _iterations(self):
         return int(ops.convert_to_numpy(self.model.optimizer.iterations))
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.batch_frequency and (batch + 1) % self.batch_frequency == 0:
-            steps = self.params.get("steps")
-            position = self._current_epoch + ((batch + 1) / steps if steps else 0.0)
-            self._record(position)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._batches = 0
@@ -331,7 +363,7 @@ class _KernelMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._read_pending_records()
         self._training = False
-        if backend.name() == "tensorflow" and self.model.train_function == self._monitored_train_function:
+        if self.model.train_function == self._monitored_train_function:
             self.model.train_function = self._keras_train_function
         self._steps_done = self._step_offset + self._iterations()
 
@@ -340,8 +372,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         step = self._step_offset + self._iterations()
         if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
-        values = ops.convert_to_numpy(self._measure_fn(*self._arguments()))
-        self._after_record()
+        references, kernels = self._arguments()
+        values = ops.convert_to_numpy(self._measure_fn(references, kernels))
+        self._after_record(kernels)
         self._append(values, step, epoch_position)
 
     def _append(self, values, step, epoch_position):
@@ -366,11 +399,8 @@ class _KernelMonitor(keras.callbacks.Callback):
         (TensorFlow: the variables themselves; JAX: their current values)."""
         return [self._references[p].value for p in self._paths], [k.value for k in self._kernels]
 
-    def _after_record(self):
-        """What a monitor does once a record is taken (nothing by default)."""
-
-    def _after_record_in_step(self, values):
-        """`_after_record`, inside a training step (nothing by default)."""
+    def _after_record(self, kernels):
+        """What a monitor does once a record of `kernels` is taken (nothing by default)."""
 
     def save(self, path):
         """Write the records to an HDF5 file, atomically."""
@@ -458,14 +488,10 @@ class LayerRotationRates(_KernelMonitor):
     def _measure(references, kernels):
         return ops.stack([rotation_rate(r, k) for r, k in zip(references, kernels)])
 
-    def _after_record(self):
-        for path, kernel in zip(self._paths, self._kernels):
+    def _after_record(self, kernels):
+        for path, kernel in zip(self._paths, kernels):
             # A copy: on JAX the kernel's buffer is donated to the next training step.
             self._references[path].assign(ops.copy(kernel))
-
-    def _after_record_in_step(self, values):
-        for path, kernel in zip(self._paths, self._kernels):
-            self._references[path].assign(kernel)
 
 
 class ReplayRotationRates(keras.callbacks.Callback):

@@ -8,6 +8,7 @@ or take the inner optimizer's plain step with `train_non_kernels=True`.
 """
 
 import contextlib
+import functools
 import math
 import warnings
 
@@ -148,6 +149,7 @@ class Layca(keras.optimizers.Optimizer):
         self.lars_max_growth = float(lars_max_growth)
         self.jit_compile = bool(jit_compile)
         self._compiled_updates = _CompiledUpdates()
+        self._float32_first = False  # set at each update: whether it runs outside XLA
 
     def build(self, variables):
         if self.built:
@@ -239,8 +241,16 @@ class Layca(keras.optimizers.Optimizer):
     def _backend_apply_gradients(self, grads, trainable_variables):
         # After `build` (whose variables TensorFlow must be able to lift out of a traced
         # step), before any variable changes.
-        with _refusing_invalid(ops.convert_to_tensor(self._get_current_learning_rate())):
+        # A fixed rate was checked when set (`_checked_rate`); a schedule is checked at each
+        # step (on JAX the check's host callback would cost a third of a small model's step).
+        varies = isinstance(self._learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
+            self._learning_rate
+        )
+        rate = ops.convert_to_tensor(self._get_current_learning_rate())
+        with _refusing_invalid(rate) if varies else contextlib.nullcontext():
             update = self._compiled_update(trainable_variables) if self.jit_compile else None
+            # Outside XLA (PyTorch, TensorFlow without it), float32 dot products first.
+            self._float32_first = update is None and backend.name() != "jax"
             if update is None:
                 super()._backend_apply_gradients(grads, trainable_variables)
             else:
@@ -270,8 +280,11 @@ class Layca(keras.optimizers.Optimizer):
         proposed = self._inner_step(gradient, variable)
         rate = _valid_rate(ops.cast(learning_rate, "float64")) * ops.cast(multiplier, "float64")
         max_growth = self.lars_max_growth * ops.cast(self._initial_norm(index, p), "float64") if self.lars else None
-        rotate = _rotated if backend.tracing(p) else _rotated_compiled
-        self.assign(variable, rotate(p, proposed, rate, self.epsilon, max_growth))
+        if backend.tracing(p):
+            new = _rotated(p, proposed, rate, self.epsilon, max_growth, self._float32_first)
+        else:
+            new = _rotated_compiled(p, proposed, rate, self.epsilon, max_growth, self._float32_first)
+        self.assign(variable, new)
 
     def _initial_norm(self, index, p):
         """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
@@ -283,10 +296,11 @@ class Layca(keras.optimizers.Optimizer):
 
     def _inner_step(self, gradient, variable):
         """Let the inner optimizer step `variable` on the NaN-free gradient; return the
-        value it proposes (the caller writes the final value)."""
+        value it proposes, to be read before the caller writes the final value (on
+        PyTorch it is the variable's own tensor, not a copy)."""
         learning_rate = ops.cast(self.inner_optimizer.learning_rate, variable.dtype)
         self.inner_optimizer.update_step(nan_to_zero(ops.convert_to_tensor(gradient)), variable, learning_rate)
-        return _snapshot(variable)
+        return ops.convert_to_tensor(variable)
 
     def set_multipliers(self, multipliers):
         """Set layer-wise factors `{layer name: factor}` (rho_l = factor * rho(t)).
@@ -468,23 +482,25 @@ def _checked_multipliers(multipliers):
     return checked
 
 
-def _rotated(p, proposed, rate, epsilon, max_growth):
+def _rotated(p, proposed, rate, epsilon, max_growth, float32_first=False):
     """The kernel after Layca's step, or LARS' when `max_growth` is given, for the step
     p - proposed (taken in float32 at least, so half-precision kernels lose nothing to
-    the subtraction; NaN and Inf zeroed)."""
+    the subtraction; NaN and Inf zeroed). `float32_first`: see `transforms.linear_update`."""
     dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
     step = nan_to_zero(ops.cast(p, dtype) - ops.cast(proposed, dtype))
     if max_growth is None:
-        return layca_update(p, step, rate, epsilon)
-    return lars_update(p, step, rate, max_growth)
+        return layca_update(p, step, rate, epsilon, float32_first)
+    return lars_update(p, step, rate, max_growth, float32_first)
 
 
-def _rotated_compiled(p, proposed, rate, epsilon, max_growth):
+def _rotated_compiled(p, proposed, rate, epsilon, max_growth, float32_first=False):
     """`_rotated` as one compiled call, for eager steps (`run_eagerly=True`), where its ~60
-    small operations would cost more than the model's step; compiled once per backend."""
-    if backend.name() not in _ROTATED_COMPILED:
-        _ROTATED_COMPILED[backend.name()] = backend.compiled(_rotated)
-    return _ROTATED_COMPILED[backend.name()](p, proposed, rate, epsilon, max_growth)
+    small operations would cost more than the model's step; compiled once per backend and
+    choice of precision."""
+    key = (backend.name(), float32_first)
+    if key not in _ROTATED_COMPILED:
+        _ROTATED_COMPILED[key] = backend.compiled(functools.partial(_rotated, float32_first=float32_first))
+    return _ROTATED_COMPILED[key](p, proposed, rate, epsilon, max_growth)
 
 
 _ROTATED_COMPILED = {}

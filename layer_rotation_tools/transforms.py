@@ -16,9 +16,11 @@ overflow: kernels and steps with norms like 1e-30 or 1e30, and steps nearly para
 the kernel, rotate as precisely as any other. Compiled by XLA (Layca's update on every
 backend but PyTorch), the casts fuse into the passes over the kernel, which read and
 write the kernel's own dtype: float64 costs no extra pass, where a choice between
-float32 and float64 (a `cond`) would split the fusion.
+float32 and float64 (a `cond`) would split the fusion. Run operation by operation
+(PyTorch), float32 is taken first where it is accurate (`linear_update`).
 """
 
+import keras
 from keras import ops
 
 #: Threshold under which a step counts as zero (`||s|| <= 1e-7`, the authors' code).
@@ -37,7 +39,7 @@ def nan_to_zero(x):
     """Replace NaN and +-Inf by 0 (the authors' recommendation, Supp. A.2 of
     arXiv:1806.01603v1: "Replacing eventual NaN values in the update with zeros is
     required")."""
-    return ops.where(ops.isfinite(x), x, ops.zeros_like(x))
+    return ops.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)  # one fused pass on every backend
 
 
 def keep_finite(new, old):
@@ -57,11 +59,33 @@ def in_float32_range(a, b):
     return ops.logical_and(ops.logical_and(a > 1e-20, a < 1e30), ops.logical_and(b > 1e-20, b < 1e30))
 
 
-def linear_update(p, step, coefficients):
+def float32_suffices(a, b, c):
+    """Whether dot products taken in float32 give the coefficients accurately: a and b
+    `in_float32_range`, and s not within ~6 degrees of p's direction
+    (||s_perp||^2 > 0.01 ||s||^2), where b - c^2 / a would cancel."""
+    return ops.logical_and(in_float32_range(a, b), b - c * (c / a) > 0.01 * b)
+
+
+def linear_update(p, step, coefficients, float32_first=False):
     """p' = alpha p + beta s, with (alpha, beta) = coefficients(a, b, c) of the float64 dot
-    products, combined in float64 and returned in p's dtype."""
-    alpha, beta = coefficients(*dot_products(p, step))
-    return ops.cast(alpha * ops.cast(p, "float64") + beta * ops.cast(step, "float64"), p.dtype)
+    products, combined in float64 and returned in p's dtype.
+
+    With `float32_first`, for float32 kernels, the dot products and the combination are
+    taken in float32 where `float32_suffices`, and in float64 only otherwise (a `cond`):
+    fewer operations where they run one by one (PyTorch; TensorFlow without XLA), where
+    every cast to float64 is a pass over the kernel of its own. Under XLA the casts fuse
+    into the passes and the cond would split the fusion, so float64 throughout is faster.
+    """
+    def update(dtype, dots):
+        alpha, beta = coefficients(*dots)
+        return ops.cast(ops.cast(alpha, dtype) * ops.cast(p, dtype) + ops.cast(beta, dtype) * ops.cast(step, dtype), p.dtype)
+
+    if not float32_first or keras.backend.standardize_dtype(p.dtype) != "float32":
+        return update("float64", dot_products(p, step))
+    dots = dot_products(p, step, "float32")
+    return ops.cond(
+        float32_suffices(*dots), lambda: update("float32", dots), lambda: update("float64", dot_products(p, step))
+    )
 
 
 def layca_coefficients(a, b, c, rate, epsilon=STEP_EPSILON):
@@ -123,15 +147,15 @@ def _unless_still(moves, alpha, beta):
     return ops.where(moves, alpha, ops.ones_like(alpha)), ops.where(moves, beta, ops.zeros_like(beta))
 
 
-def layca_update(p, step, rate, epsilon=STEP_EPSILON):
+def layca_update(p, step, rate, epsilon=STEP_EPSILON, float32_first=False):
     """Layca's p' (see `layca_coefficients`): tan(angle(p, p')) == rho and ||p'|| == ||p||;
-    p itself, bit for bit, when the step is zero."""
-    return linear_update(p, step, lambda a, b, c: layca_coefficients(a, b, c, rate, epsilon))
+    p itself, bit for bit, when the step is zero. `float32_first`: see `linear_update`."""
+    return linear_update(p, step, lambda a, b, c: layca_coefficients(a, b, c, rate, epsilon), float32_first)
 
 
-def lars_update(p, step, rate, max_growth):
+def lars_update(p, step, rate, max_growth, float32_first=False):
     """LARS' p' (see `lars_coefficients`); p itself, bit for bit, when the step is zero."""
-    return linear_update(p, step, lambda a, b, c: lars_coefficients(a, b, c, rate, max_growth))
+    return linear_update(p, step, lambda a, b, c: lars_coefficients(a, b, c, rate, max_growth), float32_first)
 
 
 def cosine_distance(x, y):

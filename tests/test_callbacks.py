@@ -79,6 +79,24 @@ def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency
     np.testing.assert_array_equal(curves.steps, np.array(want_epochs) * 4)
 
 
+def test_monitoring_every_step_changes_nothing_in_training():
+    x, y = _data()
+    model = _model()
+    initial = model.get_weights()
+    model.compile(Layca(keras.optimizers.Adam(0.01), learning_rate=0.1), "categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    unmonitored = model.get_weights()
+    monitored = _model()
+    monitored.set_weights(initial)
+    monitored.compile(Layca(keras.optimizers.Adam(0.01), learning_rate=0.1), "categorical_crossentropy")
+    curves, rates = LayerRotationCurves(batch_frequency=1), LayerRotationRates()
+    monitored.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[curves, rates])
+    for want, got in zip(unmonitored, monitored.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(rates.rates, 0.1, rtol=1e-3)
+    assert curves.steps.tolist() == rates.steps.tolist() == list(range(1, 9))
+
+
 def test_a_monitored_fit_leaves_logs_and_later_fits_as_keras_makes_them():
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy", metrics=["accuracy"])

@@ -59,14 +59,17 @@ def test_cosine_distance_and_nan_guards():
     np.testing.assert_array_equal(_np(transforms.keep_finite(x, ops.ones_like(x) * 7)), [1.0, 7, 7, 7])
 
 
+@pytest.mark.parametrize("float32_first", [False, True])
 @pytest.mark.parametrize("scale", [1e-30, 1e-20, 1e-3, 1e15, 1e30])
-def test_tiny_and_huge_kernels_still_rotate_by_arctan_rho_in_float32(scale):
+def test_tiny_and_huge_kernels_still_rotate_by_arctan_rho_in_float32(scale, float32_first):
     p = (P * scale).astype(np.float32)
-    new = _np(transforms.layca_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1))
+    new = _np(transforms.layca_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
+                                      float32_first=float32_first))
     assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
     assert np.linalg.norm(new) == pytest.approx(np.linalg.norm(p.astype(np.float64)), rel=1e-5)
     lars = _np(transforms.lars_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
-                                      1e-4 * np.linalg.norm(p.astype(np.float64)) if scale < 1e30 else np.float32(1e26)))
+                                      1e-4 * np.linalg.norm(p.astype(np.float64)) if scale < 1e30 else np.float32(1e26),
+                                      float32_first=float32_first))
     np.testing.assert_allclose(lars / scale, references.lars(P, S, 0.1, np.linalg.norm(P)), rtol=1e-4, atol=1e-6)
     distance = float(_np(transforms.cosine_distance(ops.convert_to_tensor(p), ops.convert_to_tensor(new.astype(np.float32)))))
     assert distance == pytest.approx(references.cosine_distance(p, new), rel=1e-3)
@@ -80,10 +83,12 @@ def test_tiny_steps_below_the_threshold_are_zero_and_huge_steps_are_normalised()
     np.testing.assert_allclose(huge, references.layca(P, S, 0.1), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("float32_first", [False, True])
 @pytest.mark.parametrize("tilt", [1.0, 1e-2, 1e-4], ids=["general", "nearly-parallel", "almost-parallel"])
-def test_float32_kernels_rotate_precisely_on_both_paths(tilt):
-    """General steps take the float32 path, steps within ~6 degrees of p the float64 one."""
+def test_float32_kernels_rotate_precisely_on_both_paths(tilt, float32_first):
+    """With float32_first, general steps take the float32 path, steps within ~6 degrees
+    of p the float64 one; without, every step the float64 one."""
     p, step = P.astype(np.float32), (P + tilt * S).astype(np.float32)
-    new = _np(transforms.layca_update(p, step, 0.1))
+    new = _np(transforms.layca_update(p, step, 0.1, float32_first=float32_first))
     np.testing.assert_allclose(new, references.layca(p, step, 0.1), rtol=1e-5, atol=1e-6)
     assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
