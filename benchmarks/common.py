@@ -52,6 +52,8 @@ def batch(input_shape, size=128, seed=0):
 #: (`tf.function`, TensorFlow only) and xla (`jit_compile=True`, JAX's default). PyTorch
 #: runs eagerly (its `jit_compile`, torch.compile, is not benchmarked).
 MODES = {"tensorflow": ("eager", "graph", "xla"), "jax": ("eager", "xla"), "torch": ("eager",)}
+#: Keras' default way of running steps on each backend (`compile()`'s defaults).
+DEFAULT_MODES = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
 
 
 def compiled(make_model, optimizer, initial_weights, mode):

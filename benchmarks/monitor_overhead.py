@@ -16,11 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.common import MODELS, MODES, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
+from benchmarks.common import DEFAULT_MODES, MODELS, MODES, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
 from layer_rotation_tools import LayerRotationCurves, backend, kernel_variables  # noqa: E402
-
-#: Keras' default way of running steps on each backend (`compile()`'s defaults).
-DEFAULT_MODES = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
 
 
 class NumpyRotation(keras.callbacks.Callback):

@@ -137,10 +137,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         if not self._build_pending:
             self._start()
         elif backend.name() != "tensorflow":
-            raise ValueError(
-                f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
-                "model on a batch, or give it an Input, before fit."
-            )
+            raise self._unbuilt_error()
         # Another monitor of this fit may have wrapped the function already (it has run no
         # step yet); one that has run steps was left by a fit that failed: unwrap it.
         train_function = self.model.train_function
@@ -194,12 +191,12 @@ class _KernelMonitor(keras.callbacks.Callback):
         if backend.name() == "jax":
             _, (trainable, _, optimizer_variables, _) = outputs
             kernel_positions, counter_position = self._state_positions()
-            kernels = [trainable[i] for i in kernel_positions]
+            references, kernels = self._reference_values(), [trainable[i] for i in kernel_positions]
             iterations = ops.copy(optimizer_variables[counter_position])  # the next step donates the state
         else:
-            kernels = [k.value for k in self._kernels]
+            references, kernels = self._arguments()
             iterations = ops.copy(self._counter())
-        values = self._measure_fn([self._references[p].value for p in self._paths], kernels)
+        values = self._measure_fn(references, kernels)
         self._after_record(kernels)
         self._pending_records.append((values, iterations, position))
 
@@ -221,10 +218,7 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _build_from(self, iterator):
         spec = getattr(iterator, "element_spec", None)
         if spec is None:
-            raise ValueError(
-                f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
-                "model on a batch, or give it an Input, before fit."
-            )
+            raise self._unbuilt_error()
         if not self._trainable_kernels():
             batch = keras.tree.map_structure(
                 lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
@@ -232,6 +226,12 @@ class _KernelMonitor(keras.callbacks.Callback):
             self.model._symbolic_build(data_batch=batch)
         self._build_pending = False
         self._start()
+
+    def _unbuilt_error(self):
+        return ValueError(
+            f"{type(self).__name__} needs model {self.model.name!r} built before its first step: call the "
+            "model on a batch, or give it an Input, before fit."
+        )
 
     def _recording_function(self):
         """Keras' training function whose step also takes this monitor's record (values
@@ -252,7 +252,7 @@ class _KernelMonitor(keras.callbacks.Callback):
                 references, kernels = monitor._arguments()
                 values = type(monitor)._measure(references, kernels)
                 monitor._after_record(kernels)
-                return {**logs, _RECORD: (values, ops.convert_to_tensor(model.optimizer.iterations))}
+                return {**logs, _RECORD: (values, ops.convert_to_tensor(monitor._counter()))}
 
             self._recording_functions = {key: model._make_function(step_with_record)}
         return self._recording_functions[key]
@@ -397,7 +397,10 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _arguments(self):
         """The measure's arguments: references and kernels, as the backend's tensors
         (TensorFlow: the variables themselves; JAX: their current values)."""
-        return [self._references[p].value for p in self._paths], [k.value for k in self._kernels]
+        return self._reference_values(), [k.value for k in self._kernels]
+
+    def _reference_values(self):
+        return [self._references[p].value for p in self._paths]
 
     def _after_record(self, kernels):
         """What a monitor does once a record of `kernels` is taken (nothing by default)."""

@@ -243,11 +243,9 @@ class Layca(keras.optimizers.Optimizer):
         # step) and before any variable changes, a schedule's rate is checked at each step. A
         # fixed rate was checked when set (`_checked_rate`); checking it again would cost a host
         # callback in every JAX step (a third of the small MLP's step).
-        varies = isinstance(self._learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
-            self._learning_rate
-        )
         rate = ops.convert_to_tensor(self._get_current_learning_rate())
-        with _refusing_invalid(rate) if varies else contextlib.nullcontext():
+        # A schedule (or any callable rate) varies; a float or a variable does not.
+        with _refusing_invalid(rate) if callable(self._learning_rate) else contextlib.nullcontext():
             update = self._compiled_update(trainable_variables) if self.jit_compile else None
             # Outside XLA (PyTorch, TensorFlow without it), float32 dot products first.
             self._float32_first = update is None and backend.name() != "jax"
