@@ -27,7 +27,7 @@ from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, ke
 from layer_rotation_tools.layca import Layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.storage import read_h5, write_h5_atomic
-from layer_rotation_tools.transforms import cosine_distance, rotation_rate
+from layer_rotation_tools.transforms import cosine_distances, rotation_rates
 
 
 #: The logs' key under which a training step hands its record to the monitor (removed
@@ -457,7 +457,7 @@ class LayerRotationCurves(_KernelMonitor):
 
     @staticmethod
     def _measure(references, kernels):
-        return ops.stack([cosine_distance(r, k) for r, k in zip(references, kernels)])
+        return cosine_distances(references, kernels)
 
     def plot(self, ax=None, title=None):
         """Plot the curves in the papers' style; returns the Axes."""
@@ -489,7 +489,7 @@ class LayerRotationRates(_KernelMonitor):
 
     @staticmethod
     def _measure(references, kernels):
-        return ops.stack([rotation_rate(r, k) for r, k in zip(references, kernels)])
+        return rotation_rates(references, kernels)
 
     def _after_record(self, kernels):
         for path, kernel in zip(self._paths, kernels):

@@ -8,7 +8,6 @@ or take the inner optimizer's plain step with `train_non_kernels=True`.
 """
 
 import contextlib
-import functools
 import math
 import warnings
 
@@ -30,9 +29,10 @@ from layer_rotation_tools.kernels import (
 )
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
+    as_dtype,
     keep_finite,
-    lars_update,
-    layca_update,
+    lars_updates,
+    layca_updates,
     nan_to_zero,
     norm,
 )
@@ -79,9 +79,10 @@ class Layca(keras.optimizers.Optimizer):
     NaN and Inf are replaced by 0 in gradients and steps (Supp. A.2 of arXiv:1806.01603v1),
     so they never reach the weights.
 
-    The inner optimizer is called variable by variable through its `update_step`, so
-    its state (moments, iteration count) advances exactly as if it ran alone on the
-    same gradients; its own `learning_rate` only scales the step, which Layca
+    The inner optimizer steps the variables through its `_backend_update_step` (all at
+    once, fused where the backend fuses them; variable by variable through `update_step`
+    under a `tf.distribute` strategy), so its state (moments, iteration count) advances
+    exactly as if it ran alone on the same gradients; its own `learning_rate` only scales the step, which Layca
     normalises away (it still sets the step of non-kernels with `train_non_kernels`).
 
     Args:
@@ -149,7 +150,6 @@ class Layca(keras.optimizers.Optimizer):
         self.lars_max_growth = float(lars_max_growth)
         self.jit_compile = bool(jit_compile)
         self._compiled_updates = _CompiledUpdates()
-        self._float32_first = False  # set at each update: whether it runs outside XLA
 
     def build(self, variables):
         if self.built:
@@ -247,8 +247,6 @@ class Layca(keras.optimizers.Optimizer):
         # A schedule (or any callable rate) varies; a float or a variable does not.
         with _refusing_invalid(rate) if callable(self._learning_rate) else contextlib.nullcontext():
             update = self._compiled_update(trainable_variables) if self.jit_compile else None
-            # Outside XLA (PyTorch, TensorFlow without it), float32 dot products first.
-            self._float32_first = update is None and backend.name() != "jax"
             if update is None:
                 super()._backend_apply_gradients(grads, trainable_variables)
             else:
@@ -266,23 +264,57 @@ class Layca(keras.optimizers.Optimizer):
             functions[key] = backend.xla_compiled_update(update)
         return functions[key]
 
-    def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        multiplier = self._rate_multipliers[index]
-        if multiplier is None:
-            if self.train_non_kernels:
-                before = _snapshot(variable)
-                self.assign(variable, keep_finite(self._inner_step(gradient, variable), before))
-            return
-        p = _snapshot(variable)
-        proposed = self._inner_step(gradient, variable)
-        rate = _valid_rate(ops.cast(learning_rate, "float64")) * ops.cast(multiplier, "float64")
-        max_growth = self.lars_max_growth * ops.cast(self._initial_norm(index, p), "float64") if self.lars else None
-        if backend.tracing(p):
-            new = _rotated(p, proposed, rate, self.epsilon, max_growth, self._float32_first)
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if backend.distributed():
+            # tf.distribute updates each variable on its replicas: `update_step`.
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
         else:
-            new = _rotated_compiled(p, proposed, rate, self.epsilon, max_growth, self._float32_first)
-        self.assign(variable, new)
+            self._update(grads, trainable_variables, learning_rate, self.inner_optimizer._backend_update_step)
+
+    def update_step(self, gradient, variable, learning_rate):
+        def inner_update(grads, variables, inner_rate):
+            self.inner_optimizer.update_step(grads[0], variables[0], inner_rate)
+
+        self._update([gradient], [variable], learning_rate, inner_update)
+
+    def _update(self, grads, variables, learning_rate, inner_update):
+        """Step `variables`: the inner optimizer steps every kernel (and every non-kernel,
+        with `train_non_kernels`) on the NaN-free gradients, through `inner_update`
+        (its `_backend_update_step`, which steps them all at once where the backend
+        fuses the step of many variables, as PyTorch's Adam does), then each kernel
+        is set to its rotation towards the proposed value, all at once (`_rotated`).
+        Other variables do not move."""
+        indices = [self._get_variable_index(variable) for variable in variables]
+        is_kernel = [self._rate_multipliers[index] is not None for index in indices]
+        stepped = [i for i in range(len(variables)) if is_kernel[i] or self.train_non_kernels]
+        if not stepped:
+            return
+        before = [_snapshot(variables[i]) for i in stepped]
+        inner_update(
+            [nan_to_zero(ops.convert_to_tensor(grads[i])) for i in stepped],
+            [variables[i] for i in stepped],
+            self.inner_optimizer.learning_rate,
+        )
+        kernels, ps = [], []
+        for i, p in zip(stepped, before):
+            if is_kernel[i]:
+                kernels.append(i)
+                ps.append(p)
+            else:
+                self.assign(variables[i], keep_finite(ops.convert_to_tensor(variables[i]), p))
+        if not kernels:
+            return
+        # The value each kernel would take from the inner optimizer alone, read before any is written.
+        proposed = [ops.convert_to_tensor(variables[i]) for i in kernels]
+        rate = _valid_rate(ops.cast(learning_rate, "float64"))
+        rates = rate * ops.stack([ops.cast(self._rate_multipliers[indices[i]], "float64") for i in kernels])
+        max_growths = None
+        if self.lars:
+            initial = [self._initial_norm(indices[i], p) for i, p in zip(kernels, ps)]
+            max_growths = self.lars_max_growth * ops.stack([ops.cast(n, "float64") for n in initial])
+        rotate = _rotated if backend.tracing(ps[0]) else _rotated_compiled
+        for i, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths)):
+            self.assign(variables[i], new)
 
     def _initial_norm(self, index, p):
         """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
@@ -291,14 +323,6 @@ class Layca(keras.optimizers.Optimizer):
         value = ops.where(current > 0, current, ops.cast(norm(p), current.dtype))
         stored.assign(value)
         return value
-
-    def _inner_step(self, gradient, variable):
-        """Let the inner optimizer step `variable` on the NaN-free gradient; return the
-        value it proposes, to be read before the caller writes the final value (on
-        PyTorch it is the variable's own tensor, not a copy)."""
-        learning_rate = ops.cast(self.inner_optimizer.learning_rate, variable.dtype)
-        self.inner_optimizer.update_step(nan_to_zero(ops.convert_to_tensor(gradient)), variable, learning_rate)
-        return ops.convert_to_tensor(variable)
 
     def set_multipliers(self, multipliers):
         """Set layer-wise factors `{layer name: factor}` (rho_l = factor * rho(t)).
@@ -480,25 +504,25 @@ def _checked_multipliers(multipliers):
     return checked
 
 
-def _rotated(p, proposed, rate, epsilon, max_growth, float32_first=False):
-    """The kernel after Layca's step, or LARS' when `max_growth` is given, for the step
-    p - proposed (taken in float32 at least, so half-precision kernels lose nothing to
-    the subtraction; NaN and Inf zeroed). `float32_first`: see `transforms.linear_update`."""
-    dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
-    step = nan_to_zero(ops.cast(p, dtype) - ops.cast(proposed, dtype))
-    if max_growth is None:
-        return layca_update(p, step, rate, epsilon, float32_first)
-    return lars_update(p, step, rate, max_growth, float32_first)
+def _rotated(ps, proposed, rates, epsilon, max_growths):
+    """The kernels after Layca's step, or LARS' where `max_growths` are given, for the
+    steps p - proposed (taken in float32 at least, so half-precision kernels lose nothing
+    to the subtraction; NaN and Inf zeroed)."""
+    steps = []
+    for p, q in zip(ps, proposed):
+        dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
+        steps.append(nan_to_zero(as_dtype(p, dtype) - as_dtype(q, dtype)))
+    if max_growths is None:
+        return layca_updates(ps, steps, rates, epsilon)
+    return lars_updates(ps, steps, rates, max_growths)
 
 
-def _rotated_compiled(p, proposed, rate, epsilon, max_growth, float32_first=False):
-    """`_rotated` as one compiled call, for eager steps (`run_eagerly=True`), where its ~60
-    small operations would cost more than the model's step; compiled once per backend and
-    choice of precision."""
-    key = (backend.name(), float32_first)
-    if key not in _ROTATED_COMPILED:
-        _ROTATED_COMPILED[key] = backend.compiled(functools.partial(_rotated, float32_first=float32_first))
-    return _ROTATED_COMPILED[key](p, proposed, rate, epsilon, max_growth)
+def _rotated_compiled(ps, proposed, rates, epsilon, max_growths):
+    """`_rotated` as one compiled call, for eager steps (`run_eagerly=True`), where its
+    small operations would cost more than the model's step; compiled once per backend."""
+    if backend.name() not in _ROTATED_COMPILED:
+        _ROTATED_COMPILED[backend.name()] = backend.compiled(_rotated)
+    return _ROTATED_COMPILED[backend.name()](ps, proposed, rates, epsilon, max_growths)
 
 
 _ROTATED_COMPILED = {}

@@ -9,15 +9,13 @@ Steps must be finite (Layca passes them through `nan_to_zero`).
 
 Both updates are linear in p and s: p' = alpha p + beta s, with scalar coefficients
 that depend only on the three dot products a = p.p, b = s.s and c = s.p. So each update
-is three reductions, a few scalar operations and one combination (`linear_update`).
-The reductions and the combination run in float64, where the product of two float32
+is three reductions, a few scalar operations and one combination (`linear_updates`,
+which takes the scalar operations of all kernels at once, on vectors).
+Float32 kernels take the reductions and the combination in float32 where that is
+accurate (`float32_suffices`), and in float64 otherwise, where the product of two float32
 numbers is exact and the squares of any float32 (1e-90 to 1e77) neither underflow nor
 overflow: kernels and steps with norms like 1e-30 or 1e30, and steps nearly parallel to
-the kernel, rotate as precisely as any other. Compiled by XLA (Layca's update on every
-backend but PyTorch), the casts fuse into the passes over the kernel, which read and
-write the kernel's own dtype: float64 costs no extra pass, where a choice between
-float32 and float64 (a `cond`) would split the fusion. Run operation by operation
-(PyTorch), float32 is taken first where it is accurate (`linear_update`).
+the kernel, rotate as precisely as any other.
 """
 
 import keras
@@ -48,9 +46,23 @@ def keep_finite(new, old):
 
 
 def dot_products(x, y, dtype="float64"):
-    """(x.x, y.y, x.y) of the flattened tensors, computed in `dtype`, as float64."""
-    x, y = ops.cast(x, dtype), ops.cast(y, dtype)
-    return tuple(ops.cast(d, "float64") for d in (ops.sum(ops.square(x)), ops.sum(ops.square(y)), ops.sum(x * y)))
+    """[x.x, y.y, x.y] of the flattened tensors, computed in `dtype`, as a float64 vector."""
+    x, y = as_dtype(x, dtype), as_dtype(y, dtype)
+    return as_dtype(ops.stack([ops.sum(ops.square(x)), ops.sum(ops.square(y)), ops.sum(x * y)]), "float64")
+
+
+def stacked_dot_products(xs, ys, dtype="float64"):
+    """The `dot_products` of each pair (x_i, y_i), as three float64 vectors (x_i.x_i),
+    (y_i.y_i) and (x_i.y_i)."""
+    return ops.unstack(ops.stack([dot_products(x, y, dtype) for x, y in zip(xs, ys)]), axis=1)
+
+
+def as_dtype(x, dtype):
+    """`x` as a tensor in `dtype`: `x` itself where it already is one (a cast that is no
+    operation still costs a dispatch where operations run one by one)."""
+    if ops.is_tensor(x) and keras.backend.standardize_dtype(x.dtype) == dtype:
+        return x
+    return ops.cast(x, dtype)
 
 
 def in_float32_range(a, b):
@@ -66,26 +78,34 @@ def float32_suffices(a, b, c):
     return ops.logical_and(in_float32_range(a, b), b - c * (c / a) > 0.01 * b)
 
 
-def linear_update(p, step, coefficients, float32_first=False):
-    """p' = alpha p + beta s, with (alpha, beta) = coefficients(a, b, c) of the float64 dot
-    products, combined in float64 and returned in p's dtype.
+def linear_updates(ps, steps, coefficients):
+    """[alpha_i p_i + beta_i s_i] for kernels p_i and steps s_i, with (alpha, beta) =
+    coefficients(a, b, c) taken once on the vectors of every pair's dot products
+    (a_i, b_i, c_i), in float64, and each result in p_i's dtype.
 
-    With `float32_first`, for float32 kernels, the dot products and the combination are
-    taken in float32 where `float32_suffices`, and in float64 only otherwise (a `cond`):
-    fewer operations where they run one by one (PyTorch; TensorFlow without XLA), where
-    every cast to float64 is a pass over the kernel of its own. Under XLA the casts fuse
-    into the passes and the cond would split the fusion, so float64 throughout is faster.
+    The scalar arithmetic of all kernels is one pass of vector operations: a dozen
+    operations in all rather than a dozen per kernel, which counts where operations run
+    one by one (PyTorch, eager steps). Where every kernel is float32, the dot products and
+    the combinations are taken in float32 if `float32_suffices` for every pair, else all
+    in float64 (one `cond` for all kernels): float32 passes over the kernels are faster
+    on every backend, compiled by XLA or not (issue 12's measurements).
     """
-    def update(dtype, dots):
+    def combine(dtype, dots):
         alpha, beta = coefficients(*dots)
-        return ops.cast(ops.cast(alpha, dtype) * ops.cast(p, dtype) + ops.cast(beta, dtype) * ops.cast(step, dtype), p.dtype)
+        alphas, betas = ops.unstack(as_dtype(alpha, dtype)), ops.unstack(as_dtype(beta, dtype))
+        return [
+            as_dtype(a * as_dtype(p, dtype) + b * as_dtype(s, dtype), p.dtype)
+            for a, b, p, s in zip(alphas, betas, ps, steps)
+        ]
 
-    if not float32_first or keras.backend.standardize_dtype(p.dtype) != "float32":
-        return update("float64", dot_products(p, step))
-    dots = dot_products(p, step, "float32")
-    return ops.cond(
-        float32_suffices(*dots), lambda: update("float32", dots), lambda: update("float64", dot_products(p, step))
-    )
+    def in_float64():
+        return combine("float64", stacked_dot_products(ps, steps))
+
+    if any(keras.backend.standardize_dtype(p.dtype) != "float32" for p in ps):
+        return in_float64()
+    dots = stacked_dot_products(ps, steps, "float32")
+    suffices = ops.all(float32_suffices(*dots))
+    return ops.cond(suffices, lambda: combine("float32", dots), in_float64)
 
 
 def layca_coefficients(a, b, c, rate, epsilon=STEP_EPSILON):
@@ -147,38 +167,47 @@ def _unless_still(moves, alpha, beta):
     return ops.where(moves, alpha, ops.ones_like(alpha)), ops.where(moves, beta, ops.zeros_like(beta))
 
 
-def layca_update(p, step, rate, epsilon=STEP_EPSILON, float32_first=False):
-    """Layca's p' (see `layca_coefficients`): tan(angle(p, p')) == rho and ||p'|| == ||p||;
-    p itself, bit for bit, when the step is zero. `float32_first`: see `linear_update`."""
-    return linear_update(p, step, lambda a, b, c: layca_coefficients(a, b, c, rate, epsilon), float32_first)
+def layca_updates(ps, steps, rates, epsilon=STEP_EPSILON):
+    """Layca's p'_i for each kernel p_i and step s_i (see `layca_coefficients`), at rate
+    rates[i] (or one rate for all): tan(angle(p_i, p'_i)) == rho_i and ||p'_i|| == ||p_i||;
+    p_i itself, bit for bit, when its step is zero."""
+    return linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon))
 
 
-def lars_update(p, step, rate, max_growth, float32_first=False):
-    """LARS' p' (see `lars_coefficients`); p itself, bit for bit, when the step is zero."""
-    return linear_update(p, step, lambda a, b, c: lars_coefficients(a, b, c, rate, max_growth), float32_first)
+def lars_updates(ps, steps, rates, max_growths):
+    """LARS' p'_i for each kernel (see `lars_coefficients`), with the cap max_growths[i]
+    (or one for all); p_i itself, bit for bit, when its step is zero."""
+    return linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths))
 
 
-def cosine_distance(x, y):
-    """Layer rotation (Section 3.1 of arXiv:1806.01603): 1 - x.y / (||x|| ||y||).
+def cosine_distances(xs, ys):
+    """Layer rotation (Section 3.1 of arXiv:1806.01603) of each pair of kernels,
+    1 - x.y / (||x|| ||y||), as a float64 vector.
 
     Dot products in float32 (absolute error about 1e-8, what float32 kernels resolve)
-    when the norms are `in_float32_range`, else in float64.
+    where every kernel is float32 and every norm `in_float32_range`, else in float64.
     """
-    def distance(xx, yy, xy):
+    def distances(xx, yy, xy):
         return 1.0 - xy / ops.sqrt(xx * yy)
 
-    dots = dot_products(x, y, "float32")
-    return ops.cond(in_float32_range(dots[0], dots[1]), lambda: distance(*dots), lambda: distance(*dot_products(x, y)))
+    def in_float64():
+        return distances(*stacked_dot_products(xs, ys))
+
+    if any(keras.backend.standardize_dtype(x.dtype) != "float32" for x in xs):
+        return in_float64()
+    dots = stacked_dot_products(xs, ys, "float32")
+    return ops.cond(ops.all(in_float32_range(dots[0], dots[1])), lambda: distances(*dots), in_float64)
 
 
-def rotation_rate(previous, current):
-    """Per-step layer rotation rate: tan of the angle between two kernels, in float64.
+def rotation_rates(previous, current):
+    """Per-step layer rotation rate of each kernel: tan of the angle between its values
+    before and after, as a float64 vector.
 
-    Equal to sqrt(1 / (1 - d)^2 - 1) with d = cosine_distance(previous, current), the
-    authors' formula, but computed as tan = sqrt(a b - c^2) / |c| (a = x.x, b = y.y,
-    c = x.y), whose float64 cancellation keeps small angles (1e-4 and below) precise
-    where 1 - d, rounded near 1, would not.
+    Equal to sqrt(1 / (1 - d)^2 - 1) with d = the cosine distance, the authors'
+    formula, but computed as tan = sqrt(a b - c^2) / |c| (a = x.x, b = y.y, c = x.y) in
+    float64, whose cancellation keeps small angles (1e-4 and below) precise where 1 - d,
+    rounded near 1, would not.
     """
-    aa, bb, ab = dot_products(previous, current)
+    aa, bb, ab = stacked_dot_products(previous, current)
     gap = aa * bb - ab * ab
     return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(ab)  # not maximum: see lars_coefficients

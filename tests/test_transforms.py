@@ -1,5 +1,6 @@
 """Each Layca/LARS operation against its numpy equation."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -16,6 +17,14 @@ def _np(x):
     return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
 
 
+def _layca(p, step, rho, **options):
+    return transforms.layca_updates([p], [step], rho, **options)[0]
+
+
+def _lars(p, step, rho, max_growth, **options):
+    return transforms.lars_updates([p], [step], rho, max_growth, **options)[0]
+
+
 def test_dot_products_are_the_float64_gram_matrix_even_for_tiny_float32_values():
     p, s = (P * 1e-30).astype(np.float32), (S * 1e25).astype(np.float32)
     a, b, c = (float(_np(x)) for x in transforms.dot_products(p, s))
@@ -26,17 +35,17 @@ def test_dot_products_are_the_float64_gram_matrix_even_for_tiny_float32_values()
 @pytest.mark.parametrize("step", [np.zeros_like(S), S * 1e-9, 3.0 * P], ids=["zero", "below-epsilon", "parallel"])
 def test_layca_steps_that_cannot_rotate_leave_p_bit_for_bit(step):
     p = P.astype(np.float32)
-    np.testing.assert_array_equal(_np(transforms.layca_update(p, step.astype(np.float32), 0.1)), p)
+    np.testing.assert_array_equal(_np(_layca(p, step.astype(np.float32), 0.1)), p)
 
 
 def test_lars_zero_step_leaves_p_bit_for_bit():
     p = P.astype(np.float32)
-    np.testing.assert_array_equal(_np(transforms.lars_update(p, np.zeros_like(p), 0.1, 1e-4)), p)
+    np.testing.assert_array_equal(_np(_lars(p, np.zeros_like(p), 0.1, 1e-4)), p)
 
 
 @pytest.mark.parametrize("rho", [3.0**-7, 3.0**-3, 1.0, 9.0])
 def test_layca_update_rotates_by_arctan_rho_and_keeps_the_norm(rho):
-    new = _np(transforms.layca_update(ops.convert_to_tensor(P), ops.convert_to_tensor(S), rho))
+    new = _np(_layca(ops.convert_to_tensor(P), ops.convert_to_tensor(S), rho))
     np.testing.assert_allclose(new, references.layca(P, S, rho), rtol=1e-10)
     assert references.tan_angle(P, new) == pytest.approx(rho, rel=1e-6)
     assert np.linalg.norm(new) == pytest.approx(np.linalg.norm(P), rel=1e-12)
@@ -48,47 +57,74 @@ def test_rotation_rate_is_tan_of_the_angle_also_for_tiny_angles_in_float32(angle
     a[0] = 2.0
     b = np.zeros(10, np.float32)
     b[0], b[1] = 3.0 * np.cos(angle), 3.0 * np.sin(angle)
-    rate = float(ops.convert_to_numpy(transforms.rotation_rate(ops.convert_to_tensor(a), ops.convert_to_tensor(b))))
+    rate = float(_np(transforms.rotation_rates([a], [b])[0]))
     assert rate == pytest.approx(abs(np.tan(angle)), rel=1e-4)
 
 
 def test_cosine_distance_and_nan_guards():
-    assert float(_np(transforms.cosine_distance(ops.convert_to_tensor(P), ops.convert_to_tensor(-P)))) == pytest.approx(2.0)
+    assert float(_np(transforms.cosine_distances([P], [-P])[0])) == pytest.approx(2.0)
     x = ops.convert_to_tensor(np.array([1.0, np.nan, np.inf, -np.inf]))
     np.testing.assert_array_equal(_np(transforms.nan_to_zero(x)), [1.0, 0, 0, 0])
     np.testing.assert_array_equal(_np(transforms.keep_finite(x, ops.ones_like(x) * 7)), [1.0, 7, 7, 7])
 
 
-@pytest.mark.parametrize("float32_first", [False, True])
 @pytest.mark.parametrize("scale", [1e-30, 1e-20, 1e-3, 1e15, 1e30])
-def test_tiny_and_huge_kernels_still_rotate_by_arctan_rho_in_float32(scale, float32_first):
+def test_tiny_and_huge_kernels_still_rotate_by_arctan_rho_in_float32(scale):
     p = (P * scale).astype(np.float32)
-    new = _np(transforms.layca_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
-                                      float32_first=float32_first))
+    new = _np(_layca(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1))
     assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
     assert np.linalg.norm(new) == pytest.approx(np.linalg.norm(p.astype(np.float64)), rel=1e-5)
-    lars = _np(transforms.lars_update(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
-                                      1e-4 * np.linalg.norm(p.astype(np.float64)) if scale < 1e30 else np.float32(1e26),
-                                      float32_first=float32_first))
+    lars = _np(_lars(ops.convert_to_tensor(p), ops.convert_to_tensor(S.astype(np.float32)), 0.1,
+                     1e-4 * np.linalg.norm(p.astype(np.float64)) if scale < 1e30 else np.float32(1e26)))
     np.testing.assert_allclose(lars / scale, references.lars(P, S, 0.1, np.linalg.norm(P)), rtol=1e-4, atol=1e-6)
-    distance = float(_np(transforms.cosine_distance(ops.convert_to_tensor(p), ops.convert_to_tensor(new.astype(np.float32)))))
+    distance = float(_np(transforms.cosine_distances([p], [new.astype(np.float32)])[0]))
     assert distance == pytest.approx(references.cosine_distance(p, new), rel=1e-3)
 
 
 def test_tiny_steps_below_the_threshold_are_zero_and_huge_steps_are_normalised():
     p = ops.convert_to_tensor(P.astype(np.float32))
-    tiny = _np(transforms.layca_update(p, ops.convert_to_tensor((S * 1e-12).astype(np.float32)), 0.1))
+    tiny = _np(_layca(p, ops.convert_to_tensor((S * 1e-12).astype(np.float32)), 0.1))
     np.testing.assert_allclose(tiny, P, rtol=1e-6)
-    huge = _np(transforms.layca_update(p, ops.convert_to_tensor((S * 1e30).astype(np.float32)), 0.1))
+    huge = _np(_layca(p, ops.convert_to_tensor((S * 1e30).astype(np.float32)), 0.1))
     np.testing.assert_allclose(huge, references.layca(P, S, 0.1), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("float32_first", [False, True])
 @pytest.mark.parametrize("tilt", [1.0, 1e-2, 1e-4], ids=["general", "nearly-parallel", "almost-parallel"])
-def test_float32_kernels_rotate_precisely_on_both_paths(tilt, float32_first):
-    """With float32_first, general steps take the float32 path, steps within ~6 degrees
-    of p the float64 one; without, every step the float64 one."""
+def test_float32_kernels_rotate_precisely_on_both_paths(tilt):
+    """General steps take the float32 path, steps within ~6 degrees of p the float64 one."""
     p, step = P.astype(np.float32), (P + tilt * S).astype(np.float32)
-    new = _np(transforms.layca_update(p, step, 0.1, float32_first=float32_first))
+    new = _np(_layca(p, step, 0.1))
     np.testing.assert_allclose(new, references.layca(p, step, 0.1), rtol=1e-5, atol=1e-6)
     assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
+def test_many_kernels_at_once_each_rotate_as_alone(parallel):
+    """Kernels of different shapes, scales and rates, updated in one call: each as its
+    own equation gives it. With a step almost parallel to its kernel, a kernel of norm
+    1e-30 or 1e30, or a zero step, every kernel is updated in float64."""
+    shapes, rates = [(4, 5), (3,), (2, 3, 2), (6, 2), (5, 4)], [0.1, 0.5, 1.0, 3.0**-3, 0.2]
+    scales = [1e-30, 1.0, 1e30, 1e-3, 2.0] if parallel else [1e-3, 1.0, 1e3, 1e-2, 2.0]
+    ps = [(RNG.normal(size=shape) * scale).astype(np.float32) for shape, scale in zip(shapes, scales)]
+    steps = [RNG.normal(size=shape).astype(np.float32) for shape in shapes]
+    if parallel:
+        steps[3] = (ps[3] + 1e-4 * 1e-3 * steps[3]).astype(np.float32)  # within 1e-4 rad of p's direction
+        steps[4] = np.zeros_like(ps[4])
+    news = transforms.layca_updates(ps, steps, ops.convert_to_tensor(rates, "float64"))
+    for p, step, rate, new in zip(ps, steps, rates, news):
+        assert keras.backend.standardize_dtype(new.dtype) == "float32"
+        expected = references.layca(p, step, rate)
+        np.testing.assert_allclose(_np(new), expected, rtol=1e-5, atol=1e-6 * np.abs(p).max())
+    if parallel:
+        np.testing.assert_array_equal(_np(news[4]), ps[4])
+    moved = [float(np.any(_np(new) != p)) for p, new in zip(ps, news)]
+    rotation = _np(transforms.rotation_rates(ps, news))
+    np.testing.assert_allclose(rotation, np.multiply(rates, moved), rtol=1e-4, atol=1e-7)
+    distances = [references.cosine_distance(p, _np(new)) for p, new in zip(ps, news)]
+    np.testing.assert_allclose(_np(transforms.cosine_distances(ps, news)), distances, rtol=1e-3, atol=1e-7)
+    norms = [np.linalg.norm(p.astype(np.float64)) for p in ps]
+    lars = transforms.lars_updates(ps, steps, ops.convert_to_tensor(rates, "float64"),
+                                   1e-4 * ops.convert_to_tensor(norms, "float64"))
+    for p, step, rate, p_norm, new in zip(ps, steps, rates, norms, lars):
+        expected = references.lars(p, step, rate, p_norm)
+        np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
