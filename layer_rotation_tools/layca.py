@@ -82,8 +82,9 @@ class Layca(keras.optimizers.Optimizer):
     The inner optimizer steps the variables through its `_backend_update_step` (all at
     once, fused where the backend fuses them; variable by variable through `update_step`
     under a `tf.distribute` strategy), so its state (moments, iteration count) advances
-    exactly as if it ran alone on the same gradients; its own `learning_rate` only scales the step, which Layca
-    normalises away (it still sets the step of non-kernels with `train_non_kernels`).
+    exactly as if it ran alone on the same gradients; its own `learning_rate` only
+    scales the step, which Layca normalises away (it still sets the step of non-kernels
+    with `train_non_kernels`).
 
     Args:
         optimizer: the inner optimizer: a `keras.optimizers.Optimizer` instance or an

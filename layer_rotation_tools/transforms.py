@@ -98,14 +98,21 @@ def linear_updates(ps, steps, coefficients):
             for a, b, p, s in zip(alphas, betas, ps, steps)
         ]
 
-    def in_float64():
-        return combine("float64", stacked_dot_products(ps, steps))
+    return float32_first(ps, steps, float32_suffices, combine)
 
-    if any(keras.backend.standardize_dtype(p.dtype) != "float32" for p in ps):
+
+def float32_first(xs, ys, suffices, compute):
+    """compute(dtype, (a, b, c)) on the vectors of the pairs' dot products
+    (`stacked_dot_products`), with dtype "float32" where every x_i is float32 and
+    suffices(a, b, c) holds for every pair (dot products taken in float32), else "float64"
+    (dot products taken in float64): one `cond` for all pairs."""
+    def in_float64():
+        return compute("float64", stacked_dot_products(xs, ys))
+
+    if any(keras.backend.standardize_dtype(x.dtype) != "float32" for x in xs):
         return in_float64()
-    dots = stacked_dot_products(ps, steps, "float32")
-    suffices = ops.all(float32_suffices(*dots))
-    return ops.cond(suffices, lambda: combine("float32", dots), in_float64)
+    dots = stacked_dot_products(xs, ys, "float32")
+    return ops.cond(ops.all(suffices(*dots)), lambda: compute("float32", dots), in_float64)
 
 
 def layca_coefficients(a, b, c, rate, epsilon=STEP_EPSILON):
@@ -187,16 +194,11 @@ def cosine_distances(xs, ys):
     Dot products in float32 (absolute error about 1e-8, what float32 kernels resolve)
     where every kernel is float32 and every norm `in_float32_range`, else in float64.
     """
-    def distances(xx, yy, xy):
+    def distances(dtype, dots):
+        xx, yy, xy = dots
         return 1.0 - xy / ops.sqrt(xx * yy)
 
-    def in_float64():
-        return distances(*stacked_dot_products(xs, ys))
-
-    if any(keras.backend.standardize_dtype(x.dtype) != "float32" for x in xs):
-        return in_float64()
-    dots = stacked_dot_products(xs, ys, "float32")
-    return ops.cond(ops.all(in_float32_range(dots[0], dots[1])), lambda: distances(*dots), in_float64)
+    return float32_first(xs, ys, lambda xx, yy, xy: in_float32_range(xx, yy), distances)
 
 
 def rotation_rates(previous, current):
