@@ -237,13 +237,13 @@ class _KernelMonitor(keras.callbacks.Callback):
         """Keras' training function whose step also takes this monitor's record (values
         and the optimizer's iterations, under the logs' key `_RECORD`): made by Keras
         from a step that calls the model's `train_step` and then measures, once per
-        training function and kernels. None under a distribution strategy, or where
-        Keras has no `_make_function` (then the record is measured after the step, as
-        it is by a second monitor on the same fit)."""
+        training function, kernels and references. None under a distribution strategy,
+        or where Keras has no `_make_function` (then the record is measured after the
+        step, as it is by a second monitor on the same fit)."""
         model = self._model
         if backend.name() != "tensorflow" or backend.distributed(model) or not hasattr(model, "_make_function"):
             return None
-        key = (self._keras_train_function, tuple(id(k) for k in self._kernels))
+        key = (self._keras_train_function, tuple(id(v) for v in [*self._kernels, *self._reference_variables()]))
         if key not in self._recording_functions:
             monitor = self
 
@@ -399,8 +399,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         (TensorFlow: the variables themselves; JAX: their current values)."""
         return self._reference_values(), [k.value for k in self._kernels]
 
+    def _reference_variables(self):
+        return [self._references[p] for p in self._paths]
+
     def _reference_values(self):
-        return [self._references[p].value for p in self._paths]
+        return [r.value for r in self._reference_variables()]
 
     def _after_record(self, kernels):
         """What a monitor does once a record of `kernels` is taken (nothing by default)."""

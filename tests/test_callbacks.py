@@ -140,6 +140,23 @@ def test_a_second_fit_keeps_the_initial_kernels():
     np.testing.assert_allclose(curves.distances[-1], expected, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch_frequency", [None, 1])
+def test_references_set_between_two_fits_are_those_measured_from(batch_frequency):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves = LayerRotationCurves(batch_frequency=batch_frequency)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])
+    rng = np.random.default_rng(1)
+    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+    chosen = [rng.normal(size=tuple(k.shape)).astype("float32") for k in kernels]
+    curves.set_reference_kernels(chosen)
+    capture = _Capture(batch_frequency)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    expected = [[references.cosine_distance(w0, w) for w0, w in zip(chosen, ws)] for ws in capture.seen]
+    np.testing.assert_allclose(curves.distances[-len(expected):], expected, rtol=1e-4, atol=1e-6)
+
+
 def test_rates_equal_numpy_tangent_between_consecutive_steps():
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
