@@ -27,7 +27,7 @@ from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, ke
 from layer_rotation_tools.layca import Layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.storage import read_h5, write_h5_atomic
-from layer_rotation_tools.transforms import cosine_distances, rotation_rates
+from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
 
 
 #: The logs' key under which a training step hands its record to the monitor (removed
@@ -191,7 +191,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         if backend.name() == "jax":
             _, (trainable, _, optimizer_variables, _) = outputs
             kernel_positions, counter_position = self._state_positions()
-            references, kernels = self._reference_values(), [trainable[i] for i in kernel_positions]
+            references, kernels = self._measure_references(), [trainable[i] for i in kernel_positions]
             iterations = ops.copy(optimizer_variables[counter_position])  # the next step donates the state
         else:
             references, kernels = self._arguments()
@@ -299,8 +299,9 @@ class _KernelMonitor(keras.callbacks.Callback):
                 self._columns.append(path)
             self._owners[path] = kernel
         if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
-            self._kernels = kernels
-            self._paths = paths
+            self._kernels, self._paths, self._measure_fn = kernels, paths, None
+        self._references_set()
+        if self._measure_fn is None:
             # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
             self._measure_fn = backend.compiled(type(self)._measure, *self._arguments())
@@ -397,13 +398,20 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _arguments(self):
         """The measure's arguments: references and kernels, as the backend's tensors
         (TensorFlow: the variables themselves; JAX: their current values)."""
-        return self._reference_values(), [k.value for k in self._kernels]
+        return self._measure_references(), [k.value for k in self._kernels]
 
     def _reference_variables(self):
         return [self._references[p] for p in self._paths]
 
     def _reference_values(self):
         return [r.value for r in self._reference_variables()]
+
+    def _measure_references(self):
+        """What the measure takes of the references (their values by default)."""
+        return self._reference_values()
+
+    def _references_set(self):
+        """What a monitor does once the references of a fit are set (nothing by default)."""
 
     def _after_record(self, kernels):
         """What a monitor does once a record of `kernels` is taken (nothing by default)."""
@@ -458,9 +466,24 @@ class LayerRotationCurves(_KernelMonitor):
     def distances(self):
         return self._values_array()
 
+    _reference_norms = None
+
+    def _references_set(self):
+        # The references do not change during training: their squared norms once per fit,
+        # in float64, held by a variable (a step that takes the record reads its value).
+        norms = squared_norms(self._reference_values())
+        if self._reference_norms is None or tuple(self._reference_norms.shape) != tuple(norms.shape):
+            self._reference_norms = keras.Variable(norms, trainable=False, name="reference_squared_norms")
+        else:
+            self._reference_norms.assign(norms)
+
+    def _measure_references(self):
+        return self._reference_values(), self._reference_norms.value
+
     @staticmethod
     def _measure(references, kernels):
-        return cosine_distances(references, kernels)
+        values, squared_norms = references
+        return cosine_distances(values, kernels, squared_norms)
 
     def plot(self, ax=None, title=None):
         """Plot the curves in the papers' style; returns the Axes."""

@@ -122,6 +122,10 @@ def test_many_kernels_at_once_each_rotate_as_alone(parallel):
     np.testing.assert_allclose(rotation, np.multiply(rates, moved), rtol=1e-4, atol=1e-7)
     distances = [references.cosine_distance(p, _np(new)) for p, new in zip(ps, news)]
     np.testing.assert_allclose(_np(transforms.cosine_distances(ps, news)), distances, rtol=1e-3, atol=1e-7)
+    squared_norms = [float(np.sum(p.astype(np.float64) ** 2)) for p in ps]
+    np.testing.assert_allclose(_np(transforms.squared_norms(ps)), squared_norms, rtol=1e-12)
+    known = transforms.cosine_distances(ps, news, ops.convert_to_tensor(squared_norms, "float64"))
+    np.testing.assert_allclose(_np(known), distances, rtol=1e-3, atol=1e-7)
     norms = [np.linalg.norm(p.astype(np.float64)) for p in ps]
     lars = transforms.lars_updates(ps, steps, ops.convert_to_tensor(rates, "float64"),
                                    1e-4 * ops.convert_to_tensor(norms, "float64"))
