@@ -1,7 +1,7 @@
 """What differs between Keras' backends, in one place.
 
-Everything else in the package is written in `keras.ops`. TensorFlow and JAX are
-imported lazily, and only on their own backend, as Keras itself does.
+Everything else in the package is written in `keras.ops`. TensorFlow, JAX and PyTorch
+are imported lazily, and only on their own backend, as Keras itself does.
 """
 
 import contextlib
@@ -65,7 +65,8 @@ def read(variable):
 def compiled(fn, *example_args):
     """`fn` compiled for repeated eager calls with arguments like `example_args`: a
     concrete `tf.function` on TensorFlow (calls skip argument matching), `jax.jit` on
-    JAX, `fn` itself on PyTorch."""
+    JAX; `fn` under `torch.no_grad()` on PyTorch, so that operations on a model's kernels
+    (parameters that require gradients) record no graph for backpropagation."""
     if name() == "tensorflow":
         import tensorflow as tf
 
@@ -75,6 +76,10 @@ def compiled(fn, *example_args):
         import jax
 
         return jax.jit(fn)
+    if name() == "torch":
+        import torch
+
+        return torch.no_grad()(fn)
     return fn
 
 
