@@ -47,15 +47,11 @@ def keep_finite(new, old):
     return ops.where(ops.isfinite(new), new, old)
 
 
-def dot_products(x, y, dtype="float64"):
-    """[x.x, y.y, x.y] of the flattened tensors, computed in `dtype`, as a float64 vector."""
-    return as_dtype(ops.stack(_dot_products(x, y, dtype)), "float64")
-
-
 def stacked_dot_products(xs, ys, dtype="float64", xx=None):
-    """The `dot_products` of each pair (x_i, y_i), as three float64 vectors (x_i.x_i),
-    (y_i.y_i) and (x_i.y_i): one stack and one cast for all pairs. `xx`, where given, is
-    the vector (x_i.x_i), known already and not computed again."""
+    """The dot products of each pair (x_i, y_i) of flattened tensors, computed in `dtype`,
+    as three float64 vectors (x_i.x_i), (y_i.y_i) and (x_i.y_i): one stack and one cast
+    for all pairs. `xx`, where given, is the vector (x_i.x_i), known already and not
+    computed again."""
     sums = [total for x, y in zip(xs, ys) for total in _dot_products(x, y, dtype, squares_of_x=xx is None)]
     width = 3 if xx is None else 2
     columns = ops.unstack(as_dtype(ops.reshape(ops.stack(sums), (-1, width)), "float64"), axis=1)

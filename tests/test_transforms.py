@@ -27,7 +27,7 @@ def _lars(p, step, rho, max_growth, **options):
 
 def test_dot_products_are_the_float64_gram_matrix_even_for_tiny_float32_values():
     p, s = (P * 1e-30).astype(np.float32), (S * 1e25).astype(np.float32)
-    a, b, c = (float(_np(x)) for x in transforms.dot_products(p, s))
+    a, b, c = (float(_np(x)[0]) for x in transforms.stacked_dot_products([p], [s]))
     p64, s64 = p.astype(np.float64).ravel(), s.astype(np.float64).ravel()
     assert (a, b, c) == pytest.approx((p64 @ p64, s64 @ s64, s64 @ p64), rel=1e-14)
 
