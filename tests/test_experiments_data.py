@@ -123,3 +123,41 @@ def test_augmentation_shifts_by_at_most_one_eighth_with_keras_reflect_fill_and_f
     crops |= {np.fliplr(padded[i : i + 8, j : j + 8]).tobytes() for i in range(3) for j in range(3)}
     seen = {image[:, :, 0].tobytes() for image in images}
     assert seen <= crops and len(seen) > 4
+
+
+def test_augmentation_reads_numpy_symmetric_padding_for_any_shift_and_the_chosen_images():
+    rng = np.random.default_rng(0)
+    colour = rng.normal(size=(6, 8, 8, 2)).astype(np.float32)
+    indices, shifts, flips = np.array([5, 0, 5, 2]), rng.integers(-8, 9, size=(4, 2)), rng.random(4) < 0.5
+    for images in (colour, colour[..., 0]):  # with and without a channel axis
+        out = data.augment_batch(images, shifts, flips, indices)
+        for got, index, (dy, dx), flip in zip(out, indices, shifts, flips):
+            padded = np.pad(images[index], [(8, 8), (8, 8)] + [(0, 0)] * (images.ndim - 3), mode="symmetric")
+            want = padded[8 + dy : 16 + dy, 8 + dx : 16 + dx]
+            np.testing.assert_array_equal(got, want[:, ::-1] if flip else want)
+    np.testing.assert_array_equal(data.augment_batch(colour, shifts[:1].repeat(6, 0), np.zeros(6, bool)),
+                                  data.augment_batch(colour, shifts[:1].repeat(6, 0), np.zeros(6, bool), np.arange(6)))
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_fit_trains_on_the_batches_in_index_order_across_epochs(augment):
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8, 8, 3)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 200)]
+    batches = data.EpochBatches(x, y, 16, seed=1, first_epoch=2, last_epoch=5, augment=augment)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+        model.compile(keras.optimizers.SGD(0.1), "categorical_crossentropy")
+        return model
+
+    fitted = model()
+    fitted.fit(batches, initial_epoch=2, epochs=5, steps_per_epoch=batches.steps, shuffle=False, verbose=0)
+    by_hand = model()
+    for index in range(len(batches)):
+        by_hand.train_on_batch(*batches[index])
+    for a, b in zip(fitted.get_weights(), by_hand.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
