@@ -2,13 +2,16 @@
 
 Runs the `real_cifar10` study (resumably, like every study) on the CIFAR-10 images in
 the class-folder layout (`--data-dir`: the folder holding `cifar10-jpeg.tar.gz`, the
-archive itself, or its unpacked folder), then writes `real_cifar10.md` (a table, and the
-papers' claims checked one by one against it) and `real_cifar10_curves.png` into `--out`.
+archive itself, or its unpacked folder), then writes `real_cifar10_<scale>.md` (a table,
+and the papers' claims checked one by one against it) and `real_cifar10_<scale>_curves.png`
+into `--out`. A report that finds no results file at all refuses to overwrite them.
 
 At `--scale cpu` (the default) the task is `C10-CNN1-subset`: C10-CNN1 with every width
 divided by 8, 500 training images per class (5,000; the 5,000-image validation split and
-the 10,000 test images are kept) and 20 epochs, which fits a 2-core CPU (about 1.5 hours).
-At `--scale full --task C10-CNN1` it is the papers' task, on a GPU.
+the 10,000 test images are kept) and 20 epochs, which fits a 2-core CPU (about 2 hours).
+At `--scale cpu_all` it is C10-CNN1 with every width divided by 8 and every training image
+(45,000), 25 epochs (hours per run on one core). At `--scale full` it is the papers' task,
+on a GPU.
 
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg --report-only
@@ -24,7 +27,7 @@ from experiments.recipes import SCALES, TASKS
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"
-DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "full": "C10-CNN1", "smoke": "C10-CNN1-subset"}
+DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "full": "C10-CNN1", "smoke": "C10-CNN1-subset"}
 DATA_NOTE = "real CIFAR-10 (JPEG re-encoded)"
 
 
@@ -174,10 +177,17 @@ def main(argv=None):
         f"{scale.epochs or 'the recipe’s'} epochs"
     )
     table_rows = rows(results, configs)
+    if all(row[1] is None for row in table_rows):
+        raise SystemExit(
+            f"No results file of the {STUDY} study at scale {args.scale!r} in "
+            f"{os.path.join(args.results, args.scale, task)}: nothing to report, and {args.out} is left as it is. "
+            "Run the study first (without --report-only), or point --results at the folder that holds "
+            f"{args.scale}/{task}/ (the committed ones: --results notebooks/results)."
+        )
     text = table(table_rows, scale_note) + "\n\n" + claims(table_rows)
     os.makedirs(args.out, exist_ok=True)
-    figure = curves_grid(results, configs, os.path.join(args.out, "real_cifar10_curves.png"))
-    with open(os.path.join(args.out, "real_cifar10.md"), "w") as f:
+    figure = curves_grid(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))
+    with open(os.path.join(args.out, f"{STUDY}_{args.scale}.md"), "w") as f:
         f.write(text + "\n")
     print(text)
     print(f"figure written to {figure}")

@@ -353,6 +353,7 @@ class Run:
             "layer_names": curves.layer_names, "kernel_layer_names": layer_names,
             "initial_kernel_norms": [float(np.linalg.norm(k)) for k in initial_kernels],
             "wall_seconds": time.time() - started,
+            "backend": keras.backend.backend(), "keras_version": keras.__version__,
         }
         write_h5_atomic(self.paths["result"], arrays, attrs)
         for path in [self.paths["progress"], self.paths["best"], *self._model_checkpoints()]:

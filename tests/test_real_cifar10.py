@@ -27,6 +27,27 @@ def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path):
     for claim in ("1. *Layca at rho(0) = 3^-3", "2. *Higher and more uniform", "3. *SGD rotates little",
                   "4. *The adaptive method with Layca"):
         assert claim in text, claim
-    assert sorted(os.listdir(tmp_path / "out")) == ["real_cifar10.md", "real_cifar10_curves.png"]
-    assert (tmp_path / "out" / "real_cifar10.md").read_text().strip() == text
+    assert sorted(os.listdir(tmp_path / "out")) == ["real_cifar10_smoke.md", "real_cifar10_smoke_curves.png"]
+    assert (tmp_path / "out" / "real_cifar10_smoke.md").read_text().strip() == text
     assert main([*args, "--report-only"]) == text
+
+
+def test_a_report_that_finds_no_results_leaves_the_committed_one_alone(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "real_cifar10_cpu.md").write_text("the committed table")
+    args = ["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "elsewhere"), "--out", str(out),
+            "--scale", "cpu", "--report-only"]
+    with pytest.raises(SystemExit, match=r"No results file.*scale 'cpu'.*elsewhere/cpu/C10-CNN1-subset.*--results notebooks/results"):
+        main(args)
+    assert sorted(os.listdir(out)) == ["real_cifar10_cpu.md"] and (out / "real_cifar10_cpu.md").read_text() == "the committed table"
+
+
+def test_the_all_images_scale_keeps_every_training_image_and_the_recipe_at_the_same_fractions():
+    from experiments.recipes import SCALES, TASKS, scaled_schedule, scaled_stopping
+
+    scale, task = SCALES["cpu_all"], TASKS["C10-CNN1"]
+    assert scale.limit is None and task.train_per_class is None and scale.width == 1 / 8
+    assert scaled_schedule(task.schedule, scale).drops == (20, 22, 24)  # 80/90/97% of 25 epochs
+    stopping = scaled_stopping(task.stopping, task.schedule, scale)
+    assert (stopping.min_accuracy, stopping.at_epoch, stopping.loss_floor, stopping.plateau_epochs) == (0.2, 2, 1e-4, 3)
