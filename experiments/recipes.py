@@ -9,6 +9,8 @@ one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` say
 import math
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 LAYCA_BEST = 3.0**-3
 ALPHAS = (-0.8, -0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8)
 RHO_GRID = tuple(3.0**k for k in range(-7, 3))
@@ -330,11 +332,22 @@ class Scale:
     epochs: int = None
     min_accuracy: float = None
     repeats: int = 10  # seeds of the studies that average over repetitions
+    grid: int = None  # values kept of each grid a study sweeps (`sweep`); None: all
+
+    def sweep(self, values):
+        """The values of a study's grid run at this scale: all of them, or `grid` of them
+        evenly spaced from the first to the last (the smoke scale's shorter studies take
+        every code path in fewer runs)."""
+        values = tuple(values)
+        if self.grid is None or len(values) <= self.grid:
+            return values
+        kept = sorted({int(i) for i in np.rint(np.linspace(0, len(values) - 1, self.grid))})
+        return tuple(values[i] for i in kept)
 
 
 SCALES = {
     "full": Scale("full"),
-    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2),
+    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2, grid=3),
     # A paper task shrunk to fit a 2-core CPU in minutes per run: every width / 8, 20 epochs
     # (drops at the same fractions of training). The accuracy rule (<= 0.2 at epoch 7 of
     # 100) would fall at epoch 1 of 20, where the papers' best configuration is still at

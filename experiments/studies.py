@@ -30,21 +30,26 @@ SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
 REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
 
 
+def _sweep(values, scale):
+    """A grid's values at `scale` (`Scale.sweep`: all but at the smoke scale)."""
+    return SCALES[scale].sweep(values)
+
+
 def _alpha(task, scale):
-    return [RunConfig(task, "layca", alpha=a) for a in (ALPHAS if task in FIRST_THREE else SHORT_ALPHAS)]
+    return [RunConfig(task, "layca", alpha=a) for a in _sweep(ALPHAS if task in FIRST_THREE else SHORT_ALPHAS, scale)]
 
 
 def _rho(task, scale):
-    return [RunConfig(task, "layca", learning_rate=r) for r in (RHO_GRID if task in FIRST_THREE else SHORT_RHOS)]
+    return [RunConfig(task, "layca", learning_rate=r) for r in _sweep(RHO_GRID if task in FIRST_THREE else SHORT_RHOS, scale)]
 
 
 def _rho_fine(task, scale):
     """Layca at rho(0) = 3^-3, 3^-3.2, ..., 3^-4 (the loss-plateau figure, third column)."""
-    return [RunConfig(task, "layca", learning_rate=r) for r in PLATEAU_RHOS]
+    return [RunConfig(task, "layca", learning_rate=r) for r in _sweep(PLATEAU_RHOS, scale)]
 
 
 def _sgd(task, scale):
-    return [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID]
+    return [RunConfig(task, "sgd", learning_rate=lr) for lr in _sweep(SGD_GRID, scale)]
 
 
 def _sgd_weight_decay(task, scale):
@@ -82,7 +87,7 @@ def _warmup(task, scale):
     """SGD + L2 at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4;
     the authors' runs are 'SGD_weight_decay', "Learning rate warmup experiment.ipynb")."""
     return [RunConfig(task, "sgd_weight_decay", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True)
-            for w in WARMUP_EPOCHS] + [
+            for w in _sweep(WARMUP_EPOCHS, scale)] + [
         RunConfig(task, "layca", record_rates=True)
     ]
 
@@ -101,8 +106,8 @@ def _init_scale(task, scale):
     return [
         RunConfig(task, optimizer, learning_rate=rate, init_scale=f)
         for optimizer in ("layca", "normalized_sgd", "sgd")
-        for f in INIT_SCALES
-        for rate in INIT_SCALE_RATES
+        for f in _sweep(INIT_SCALES, scale)
+        for rate in _sweep(INIT_SCALE_RATES, scale)
     ]
 
 
@@ -118,8 +123,8 @@ def _second_moments(task, scale):
 def _mnist_features(task, scale):
     """The 1-hidden-layer MLP on reduced MNIST: Layca at four rates (Figure 8), and SGD
     over its learning-rate grid, from the same initial weights."""
-    return [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS] + [
-        RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID
+    return [RunConfig(task, "layca", learning_rate=r) for r in _sweep(MNIST_RHOS, scale)] + [
+        RunConfig(task, "sgd", learning_rate=lr) for lr in _sweep(SGD_GRID, scale)
     ]
 
 
@@ -129,7 +134,7 @@ def _mnist_layers(task, scale):
     return [
         RunConfig(task, "layca", trained_layer=layer, seed=seed)
         for seed in range(SCALES[scale].repeats)
-        for layer in range(10)
+        for layer in _sweep(range(10), scale)
     ]
 
 

@@ -24,18 +24,27 @@ if BACKEND == "tensorflow":
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `tensorflow` use TensorFlow itself (tf.function, tf.distribute,
-    tf.data, TensorBoard): skipped on the other backends."""
-    if BACKEND == "tensorflow":
-        return
+    tf.data, TensorBoard): skipped on the other backends.
+
+    Under pytest-xdist (`-n 2 --dist loadgroup`, the README's test command), the tests that
+    read the `smoke_results` studies run in one worker, so the studies run once; so do the
+    Ray tests (one local Ray instance at a time)."""
     skip = pytest.mark.skip(reason=f"uses TensorFlow itself; the backend is {BACKEND}")
     for item in items:
-        if "tensorflow" in item.keywords:
+        if BACKEND != "tensorflow" and "tensorflow" in item.keywords:
             item.add_marker(skip)
+        if "smoke_results" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_results"))
+        elif item.path.name == "test_ray_runner.py":
+            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    keras.backend.clear_session()
+    # Keras' global state only (layer names, settings): its full garbage collection
+    # (free_memory=True) took ~4 s per test in a process grown to several GB, and Python's
+    # own collector frees the same cycles as the process goes.
+    keras.backend.clear_session(free_memory=False)
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(1234)
     yield

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from experiments.__main__ import main
-from experiments.recipes import RHO_GRID, RunConfig
+from experiments.recipes import RHO_GRID, SCALES, RunConfig
 from experiments.runner import run_paths
 from experiments.studies import STUDIES, parse_shard, run_study, shard, shard_from_environment, study_configs
 from layer_rotation_tools.storage import read_h5
@@ -34,6 +34,7 @@ def test_study_runs_end_to_end_at_smoke_scale_and_a_restart_skips_it(name, smoke
 
 def test_grids_follow_the_papers():
     assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"])] == list(RHO_GRID)
+    assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"], "cpu")] == list(RHO_GRID)
     assert len(study_configs("alpha", ["C10-CNN1"])) == 13 and len(study_configs("alpha", ["C100-WRN"])) == 3
     assert [c.optimizer for c in study_configs("adaptive", ["tiny-CNN"])] == ["adagrad", "adagrad_layca"]
     assert [c.optimizer for c in study_configs("adapt_copy", ["C100-WRN"])] == [
@@ -95,3 +96,12 @@ def test_the_command_line_takes_its_share_from_the_slurm_job_array(tmp_path, mon
     # The lars study has one run on C10-CNN1: the second of two shares is empty.
     assert main(["study", "lars", "--tasks", "C10-CNN1", "--scale", "smoke", "--results", str(tmp_path)]) == 0
     assert "[lars] shard 2/2: 0 runs done" in capsys.readouterr().out
+
+
+def test_the_smoke_scale_sweeps_each_grid_from_its_first_to_its_last_value():
+    assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"], "smoke")] == [RHO_GRID[0], 3.0**-3, RHO_GRID[-1]]
+    assert [c.alpha for c in study_configs("alpha", ["C10-CNN1"], "smoke")] == [-0.8, 0.0, 0.8]
+    assert [c.trained_layer for c in study_configs("mnist_layers", ["MNIST-MLP11"], "smoke")] == [0, 4, 9] * 2
+    assert [c.warmup_epochs for c in study_configs("warmup", None, "smoke")] == [0, 10, 15, 0]
+    assert len(study_configs("init_scale", ["C10-CNN1"], "smoke")) == 27 and len(study_configs("init_scale")) == 45
+    assert SCALES["smoke"].sweep((1, 2)) == (1, 2) and SCALES["full"].sweep(range(7)) == tuple(range(7))

@@ -15,6 +15,7 @@ from layer_rotation_tools.storage import read_h5
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]  # those installed
+pytestmark = pytest.mark.own_interpreter  # each test picks its interpreter's backend itself
 
 
 def _without_tensorflow(backend, code, cwd):
