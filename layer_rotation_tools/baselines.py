@@ -8,6 +8,7 @@ Each is a plain Keras optimizer; each also works as Layca's inner optimizer.
 import keras
 from keras import ops
 
+from layer_rotation_tools.arguments import real_number
 from layer_rotation_tools.transforms import STEP_EPSILON, norm
 
 _PACKAGE = "layer_rotation_tools"
@@ -29,9 +30,10 @@ class SGDAMom(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.9, name="sgd_amom", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be a float in [0, 1); received momentum={momentum!r}.")
-        self.momentum = float(momentum)
+        value = real_number(momentum)
+        if value is None or not 0.0 <= value < 1.0:
+            raise ValueError(f"momentum must be a number in [0, 1); received momentum={momentum!r}.")
+        self.momentum = value
 
     def build(self, variables):
         if self.built:

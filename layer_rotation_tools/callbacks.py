@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from layer_rotation_tools import backend
+from layer_rotation_tools.arguments import whole_number
 
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables, variable_path
 from layer_rotation_tools.layca import Layca
@@ -52,12 +53,12 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None):
         super().__init__()
-        if batch_frequency is not None and (
-            not isinstance(batch_frequency, int) or isinstance(batch_frequency, bool) or batch_frequency < 1
-        ):
+        frequency = None if batch_frequency is None else whole_number(batch_frequency)
+        if batch_frequency is not None and (frequency is None or frequency < 1):
             raise ValueError(
                 f"batch_frequency must be a positive integer or None; received batch_frequency={batch_frequency!r}."
             )
+        batch_frequency = frequency
         if log_dir is not None:
             try:
                 import tensorboard  # noqa: F401

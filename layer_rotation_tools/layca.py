@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from layer_rotation_tools import backend
+from layer_rotation_tools.arguments import real_number
 
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.kernels import (
@@ -443,13 +444,14 @@ def _checked_rate(learning_rate):
         return learning_rate
     if callable(learning_rate) or isinstance(learning_rate, keras.Variable):
         return learning_rate
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.number)):
+    rate = real_number(learning_rate)
+    if rate is None:
         raise ValueError(
             f"Layca's learning_rate (rho) must be a number or a keras.optimizers.schedules.LearningRateSchedule; "
             f"received learning_rate={learning_rate!r}."
         )
-    _refuse_rate(float(learning_rate), "learning_rate")
-    return float(learning_rate)
+    _refuse_rate(rate, "learning_rate")
+    return rate
 
 
 def _refuse_rate(value, what):
@@ -496,12 +498,13 @@ def _checked_multipliers(multipliers):
         )
     checked = {}
     for name, factor in multipliers.items():
-        if not isinstance(factor, (int, float, np.floating)) or not math.isfinite(factor) or factor < 0:
+        value = real_number(factor)
+        if value is None or not math.isfinite(value) or value < 0:
             raise ValueError(
                 f"multipliers[{name!r}] = {factor!r}: a factor must be a finite number >= 0 "
                 "(0 freezes the layer)."
             )
-        checked[str(name)] = float(factor)
+        checked[str(name)] = value
     return checked
 
 

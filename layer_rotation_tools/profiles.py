@@ -10,6 +10,7 @@ i = 0..L-1:
 
 import math
 
+from layer_rotation_tools.arguments import real_number, whole_number
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_layer_names
 
 #: The exponent of the authors' code.
@@ -18,15 +19,17 @@ ALPHA_EXPONENT = 5.0
 
 def alpha_profile(num_layers, alpha, exponent=ALPHA_EXPONENT):
     """The list of `num_layers` multipliers of Equation (1) for `alpha` in [-1, 1]."""
-    if not isinstance(num_layers, int) or num_layers < 1:
+    layers, value = whole_number(num_layers), real_number(alpha)
+    if layers is None or layers < 1:
         raise ValueError(
             f"num_layers must be a positive integer; received num_layers={num_layers!r}."
         )
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and -1.0 <= alpha <= 1.0):
+    if value is None or not (math.isfinite(value) and -1.0 <= value <= 1.0):
         raise ValueError(
             f"alpha must be a number in [-1, 1] (negative: first layers rotate fastest, "
             f"positive: last layers); received alpha={alpha!r}."
         )
+    num_layers, alpha = layers, value
     if num_layers == 1:
         return [1.0]
     last = num_layers - 1

@@ -22,6 +22,7 @@ if BACKEND == "tensorflow":
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Tests marked `tensorflow` use TensorFlow itself (tf.function, tf.distribute,
     tf.data, TensorBoard): skipped on the other backends.

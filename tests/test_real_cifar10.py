@@ -2,19 +2,27 @@
 class-folder layout) and reports every run and every claim."""
 
 import os
+import shutil
 
 import pytest
 
 from experiments import fake_data
 from experiments.real_cifar10 import main
+from experiments.recipes import RunConfig
+from experiments.runner import run_paths
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
 
-def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path):
+def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_results):
     fake_data.write_class_folders(
         tmp_path / "data", [f"c{i}" for i in range(10)], 20, 7, image_format="JPEG", archive_name="cifar10-jpeg.tar.gz"
     )
+    # The study's other 12 runs are those of the smoke studies (finished, so skipped); the
+    # script trains SGD+Layca at 3^-3 itself, on the JPEG archive.
+    task = "C10-CNN1-subset"
+    shutil.copytree(os.path.join(smoke_results[0], "smoke", task), tmp_path / "results" / "smoke" / task)
+    os.remove(run_paths(str(tmp_path / "results"), "smoke", RunConfig(task, "layca"))["result"])
     args = ["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "results"),
             "--out", str(tmp_path / "out"), "--scale", "smoke"]
     text = main(args)
