@@ -7,6 +7,7 @@ import pytest
 
 from experiments import data, fake_data
 from experiments.real_mnist import main
+from experiments.studies import study_configs
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
@@ -30,8 +31,11 @@ def test_real_mnist_script_writes_table_and_figures(tmp_path, capsys):
     out = tmp_path / "out"
     text = main(["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "results"), "--out", str(out),
                  "--scale", "smoke"])
-    assert "| SGD+Layca rho(0)=3^-3 |" in text and "| SGD lr=3^-1 |" in text and "not run" not in text
-    assert text.count("\n| ") == 9 + 1 + 10  # MLP rows; the layer table's header and its 10 rows
+    assert "| SGD+Layca rho(0)=3^-3 |" in text and "| SGD lr=3^-2 |" in text and "not run" not in text
+    # A row per MLP run of the smoke study; the layer table's header and a row per trained layer.
+    features = study_configs("mnist_features", ["MNIST-MLP1-t10k"], "smoke")
+    layers = {c.trained_layer for c in study_configs("mnist_layers", ["MNIST-MLP11-t10k"], "smoke")}
+    assert text.count("\n| ") == len(features) + 1 + len(layers) and len(layers) >= 3
     assert sorted(os.listdir(out)) == ["real_mnist.md", "real_mnist_curves.png", "real_mnist_features.png",
                                        "real_mnist_layers.png"]
     assert (out / "real_mnist.md").read_text().strip() == text

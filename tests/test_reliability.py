@@ -117,7 +117,7 @@ def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_on
     assert sum("finished earlier, skipped" in line for line in printed) == 2
     assert any("resuming after epoch 2" in line for line in printed)
     assert list(resumed) == list(straight)
-    for config in study_configs("sgd", ["C10-CNN1"]):
+    for config in study_configs("sgd", ["C10-CNN1"], "smoke"):
         ours = read_h5(os.path.join(tmp_path / "killed", "smoke", "C10-CNN1", f"{config.run_id}.h5"))[0]
         theirs = read_h5(os.path.join(tmp_path / "straight", "smoke", "C10-CNN1", f"{config.run_id}.h5"))[0]
         for key in ("distances", "history_loss", "history_accuracy"):
