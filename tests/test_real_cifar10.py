@@ -59,3 +59,20 @@ def test_the_all_images_scale_keeps_every_training_image_and_the_recipe_at_the_s
     assert scaled_schedule(task.schedule, scale).drops == (20, 22, 24)  # 80/90/97% of 25 epochs
     stopping = scaled_stopping(task.stopping, task.schedule, scale)
     assert (stopping.min_accuracy, stopping.at_epoch, stopping.loss_floor, stopping.plateau_epochs) == (0.2, 2, 1e-4, 3)
+
+
+def test_claims_wait_for_enough_runs_before_a_verdict():
+    from experiments.real_cifar10 import claims
+
+    two = [("SGD+Layca rho(0)=3^-3", 0.435, (0.18, 0.29, 0.19), 20, "schedule ended", 0.44),
+           ("SGD lr=3^-1", 0.403, (0.60, 0.11, 0.06), 20, "schedule ended", 0.40),
+           ("SGD+Layca rho(0)=3^-2", None, None, None, None, None)]
+    text = claims(two)
+    assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet" in text
+    assert "2. *Higher and more uniform rotation generalises better*: not testable yet: 2 SGD and SGD+Layca" in text
+    assert "correlation of test accuracy" not in text and "SGD lr=3^-1) gets 40.30%" in text
+    four = two[:2] + [("SGD+Layca rho(0)=3^-2", 0.31, (0.77, 0.96, 0.85), 20, "schedule ended", 0.31),
+                      ("SGD lr=3^0", 0.38, (0.88, 0.24, 0.19), 20, "schedule ended", 0.37)]
+    text = claims(four)
+    assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: holds" in text
+    assert "(4 runs): this" in text
