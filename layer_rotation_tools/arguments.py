@@ -7,9 +7,8 @@ import numpy as np
 
 
 def _scalar(value):
-    """`value` as a 0-d numpy array of an integer or floating dtype, or None."""
-    if isinstance(value, (str, bytes)):
-        return None
+    """`value` as a 0-d numpy array of an integer or floating dtype, or None (strings,
+    booleans and objects have other dtype kinds)."""
     try:
         array = np.asarray(value)
     except (TypeError, ValueError):
