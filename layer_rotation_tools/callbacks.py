@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layer_rotation_tools import backend
+from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import whole_number
 
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables, variable_path
@@ -81,8 +81,6 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._pending_records = []  # (values, iterations, epoch position) of batches, as tensors
         self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
         self._batches = 0  # batches run in the current epoch
-        self._training = False  # between on_train_begin and on_train_end
-        self._steps_run = 0  # calls of the training function since on_train_begin
         self._positions = None  # see _state_positions
         self._writer = None
         self._step_offset = 0
@@ -139,21 +137,18 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._start()
         elif backend.name() != "tensorflow":
             raise self._unbuilt_error()
-        # Another monitor of this fit may have wrapped the function already (it has run no
-        # step yet); one that has run steps was left by a fit that failed: unwrap it.
-        train_function = self.model.train_function
-        while isinstance(getattr(train_function, "__self__", None), _KernelMonitor) and (
-            train_function.__self__._steps_run or not train_function.__self__._training
-        ):
-            train_function = train_function.__self__._keras_train_function
-        self._keras_train_function = train_function
-        # Only one monitor can take its record inside Keras' step (it remakes the step).
-        self._wraps_monitor = isinstance(getattr(train_function, "__self__", None), _KernelMonitor)
-        self.model.train_function = self._monitored_train_function
-        self._training, self._steps_run, self._positions = True, 0, None
+        # Another monitor of this fit may have wrapped Keras' function already: then only
+        # one of them can take its record inside Keras' step (it remakes the step).
+        self._wraps_monitor = keras_adapter.train_function_wrapped(self.model)
+        keras_adapter.wrap_train_function(self.model, self._wrapper)
+        self._positions = None
 
     def _trainable_kernels(self):
         return kernel_variables(self.model, self.kernel_names)
+
+    def _wrapper(self, keras_train_function):
+        self._keras_train_function = keras_train_function
+        return self._monitored_train_function
 
     def _monitored_train_function(self, *args):
         """Keras' training function (its arguments and results are the backend's:
@@ -163,10 +158,15 @@ class _KernelMonitor(keras.callbacks.Callback):
         measured right after it (`_measure_after`). On TensorFlow, first builds a model
         that was never called, as Keras does under a strategy, from the shapes of the
         batches (Keras would build it inside the first step), so that the references
-        are the kernels' values before that step."""
-        if not self._training:  # left in place by a fit that failed
-            return self._keras_train_function(*args)
-        self._steps_run += 1
+        are the kernels' values before that step. A step that raises puts Keras' own
+        function back at once (an interrupt, a bad batch)."""
+        try:
+            return self._step_and_record(args)
+        except BaseException:
+            keras_adapter.restore_train_function(self._model)
+            raise
+
+    def _step_and_record(self, args):
         if self._build_pending:
             self._build_from(args[0])
         frequency = self.batch_frequency
@@ -364,9 +364,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._read_pending_records()
-        self._training = False
-        if self.model.train_function == self._monitored_train_function:
-            self.model.train_function = self._keras_train_function
+        keras_adapter.restore_train_function(self.model)
         self._steps_done = self._step_offset + self._iterations()
 
     def _record(self, epoch_position):
