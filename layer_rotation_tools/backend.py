@@ -40,15 +40,19 @@ def cond(pred, true_fn, false_fn):
     return true_fn() if bool(pred) else false_fn()
 
 
-def variables_readable():
-    """Whether variables hold their values now: not while TensorFlow traces a step in
-    which Keras creates them (a model first called by `fit`), where they get their values
-    only when the traced step first runs."""
+def trace():
+    """The TensorFlow graph being traced now (None when executing eagerly, and on the
+    other backends). A `tf.function` that creates variables (Keras' training step on
+    its first call: the optimizer's variables, and a model's first called by `fit`) is
+    traced twice before it first runs: in the first trace the variables read as zeros
+    (their values come when the function first runs); in the second, after TensorFlow
+    has initialised them, they read their true values."""
     if name() == "tensorflow":
         import tensorflow as tf
 
-        return not tf.inside_function()
-    return True
+        if tf.inside_function():
+            return tf.compat.v1.get_default_graph()
+    return None
 
 
 def read(variable):

@@ -152,6 +152,7 @@ class Layca(keras.optimizers.Optimizer):
         self.lars_max_growth = float(lars_max_growth)
         self.jit_compile = bool(jit_compile)
         self._compiled_updates = _CompiledUpdates()
+        self._unchecked_in = None  # the trace in which build could not read the kernels (`build`)
 
     def build(self, variables):
         if self.built:
@@ -165,11 +166,12 @@ class Layca(keras.optimizers.Optimizer):
                 f"variables: {[variable_path(v) for v in variables][:20]}."
             )
         kernels = [i for i, is_kernel in enumerate(mask) if is_kernel]
-        # Where Keras builds the model inside the first traced training step (a model
-        # called for the first time by fit), its variables get their values only when
-        # that step first runs: their norms are then taken inside the step.
+        # Built inside a traced step (TensorFlow: Keras builds the optimizer, and a model
+        # first called by fit, in its first trace), the kernels may not hold their values
+        # yet: they are checked at the next trace, before the step first runs.
         backend.require_float64("Layca")
-        norms = {i: self._checked_norm(variables[i]) for i in kernels} if backend.variables_readable() else {}
+        self._unchecked_in = backend.trace()
+        norms = {i: self._checked_norm(variables[i]) for i in kernels} if self._unchecked_in is None else {}
         self._kernel_layers = {i: layer_path(variables[i]) for i in kernels}
         factors = {i: 1.0 for i in kernels}
         factors.update(self._resolve(self.multipliers))
@@ -245,6 +247,11 @@ class Layca(keras.optimizers.Optimizer):
         # step) and before any variable changes, a schedule's rate is checked at each step. A
         # fixed rate was checked when set (`_checked_rate`); checking it again would cost a host
         # callback in every JAX step (a third of the small MLP's step).
+        if self._unchecked_in is not None and backend.trace() is not self._unchecked_in:
+            for variable in trainable_variables:
+                if self._rate_multipliers[self._get_variable_index(variable)] is not None:
+                    self._checked_norm(variable)
+            self._unchecked_in = None
         rate = ops.convert_to_tensor(self._get_current_learning_rate())
         # A schedule (or any callable rate) varies; a float or a variable does not.
         with _refusing_invalid(rate) if callable(self._learning_rate) else contextlib.nullcontext():

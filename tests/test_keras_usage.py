@@ -411,3 +411,23 @@ def test_a_layer_name_shared_by_several_layers_is_refused():
     layca = Layca(multipliers={"a": 2.0})
     layca.build(model.trainable_variables)
     assert layca.multiplier_values() == {"a/lstm_cell": 2.0, "b/lstm_cell": 1.0}
+
+
+@pytest.mark.parametrize("built", ["with an Input", "by a call", "by fit", "by train_on_batch"])
+def test_a_zero_kernel_is_an_error_naming_it_before_anything_trains(built):
+    x, y = _data()
+    model = keras.Sequential(
+        ([keras.Input((6,))] if built == "with an Input" else [])
+        + [keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, kernel_initializer="zeros", name="dead")]
+    )
+    if built == "by a call":
+        model(x[:1])
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"cannot rotate kernel '[^']*dead/kernel': its norm is 0\.0"):
+        if built == "by train_on_batch":
+            model.train_on_batch(x[:16], y[:16])
+        else:
+            model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    for value, previous in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(value, previous)
