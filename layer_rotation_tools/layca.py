@@ -239,8 +239,9 @@ class Layca(keras.optimizers.Optimizer):
 
     def apply(self, grads, trainable_variables=None):
         super().apply(grads, trainable_variables)
-        # The inner optimizer's own counter (Adam's bias correction, its schedules).
-        self.inner_optimizer.iterations.assign_add(1)
+        # The inner optimizer's own counter (Adam's bias correction, its schedules) is
+        # Layca's, whatever Keras counted (an empty list of gradients counts no step).
+        self.inner_optimizer.iterations.assign(self.iterations)
 
     def _backend_apply_gradients(self, grads, trainable_variables):
         # Here, after `build` (whose variables TensorFlow must be able to lift out of a traced

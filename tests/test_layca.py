@@ -220,3 +220,14 @@ def test_set_multipliers_after_build_changes_the_next_step():
     assert references.tan_angle(before[0], kernels[0].numpy()) == pytest.approx(0.1, rel=1e-4)
     assert references.tan_angle(before[1], kernels[1].numpy()) == pytest.approx(0.025, rel=1e-4)
     assert layca.multiplier_values() == {"dense_a": 1.0, "conv_b": 0.25}
+
+
+def test_the_inner_optimizer_counts_the_steps_layca_counts():
+    kernel = _variables(_problem(steps=1)[0][:1])[0]
+    optimizer = Layca(keras.optimizers.Adam())
+    gradient = np.ones_like(kernel.numpy())
+    counts = []
+    for grads in ([gradient], [], [gradient], []):
+        optimizer.apply(grads, [kernel])
+        counts.append((int(optimizer.iterations.numpy()), int(optimizer.inner_optimizer.iterations.numpy())))
+    assert counts == [(1, 1), (1, 1), (2, 2), (2, 2)]
