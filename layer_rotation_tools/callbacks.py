@@ -78,7 +78,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._rows, self._epochs, self._steps = [], [], []
         self._kernels = []
         self._pending_references = None
-        self._pending_records = []  # (values, iterations, epoch position) of batches, as tensors
+        self._pending_records = []  # (values, iterations, epoch, batches run) of batches, as tensors
+        self._unplaced = []  # (row, epoch, batches run) of this epoch's records, data of unknown length
+        self._epoch_length = None  # batches in the last epoch run
         self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
         self._batches = 0  # batches run in the current epoch
         self._positions = None  # see _state_positions
@@ -100,8 +102,12 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     @property
     def epochs(self):
-        """x position of each record, in epochs counted from this callback's first fit
-        (epoch e ends at e + 1)."""
+        """x position of each record, in epochs counted from this callback's first fit:
+        epoch e ends at e + 1, and a batch record sits at e + (batches run in epoch e) /
+        (batches in epoch e). Where Keras does not know the length of the data (a
+        generator, a `tf.data` dataset of unknown cardinality), the batches in an epoch
+        are counted as it runs, and its batch records are placed when it ends (until
+        then, by the length of the epoch before)."""
         self._read_pending_records()
         return np.asarray(self._epochs, dtype=float)
 
@@ -158,15 +164,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         measured right after it (`_measure_after`). On TensorFlow, first builds a model
         that was never called, as Keras does under a strategy, from the shapes of the
         batches (Keras would build it inside the first step), so that the references
-        are the kernels' values before that step. A step that raises puts Keras' own
-        function back at once (an interrupt, a bad batch)."""
-        try:
-            return self._step_and_record(args)
-        except BaseException:
-            keras_adapter.restore_train_function(self._model)
-            raise
-
-    def _step_and_record(self, args):
+        are the kernels' values before that step."""
         if self._build_pending:
             self._build_from(args[0])
         frequency = self.batch_frequency
@@ -174,11 +172,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         outputs = (recording or self._keras_train_function)(*args)
         self._batches += getattr(self._model, "steps_per_execution", 1) or 1
         if frequency and self._batches % frequency == 0:
-            steps = self.params.get("steps")
-            position = self._current_epoch + (self._batches / steps if steps else 0.0)
+            position = (self._current_epoch, self._batches)
             if recording is not None:
                 values, iterations = outputs.pop(_RECORD)
-                self._pending_records.append((values, iterations, position))
+                self._pending_records.append((values, iterations, *position))
             else:
                 self._measure_after(outputs, position)
         return outputs
@@ -199,7 +196,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             iterations = ops.copy(self._counter())
         values = self._measure_fn(references, kernels)
         self._after_record(kernels)
-        self._pending_records.append((values, iterations, position))
+        self._pending_records.append((values, iterations, *position))
 
     def _state_positions(self):
         """Where the kernels lie in the JAX state's trainable variables, and the
@@ -261,9 +258,13 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _read_pending_records(self):
         """Bring the batch records left on the device to the host, in order."""
         pending, self._pending_records = self._pending_records, []
-        for values, iterations, position in pending:
+        for values, iterations, epoch, batches in pending:
+            length = self.params.get("steps")
+            if not length:  # data of unknown length: placed when the epoch ends
+                self._unplaced.append((len(self._rows), epoch, batches))
+                length = self._epoch_length
             self._append(ops.convert_to_numpy(values), self._step_offset + int(ops.convert_to_numpy(iterations)),
-                         position)
+                         epoch + (batches / length if length else 0.0))
 
     def _start(self):
         backend.require_float64(type(self).__name__)
@@ -359,6 +360,11 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._epochs_done = self._current_epoch + 1
+        self._read_pending_records()
+        self._epoch_length = self._batches
+        for row, record_epoch, batches in self._unplaced:
+            self._epochs[row] = record_epoch + batches / self._epoch_length
+        self._unplaced = []
         if self.record_epoch_end:
             self._record(self._current_epoch + 1.0)
 

@@ -53,7 +53,8 @@ def wrap_train_function(model, wrapper):
     makes its training function again: the next `fit` or `train_on_batch` (each calls
     `model.make_train_function()` before its first step, on every backend) first puts
     back Keras' own function, however the fit that wrapped it ended (an error in a
-    callback, in the data, an interrupt). `restore_train_function` does it at once.
+    callback, in the data, an interrupt). `restore_train_function` does it at once (the
+    monitors, at the end of their fit).
     Wrappers stack: a second one wraps the first; one restore removes them all."""
     current = model.train_function
     if _KERAS_FUNCTION not in vars(model):

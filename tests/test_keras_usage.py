@@ -98,6 +98,37 @@ def test_a_model_built_by_fit_from_a_generator_of_unknown_length():
     assert rates.rates.shape == (4, 2)
 
 
+def test_batch_records_of_data_of_unknown_length_are_placed_within_their_epoch():
+    x, y = _data()
+
+    def batches():
+        for start in range(0, 64, 16):
+            yield x[start : start + 16], y[start : start + 16]
+
+    model = _lazy_sequential()
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    curves = LayerRotationCurves(batch_frequency=1)
+    model.fit(batches(), epochs=1, verbose=0, callbacks=[curves])
+    # Keras' TensorFlow trainer counts one more optimizer step at the end of such data
+    # (`iterations` reads 5 after 4 batches, with SGD too): there the epoch's own record,
+    # at step 5, follows the fourth batch's.
+    np.testing.assert_allclose(np.unique(curves.epochs), [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(curves.steps[:4], [1, 2, 3, 4])
+
+
+@pytest.mark.tensorflow
+def test_batch_records_of_a_dataset_of_unknown_cardinality_follow_each_epoch():
+    import tensorflow as tf
+
+    x, y = _data()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda *_: True).batch(16)  # length unknown
+    model = _lazy_sequential()
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
+    curves = LayerRotationCurves(batch_frequency=2)
+    model.fit(dataset, epochs=2, verbose=0, callbacks=[curves])
+    np.testing.assert_allclose(np.unique(curves.epochs), [0.5, 1.0, 1.5, 2.0])
+
+
 @pytest.mark.tensorflow
 def test_a_custom_training_loop_builds_layca_inside_its_first_step():
     import tensorflow as tf
