@@ -33,7 +33,7 @@ from layer_rotation_tools import (
     kernel_layer_names,
     kernel_variables,
 )
-from layer_rotation_tools import backend
+from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.storage import ResultsFileError, read_h5, replace_durably, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -240,12 +240,12 @@ class _SecondMoments(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        if epoch + 1 not in self.epochs or not hasattr(optimizer, "_velocities"):
+        if epoch + 1 not in self.epochs:
             return
-        percentiles = [
-            np.percentile(np.asarray(optimizer._velocities[optimizer._get_variable_index(k)]), (10, 50, 90))
-            for k in kernel_variables(self.model)
-        ]
+        moments = [keras_adapter.second_moments(optimizer, k) for k in kernel_variables(self.model)]
+        if any(m is None for m in moments):
+            return
+        percentiles = [np.percentile(np.asarray(m), (10, 50, 90)) for m in moments]
         self.records["second_moment_epochs"].append(epoch + 1)
         self.records["second_moments"].append(percentiles)
 

@@ -8,6 +8,7 @@ Each is a plain Keras optimizer; each also works as Layca's inner optimizer.
 import keras
 from keras import ops
 
+from layer_rotation_tools import keras_adapter
 from layer_rotation_tools.arguments import real_number
 from layer_rotation_tools.transforms import STEP_EPSILON, norm
 
@@ -45,7 +46,7 @@ class SGDAMom(keras.optimizers.Optimizer):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         m = ops.cast(self.momentum, variable.dtype)
-        v = self.velocities[self._get_variable_index(variable)]
+        v = self.velocities[keras_adapter.variable_index(self, variable)]
         self.assign(v, m * v + (1.0 - m) * gradient)
         self.assign_sub(variable, learning_rate * v)
 
@@ -109,7 +110,7 @@ class _Keras2Adaptive(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        accumulator = self.accumulators[self._get_variable_index(variable)]
+        accumulator = self.accumulators[keras_adapter.variable_index(self, variable)]
         self.assign(accumulator, self._accumulate(accumulator, gradient))
         self.assign_sub(variable, learning_rate * gradient / (ops.sqrt(accumulator) + self.epsilon))
 

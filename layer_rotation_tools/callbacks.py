@@ -138,7 +138,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         iterations = self._iterations()
         self._step_offset = max(self._steps_done - iterations, 0)
         self._epoch_offset = None
-        self._build_pending = not (self._trainable_kernels() or all(layer.built for layer in self.model._flatten_layers()))
+        self._build_pending = not (self._trainable_kernels() or keras_adapter.all_built(self.model))
         if not self._build_pending:
             self._start()
         elif backend.name() != "tensorflow":
@@ -170,7 +170,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         frequency = self.batch_frequency
         recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
         outputs = (recording or self._keras_train_function)(*args)
-        self._batches += getattr(self._model, "steps_per_execution", 1) or 1
+        self._batches += getattr(keras_adapter.unsynced_model(self), "steps_per_execution", 1) or 1
         if frequency and self._batches % frequency == 0:
             position = (self._current_epoch, self._batches)
             if recording is not None:
@@ -184,10 +184,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         """Measure the kernels just after a step, leaving the values on the device. On
         JAX, where Keras holds the model's state outside its variables during `fit`,
         the kernels and the iteration count are read from the state the step returned
-        (and `self._model`, not `self.model`, whose JAX state sync would write the state
+        (and `keras_adapter.unsynced_model`, not `self.model`, whose JAX state sync would write the state
         of the step before back into the model)."""
         if backend.name() == "jax":
-            _, (trainable, _, optimizer_variables, _) = outputs
+            trainable, optimizer_variables = keras_adapter.jax_step_state(outputs)
             kernel_positions, counter_position = self._state_positions()
             references, kernels = self._measure_references(), [trainable[i] for i in kernel_positions]
             iterations = ops.copy(optimizer_variables[counter_position])  # the next step donates the state
@@ -202,7 +202,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         """Where the kernels lie in the JAX state's trainable variables, and the
         optimizer's iteration count in its optimizer variables (found once per fit)."""
         if self._positions is None:
-            model = self._model
+            model = keras_adapter.unsynced_model(self)
             trainable = {id(v): i for i, v in enumerate(model.trainable_variables)}
             counters = [i for i, v in enumerate(model.optimizer.variables) if v is self._counter()]
             if not counters:
@@ -221,7 +221,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             batch = keras.tree.map_structure(
                 lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
             )
-            self.model._symbolic_build(data_batch=batch)
+            keras_adapter.build_from_batch(self.model, batch)
         self._build_pending = False
         self._start()
 
@@ -236,10 +236,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         and the optimizer's iterations, under the logs' key `_RECORD`): made by Keras
         from a step that calls the model's `train_step` and then measures, once per
         training function, kernels and references. None under a distribution strategy,
-        or where Keras has no `_make_function` (then the record is measured after the
+        or where this Keras cannot make one (then the record is measured after the
         step, as it is by a second monitor on the same fit)."""
-        model = self._model
-        if backend.name() != "tensorflow" or backend.distributed(model) or not hasattr(model, "_make_function"):
+        model = keras_adapter.unsynced_model(self)
+        if backend.name() != "tensorflow" or backend.distributed(model):
             return None
         key = (self._keras_train_function, tuple(id(v) for v in [*self._kernels, *self._reference_variables()]))
         if key not in self._recording_functions:
@@ -252,7 +252,7 @@ class _KernelMonitor(keras.callbacks.Callback):
                 monitor._after_record(kernels)
                 return {**logs, _RECORD: (values, ops.convert_to_tensor(monitor._counter()))}
 
-            self._recording_functions = {key: model._make_function(step_with_record)}
+            self._recording_functions = {key: keras_adapter.make_step_function(model, step_with_record)}
         return self._recording_functions[key]
 
     def _read_pending_records(self):
@@ -347,7 +347,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def _counter(self):
         """The optimizer's iteration count (a variable, not synced on JAX)."""
-        return self._model.optimizer.iterations
+        return keras_adapter.unsynced_model(self).optimizer.iterations
 
     def _iterations(self):
         return int(ops.convert_to_numpy(self.model.optimizer.iterations))

@@ -25,20 +25,24 @@ HOOKS = (
     ("Model", "_symbolic_build"),  # TensorFlow: the monitors build a model before its first step
     ("Model", "_make_function"),  # TensorFlow: the monitors' step that also records
     ("Callback", "_model"),  # the model without JAX's state sync
+    ("Adam", "_velocities"),  # its second-moment estimates (the experiments' Figure 11)
 )
 
-_OWNERS = {"Optimizer": keras.optimizers.Optimizer, "Model": keras.Model, "Callback": keras.callbacks.Callback}
+_OWNERS = {
+    "Optimizer": keras.optimizers.Optimizer,
+    "Model": keras.Model,
+    "Callback": keras.callbacks.Callback,
+    "Adam": keras.optimizers.Adam,
+}
 
 
 def missing_hooks():
     """The hooks of `HOOKS` this Keras lacks, as "Owner.name" strings. An attribute set
     only on instances (`_learning_rate`, `_variables`, `Callback._model`) is looked up on
     a fresh instance."""
-    instances = {
-        "Optimizer": keras.optimizers.SGD(),
-        "Model": keras.Sequential(),
-        "Callback": keras.callbacks.Callback(),
-    }
+    adam = keras.optimizers.Adam()
+    adam.build([keras.Variable(1.0)])
+    instances = {"Optimizer": adam, "Model": keras.Sequential(), "Callback": keras.callbacks.Callback(), "Adam": adam}
     return [
         f"{owner}.{name}" for owner, name in HOOKS
         if not (hasattr(_OWNERS[owner], name) or hasattr(instances[owner], name))
@@ -86,3 +90,92 @@ def restore_train_function(model):
 
 
 _KERAS_FUNCTION = "_layer_rotation_keras_train_function"
+
+
+# -- optimizers ------------------------------------------------------------------------
+
+
+def current_learning_rate(optimizer):
+    """The rate of this step: a schedule's value at the optimizer's iterations, or the
+    rate variable (Keras' `learning_rate` property reads this)."""
+    return optimizer._get_current_learning_rate()
+
+
+def learning_rate_setting(optimizer):
+    """The rate as given to the optimizer: a schedule (or a callable), or its variable."""
+    return optimizer._learning_rate
+
+
+def set_learning_rate(optimizer, value):
+    """Keras' own setter of `learning_rate`, for an optimizer whose class overrides the
+    property (Layca checks the value, then hands it over)."""
+    keras.optimizers.Optimizer.learning_rate.fset(optimizer, value)
+
+
+def own_variables(optimizer):
+    """The variables the optimizer itself made (iterations, rate, its slots), without
+    those of an optimizer it wraps."""
+    return optimizer._variables
+
+
+def variable_index(optimizer, variable):
+    """The position of `variable` among those the optimizer was built on (its slots,
+    e.g. `optimizer.velocities`, are listed in that order)."""
+    return optimizer._get_variable_index(variable)
+
+
+def update_step_of_all(optimizer):
+    """The optimizer's step of a list of variables at once
+    (`fn(grads, variables, learning_rate)`): on PyTorch, Keras' optimizers fuse it into
+    one `torch._foreach` call; elsewhere it calls `update_step` per variable."""
+    return optimizer._backend_update_step
+
+
+def keras_apply_gradients(optimizer, grads, variables):
+    """Keras' `Optimizer._backend_apply_gradients` for `optimizer`, bypassing its class's
+    override (clipping, EMA, loss scaling, then `_backend_update_step`)."""
+    keras.optimizers.Optimizer._backend_apply_gradients(optimizer, grads, variables)
+
+
+def second_moments(optimizer, variable):
+    """Adam's second-moment estimate of `variable` (None for an optimizer without one)."""
+    if not hasattr(optimizer, "_velocities"):
+        return None
+    return optimizer._velocities[variable_index(optimizer, variable)]
+
+
+# -- models and callbacks --------------------------------------------------------------
+
+
+def all_built(model):
+    """Whether the model and every layer inside it (nested ones too) are built."""
+    return all(layer.built for layer in model._flatten_layers())
+
+
+def build_from_batch(model, batch):
+    """Build a model never called, and its optimizer, from a batch of `KerasTensor`s,
+    as Keras does before a fit under a distribution strategy."""
+    model._symbolic_build(data_batch=batch)
+
+
+def make_step_function(model, step):
+    """Keras' training function made from `step(data) -> logs` instead of the model's
+    `train_step` (TensorFlow: compiled as Keras compiles its own); None where this Keras
+    cannot make one."""
+    if not hasattr(model, "_make_function"):
+        return None
+    return model._make_function(step)
+
+
+def unsynced_model(callback):
+    """The callback's model, without the state sync of JAX that `callback.model` runs
+    (during fit on JAX, the model's state lives outside its variables; reading
+    `callback.model` writes it back, which costs a copy)."""
+    return callback._model
+
+
+def jax_step_state(outputs):
+    """From what Keras' JAX training function returns, `(logs, state)`, the trainable
+    variables' values and the optimizer variables' values after the step."""
+    _, (trainable, _, optimizer_variables, _) = outputs
+    return trainable, optimizer_variables

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layer_rotation_tools import backend
+from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import real_number
 
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
@@ -226,16 +226,16 @@ class Layca(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        return self._variables + self.inner_optimizer.variables
+        return keras_adapter.own_variables(self) + self.inner_optimizer.variables
 
     @property
     def learning_rate(self):
-        return self._get_current_learning_rate()
+        return keras_adapter.current_learning_rate(self)
 
     @learning_rate.setter
     def learning_rate(self, learning_rate):
         # Also where `keras.callbacks.LearningRateScheduler` sets rho(t).
-        keras.optimizers.Optimizer.learning_rate.fset(self, _checked_rate(learning_rate))
+        keras_adapter.set_learning_rate(self, _checked_rate(learning_rate))
 
     def apply(self, grads, trainable_variables=None):
         super().apply(grads, trainable_variables)
@@ -250,12 +250,12 @@ class Layca(keras.optimizers.Optimizer):
         # callback in every JAX step (a third of the small MLP's step).
         if self._unchecked_in is not None and backend.trace() is not self._unchecked_in:
             for variable in trainable_variables:
-                if self._rate_multipliers[self._get_variable_index(variable)] is not None:
+                if self._rate_multipliers[keras_adapter.variable_index(self, variable)] is not None:
                     self._checked_norm(variable)
             self._unchecked_in = None
-        rate = ops.convert_to_tensor(self._get_current_learning_rate())
+        rate = ops.convert_to_tensor(keras_adapter.current_learning_rate(self))
         # A schedule (or any callable rate) varies; a float or a variable does not.
-        with _refusing_invalid(rate) if callable(self._learning_rate) else contextlib.nullcontext():
+        with _refusing_invalid(rate) if callable(keras_adapter.learning_rate_setting(self)) else contextlib.nullcontext():
             update = self._compiled_update(trainable_variables) if self.jit_compile else None
             if update is None:
                 super()._backend_apply_gradients(grads, trainable_variables)
@@ -269,7 +269,7 @@ class Layca(keras.optimizers.Optimizer):
         functions = self._compiled_updates.functions
         if key not in functions:
             def update(grads):
-                keras.optimizers.Optimizer._backend_apply_gradients(self, grads, variables)
+                keras_adapter.keras_apply_gradients(self, grads, variables)
 
             functions[key] = backend.xla_compiled_update(update)
         return functions[key]
@@ -279,7 +279,7 @@ class Layca(keras.optimizers.Optimizer):
             # tf.distribute updates each variable on its replicas: `update_step`.
             super()._backend_update_step(grads, trainable_variables, learning_rate)
         else:
-            self._update(grads, trainable_variables, learning_rate, self.inner_optimizer._backend_update_step)
+            self._update(grads, trainable_variables, learning_rate, keras_adapter.update_step_of_all(self.inner_optimizer))
 
     def update_step(self, gradient, variable, learning_rate):
         def inner_update(grads, variables, inner_rate):
@@ -294,7 +294,7 @@ class Layca(keras.optimizers.Optimizer):
         fuses the step of many variables, as PyTorch's Adam does), then each kernel
         is set to its rotation towards the proposed value, all at once (`_rotated`).
         Other variables do not move."""
-        indices = [self._get_variable_index(variable) for variable in variables]
+        indices = [keras_adapter.variable_index(self, variable) for variable in variables]
         is_kernel = [self._rate_multipliers[index] is not None for index in indices]
         stepped = [i for i in range(len(variables)) if is_kernel[i] or self.train_non_kernels]
         if not stepped:
