@@ -18,7 +18,7 @@ from layer_rotation_tools.storage import read_h5
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 ray = pytest.importorskip("ray")
 
-STUDY, TASKS = "lars", ["C10-CNN1"]
+STUDY, TASKS = "lars", ["tiny-CNN"]  # one run of the smallest network: each Ray worker trains with one thread
 
 
 @pytest.fixture(scope="module")
