@@ -12,20 +12,43 @@ calling Layca's step without any error.
 
 import keras
 
-#: (owner, name) of each Keras internal this package uses: "Optimizer" is
-#: `keras.optimizers.Optimizer`, "Model" is `keras.Model`, "Callback" `keras.callbacks.Callback`.
+#: The Keras versions this package is tested with (CI: the oldest on TensorFlow's fast
+#: tier, the newest everywhere). Keras 3.9 and older lack `Optimizer.add_optimizer_variables`,
+#: which the Keras 2 baselines use.
+OLDEST_KERAS, NEWEST_KERAS = "3.10.0", "3.15.1"
+
+
+def require_supported_keras(version=keras.__version__):
+    """Refuse, at import, a Keras older than `OLDEST_KERAS`, naming the version needed."""
+    if _release(version) < _release(OLDEST_KERAS):
+        raise ImportError(
+            f"layer-rotation-tools needs Keras >= {OLDEST_KERAS} (tested up to {NEWEST_KERAS}); this environment "
+            f"has keras {version}. Upgrade it: pip install 'keras>={OLDEST_KERAS}'."
+        )
+
+
+def _release(version):
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+
+
+require_supported_keras()
+
+#: (owner, name, backend) of each Keras internal this package uses, where backend is
+#: the one Keras backend on which it is used (None: all). Owners: "Optimizer" is
+#: `keras.optimizers.Optimizer`, "Model" is `keras.Model`, "Callback" is
+#: `keras.callbacks.Callback`, "Adam" is `keras.optimizers.Adam`.
 HOOKS = (
-    ("Optimizer", "_backend_apply_gradients"),  # overridden by Layca: its step on every variable
-    ("Optimizer", "_backend_update_step"),  # overridden by Layca; the inner optimizer's fused step
-    ("Optimizer", "_get_current_learning_rate"),
-    ("Optimizer", "_learning_rate"),
-    ("Optimizer", "_variables"),
-    ("Optimizer", "_get_variable_index"),
-    ("Model", "_flatten_layers"),
-    ("Model", "_symbolic_build"),  # TensorFlow: the monitors build a model before its first step
-    ("Model", "_make_function"),  # TensorFlow: the monitors' step that also records
-    ("Callback", "_model"),  # the model without JAX's state sync
-    ("Adam", "_velocities"),  # its second-moment estimates (the experiments' Figure 11)
+    ("Optimizer", "_backend_apply_gradients", None),  # overridden by Layca: its step on every variable
+    ("Optimizer", "_backend_update_step", None),  # overridden by Layca; the inner optimizer's fused step
+    ("Optimizer", "_get_current_learning_rate", None),
+    ("Optimizer", "_learning_rate", None),
+    ("Optimizer", "_variables", None),
+    ("Optimizer", "_get_variable_index", None),
+    ("Model", "_flatten_layers", None),
+    ("Model", "_symbolic_build", "tensorflow"),  # the monitors build a model before its first step
+    ("Model", "_make_function", "tensorflow"),  # the monitors' step that also records
+    ("Callback", "_model", None),  # the model without JAX's state sync
+    ("Adam", "_velocities", None),  # its second-moment estimates (the experiments' Figure 11)
 )
 
 _OWNERS = {
@@ -37,15 +60,16 @@ _OWNERS = {
 
 
 def missing_hooks():
-    """The hooks of `HOOKS` this Keras lacks, as "Owner.name" strings. An attribute set
-    only on instances (`_learning_rate`, `_variables`, `Callback._model`) is looked up on
-    a fresh instance."""
+    """The hooks of `HOOKS` used on this backend that this Keras lacks, as "Owner.name"
+    strings. An attribute set only on instances (`_learning_rate`, `_variables`,
+    `Callback._model`, `Adam._velocities`) is looked up on a fresh instance."""
     adam = keras.optimizers.Adam()
     adam.build([keras.Variable(1.0)])
     instances = {"Optimizer": adam, "Model": keras.Sequential(), "Callback": keras.callbacks.Callback(), "Adam": adam}
     return [
-        f"{owner}.{name}" for owner, name in HOOKS
-        if not (hasattr(_OWNERS[owner], name) or hasattr(instances[owner], name))
+        f"{owner}.{name}" for owner, name, backend in HOOKS
+        if backend in (None, keras.backend.backend())
+        and not (hasattr(_OWNERS[owner], name) or hasattr(instances[owner], name))
     ]
 
 
