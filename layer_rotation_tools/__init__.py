@@ -1,4 +1,4 @@
-"""layer-rotation-tools: monitor and control layer rotation in Keras 3 (TensorFlow).
+"""layer-rotation-tools: monitor and control layer rotation in Keras 3 (TensorFlow, JAX, PyTorch).
 
 Carbonnelle & De Vleeschouwer, "Layer rotation: a surprisingly powerful indicator of
 generalization in deep networks?" (arXiv:1806.01603) and "On layer-level control of

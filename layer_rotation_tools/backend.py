@@ -33,7 +33,7 @@ def tracing(value):
 def cond(pred, true_fn, false_fn):
     """`ops.cond`, except where `pred` holds its value now (eager execution), where the
     branch is chosen in Python: Keras' `ops.cond` makes an `Operation` on every call
-    (about 0.1 ms on a 2-core CPU, issue 12's profile), which counts where a step's
+    (about 0.1 ms on a 2-core CPU, profiled), which counts where a step's
     operations run one by one (PyTorch, eager steps)."""
     if tracing(pred):
         return ops.cond(pred, true_fn, false_fn)

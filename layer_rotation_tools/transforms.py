@@ -101,7 +101,7 @@ def linear_updates(ps, steps, coefficients):
     one by one (PyTorch, eager steps). Where every kernel is float32, the dot products and
     the combinations are taken in float32 if `float32_suffices` for every pair, else all
     in float64 (one `cond` for all kernels): float32 passes over the kernels are faster
-    on every backend, compiled by XLA or not (issue 12's measurements).
+    on every backend, compiled by XLA or not (measured: `benchmarks/step_time.py`).
     """
     def combine(dtype, dots):
         alpha, beta = coefficients(*dots)
