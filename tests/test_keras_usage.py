@@ -83,32 +83,27 @@ def test_layca_rotates_a_lazily_built_model_by_rho_each_step(jit_compile):
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
 
 
-def test_a_model_built_by_fit_from_a_generator_of_unknown_length():
+def _batches_of_unknown_length():
+    """4 batches of 16 from a generator: Keras learns their number only at the end."""
     x, y = _data()
+    for start in range(0, 64, 16):
+        yield x[start : start + 16], y[start : start + 16]
 
-    def batches():
-        for start in range(0, 64, 16):
-            yield x[start : start + 16], y[start : start + 16]
 
+def test_a_model_built_by_fit_from_a_generator_of_unknown_length():
     model = TwoDense()
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
     rates = LayerRotationRates()
-    model.fit(batches(), epochs=1, verbose=0, callbacks=[rates])
+    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[rates])
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
     assert rates.rates.shape == (4, 2)
 
 
 def test_batch_records_of_data_of_unknown_length_are_placed_within_their_epoch():
-    x, y = _data()
-
-    def batches():
-        for start in range(0, 64, 16):
-            yield x[start : start + 16], y[start : start + 16]
-
     model = _lazy_sequential()
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
     curves = LayerRotationCurves(batch_frequency=1)
-    model.fit(batches(), epochs=1, verbose=0, callbacks=[curves])
+    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[curves])
     # Keras' TensorFlow trainer counts one more optimizer step at the end of such data
     # (`iterations` reads 5 after 4 batches, with SGD too): there the epoch's own record,
     # at step 5, follows the fourth batch's.
