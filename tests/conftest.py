@@ -3,7 +3,6 @@ logical CPU devices (for MirroredStrategy tests) and quiet logs; on JAX, float64
 (`layer_rotation_tools.backend.require_float64`)."""
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -28,13 +27,16 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `tensorflow` use TensorFlow itself (tf.function, tf.distribute,
     tf.data, TensorBoard): skipped on the other backends.
 
-    Under pytest-xdist (`-n 2 --dist loadgroup`, the README's test command), the Ray tests
-    run in one worker (one local Ray instance at a time)."""
+    Under pytest-xdist (`-n 2 --dist loadgroup`, the README's test command), the tests that
+    read the `smoke_results` studies run in one worker, so the studies run once; so do the
+    Ray tests (one local Ray instance at a time)."""
     skip = pytest.mark.skip(reason=f"uses TensorFlow itself; the backend is {BACKEND}")
     for item in items:
         if BACKEND != "tensorflow" and "tensorflow" in item.keywords:
             item.add_marker(skip)
-        if item.path.name == "test_ray_runner.py":
+        if "smoke_results" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_results"))
+        elif item.path.name == "test_ray_runner.py":
             item.add_marker(pytest.mark.xdist_group("ray"))
 
 
@@ -92,54 +94,10 @@ def smoke_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory, smoke_data):
-    """Every study run once at smoke scale on its test task: `(results_dir, {study: results})`.
-
-    The runs are shared by the pytest-xdist workers that need them (`_run_shared`): each
-    worker trains the runs nobody has claimed yet, then reads the others' results."""
+    """Every study run once at smoke scale on its test task: `(results_dir, {study: results})`."""
     from experiments.studies import run_study
 
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # one folder for every worker of this session
-        results_dir = tmp_path_factory.getbasetemp().parent / "smoke_results"
-        results_dir.mkdir(exist_ok=True)
-    else:
-        results_dir = tmp_path_factory.mktemp("smoke_results")
-    _run_shared(str(results_dir), smoke_data)
-    done = {name: run_study(name, [task], "smoke", smoke_data, str(results_dir), printer=lambda line: None)
+    results_dir = str(tmp_path_factory.mktemp("results"))
+    done = {name: run_study(name, [task], "smoke", smoke_data, results_dir, printer=lambda line: None)
             for name, task in STUDY_TASKS.items()}
-    return str(results_dir), done
-
-
-def _run_shared(results_dir, data_dir, timeout=3600):
-    """Train every smoke run of `STUDY_TASKS` in `results_dir`, sharing the work with other
-    processes doing the same: a run (with the runs that replay its rates, which need it
-    first) is trained by the process that creates its claim file first; the others go on
-    to the next, and wait at the end for the results of the runs they did not claim (or
-    train them, where the worker that claimed them failed)."""
-    from experiments.runner import is_finished, run_one
-    from experiments.studies import study_configs
-
-    groups = {}
-    for name, task in STUDY_TASKS.items():
-        for config in study_configs(name, [task], "smoke"):
-            groups.setdefault((config.task, config.copy_from or config.run_id), {})[config.run_id] = config
-    deadline = time.monotonic() + timeout
-    while True:
-        unfinished = {key: configs for key, configs in groups.items()
-                      if not all(is_finished(results_dir, "smoke", c) for c in configs.values())}
-        if not unfinished:
-            return
-        for (task, run_id), configs in unfinished.items():
-            claim = os.path.join(results_dir, f"{task}__{run_id}.claim")
-            try:
-                os.close(os.open(claim, os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                continue
-            try:
-                for config in configs.values():
-                    run_one(config, "smoke", data_dir, results_dir, printer=lambda line: None)
-            except BaseException:
-                os.remove(claim)  # another worker may try it (and show the same error)
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Smoke runs claimed by another worker never finished: {sorted(unfinished)}")
-        time.sleep(2)
+    return results_dir, done
