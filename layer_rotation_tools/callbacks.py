@@ -88,6 +88,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._step_offset = 0
         self._epoch_offset = None
         self._steps_done = 0
+        self._start_step = 0  # the step at which this fit began
         self._epochs_done = 0
 
     @property
@@ -113,7 +114,9 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     @property
     def steps(self):
-        """The training step of each record, counted from this callback's first fit."""
+        """The training step of each record (the optimizer's `iterations`: with
+        `gradient_accumulation_steps`, the steps it applied), counted from this
+        callback's first fit."""
         self._read_pending_records()
         return np.asarray(self._steps, dtype=np.int64)
 
@@ -135,8 +138,9 @@ class _KernelMonitor(keras.callbacks.Callback):
                 f"Use a batch_frequency that is a multiple of {steps_per_execution}, or compile with a "
                 f"steps_per_execution that divides {self.batch_frequency}."
             )
-        iterations = self._iterations()
+        iterations = self._optimizer_steps()
         self._step_offset = max(self._steps_done - iterations, 0)
+        self._start_step = self._step_offset + iterations
         self._epoch_offset = None
         self._build_pending = not (self._trainable_kernels() or keras_adapter.all_built(self.model))
         if not self._build_pending:
@@ -188,9 +192,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         of the step before back into the model)."""
         if backend.name() == "jax":
             trainable, optimizer_variables = keras_adapter.jax_step_state(outputs)
-            kernel_positions, counter_position = self._state_positions()
+            kernel_positions, counter_position, batches_per_step = self._state_positions()
             references, kernels = self._measure_references(), [trainable[i] for i in kernel_positions]
-            iterations = ops.copy(optimizer_variables[counter_position])  # the next step donates the state
+            # A new array: the next step donates the state.
+            iterations = ops.floor_divide(optimizer_variables[counter_position], batches_per_step)
         else:
             references, kernels = self._arguments()
             iterations = ops.copy(self._counter())
@@ -199,18 +204,20 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._pending_records.append((values, iterations, *position))
 
     def _state_positions(self):
-        """Where the kernels lie in the JAX state's trainable variables, and the
-        optimizer's iteration count in its optimizer variables (found once per fit)."""
+        """Where the kernels lie in the JAX state's trainable variables, where the
+        optimizer's batch count lies in its optimizer variables, and the batches per
+        applied step (`keras_adapter.step_counter`); found once per fit."""
         if self._positions is None:
             model = keras_adapter.unsynced_model(self)
             trainable = {id(v): i for i, v in enumerate(model.trainable_variables)}
-            counters = [i for i, v in enumerate(model.optimizer.variables) if v is self._counter()]
+            counter, batches_per_step = keras_adapter.step_counter(model.optimizer)
+            counters = [i for i, v in enumerate(model.optimizer.variables) if v is counter]
             if not counters:
                 raise ValueError(
                     f"{type(self).__name__} cannot read the step count of optimizer {model.optimizer.name!r}: its "
-                    "`iterations` variable is not among its `variables`."
+                    "step counter is not among its `variables`."
                 )
-            self._positions = ([trainable[id(k)] for k in self._kernels], counters[0])
+            self._positions = ([trainable[id(k)] for k in self._kernels], counters[0], batches_per_step)
         return self._positions
 
     def _build_from(self, iterator):
@@ -256,15 +263,20 @@ class _KernelMonitor(keras.callbacks.Callback):
         return self._recording_functions[key]
 
     def _read_pending_records(self):
-        """Bring the batch records left on the device to the host, in order."""
+        """Bring the batch records left on the device to the host, in order. A batch
+        after which the optimizer applied no step since the last record, or since the
+        fit began (it accumulates gradients: `gradient_accumulation_steps`), records
+        nothing."""
         pending, self._pending_records = self._pending_records, []
         for values, iterations, epoch, batches in pending:
+            step = self._step_offset + int(ops.convert_to_numpy(iterations))
+            if step == max([self._start_step, *self._steps[-1:]]):
+                continue
             length = self.params.get("steps")
             if not length:  # data of unknown length: placed when the epoch ends
                 self._unplaced.append((len(self._rows), epoch, batches))
                 length = self._epoch_length
-            self._append(ops.convert_to_numpy(values), self._step_offset + int(ops.convert_to_numpy(iterations)),
-                         epoch + (batches / length if length else 0.0))
+            self._append(ops.convert_to_numpy(values), step, epoch + (batches / length if length else 0.0))
 
     def _start(self):
         backend.require_float64(type(self).__name__)
@@ -349,7 +361,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         """The optimizer's iteration count (a variable, not synced on JAX)."""
         return keras_adapter.unsynced_model(self).optimizer.iterations
 
-    def _iterations(self):
+    def _optimizer_steps(self):
         return int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -371,11 +383,11 @@ class _KernelMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._read_pending_records()
         keras_adapter.restore_train_function(self.model)
-        self._steps_done = self._step_offset + self._iterations()
+        self._steps_done = self._step_offset + self._optimizer_steps()
 
     def _record(self, epoch_position):
         self._read_pending_records()
-        step = self._step_offset + self._iterations()
+        step = self._step_offset + self._optimizer_steps()
         if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
         references, kernels = self._arguments()

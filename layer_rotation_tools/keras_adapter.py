@@ -44,6 +44,7 @@ HOOKS = (
     ("Optimizer", "_learning_rate", None),
     ("Optimizer", "_variables", None),
     ("Optimizer", "_get_variable_index", None),
+    ("Optimizer", "_iterations", "jax"),  # the batch count, read from JAX's training state
     ("Model", "_flatten_layers", None),
     ("Model", "_symbolic_build", "tensorflow"),  # the monitors build a model before its first step
     ("Model", "_make_function", "tensorflow"),  # the monitors' step that also records
@@ -134,6 +135,16 @@ def set_learning_rate(optimizer, value):
     """Keras' own setter of `learning_rate`, for an optimizer whose class overrides the
     property (Layca checks the value, then hands it over)."""
     keras.optimizers.Optimizer.learning_rate.fset(optimizer, value)
+
+
+def step_counter(optimizer):
+    """The variable that counts the batches the optimizer was applied to, and the
+    batches per applied step (its `gradient_accumulation_steps`, else 1): the public
+    `iterations` is that count // batches per step. A `LossScaleOptimizer` counts its
+    inner optimizer's steps."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer._iterations, optimizer.gradient_accumulation_steps or 1
 
 
 def own_variables(optimizer):

@@ -113,8 +113,11 @@ class Layca(keras.optimizers.Optimizer):
             whose steps XLA compiles whole, on PyTorch, or under a `tf.distribute`
             strategy. Pass False for an inner optimizer that XLA cannot compile.
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
-            `loss_scale_factor` as in `keras.optimizers.Optimizer`, applied to the
-            gradients before the inner optimizer sees them.
+            `loss_scale_factor`, `gradient_accumulation_steps` as in
+            `keras.optimizers.Optimizer`, applied to the gradients before the inner
+            optimizer sees them. With `gradient_accumulation_steps=N`, Layca rotates
+            once every N batches, by the mean of their gradients; `iterations` (and the
+            inner optimizer's, and the monitors' steps) count those applied steps.
     """
 
     def __init__(
@@ -133,12 +136,6 @@ class Layca(keras.optimizers.Optimizer):
     ):
         if kwargs.get("weight_decay") is not None:
             raise ValueError(f"Layca does not take weight_decay={kwargs['weight_decay']!r}: {_WEIGHT_DECAY_HINT}")
-        if kwargs.get("gradient_accumulation_steps") is not None:
-            raise ValueError(
-                "Layca does not support gradient_accumulation_steps="
-                f"{kwargs['gradient_accumulation_steps']!r}: accumulate gradients before "
-                "calling apply, or use a larger batch."
-            )
         learning_rate = _checked_rate(learning_rate)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer = get_inner_optimizer(optimizer)

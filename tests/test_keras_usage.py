@@ -194,6 +194,49 @@ def test_steps_per_execution_that_hides_steps_is_refused(monitor, message):
         _spe_run(2, monitor())
 
 
+# -- gradient accumulation ----------------------------------------------------------------
+
+
+def _accumulating_model(accumulation):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
+    layca = Layca(keras.optimizers.Adam(), learning_rate=RHO, gradient_accumulation_steps=accumulation)
+    model.compile(layca, "sparse_categorical_crossentropy")
+    return model
+
+
+def test_accumulating_four_batches_is_one_step_on_their_mean():
+    """With a mean loss, four batches of 4 accumulated are one batch of 16: the same
+    rotations, Adam's bias correction at the same step, records at the applied steps."""
+    x, y = _data()
+    accumulating, one_batch = _accumulating_model(4), _accumulating_model(None)
+    curves, rates = LayerRotationCurves(batch_frequency=1), LayerRotationRates()
+    accumulating.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[curves, rates])
+    one_batch.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(accumulating.weights, one_batch.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+    assert int(accumulating.optimizer.iterations) == int(accumulating.optimizer.inner_optimizer.iterations) == 4
+    np.testing.assert_array_equal(rates.steps, [1, 2, 3, 4])
+    np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
+    np.testing.assert_array_equal(curves.steps, [1, 2, 3, 4])
+    np.testing.assert_allclose(curves.epochs, [0.25, 0.5, 0.75, 1.0])
+
+
+def test_a_model_saved_mid_accumulation_resumes_where_it_stopped(tmp_path):
+    x, y = _data()
+    uninterrupted = _accumulating_model(4)
+    uninterrupted.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    interrupted = _accumulating_model(4)
+    interrupted.fit(x[:24], y[:24], batch_size=4, epochs=1, shuffle=False, verbose=0)  # 6 batches: 1 step and 2 of 4
+    interrupted.save(tmp_path / "mid.keras")
+    resumed = keras.saving.load_model(tmp_path / "mid.keras")
+    assert int(resumed.optimizer.iterations) == 1
+    resumed.fit(x[24:], y[24:], batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(resumed.weights, uninterrupted.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+    assert int(resumed.optimizer.iterations) == int(resumed.optimizer.inner_optimizer.iterations) == 4
+
+
 # -- variables that are not dense or convolutional kernels ------------------------------
 
 
