@@ -333,6 +333,9 @@ class Scale:
     min_accuracy: float = None
     repeats: int = 10  # seeds of the studies that average over repetitions
     grid: int = None  # values kept of each grid a study sweeps (`sweep`); None: all
+    # Layca's `jit_compile` (TensorFlow: its update compiled by XLA). Off at the smoke scale,
+    # where compiling took about 7 s per run on the 2-core CPU, more than the training.
+    layca_jit_compile: bool = True
 
     def sweep(self, values):
         """The values of a study's grid run at this scale: all of them, or `grid` of them
@@ -347,7 +350,8 @@ class Scale:
 
 SCALES = {
     "full": Scale("full"),
-    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2, grid=3),
+    "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2, grid=3,
+                   layca_jit_compile=False),
     # A paper task shrunk to fit a 2-core CPU in minutes per run: every width / 8, 20 epochs
     # (drops at the same fractions of training). The accuracy rule (<= 0.2 at epoch 7 of
     # 100) would fall at epoch 1 of 20, where the papers' best configuration is still at

@@ -145,14 +145,15 @@ def _features(model, count):
     return kernel[:, 5 : 5 + count].T
 
 
-def make_optimizer(config, model, learning_rate):
-    """The configuration's optimizer; Layca wraps the inner one (whose own rate is irrelevant)."""
+def make_optimizer(config, model, learning_rate, jit_compile=True):
+    """The configuration's optimizer; Layca wraps the inner one (whose own rate is irrelevant),
+    its update compiled by XLA on TensorFlow where `jit_compile` (`Scale.layca_jit_compile`)."""
     spec = config.spec
     if not spec.layca:
         return _PLAIN_OPTIMIZERS[spec.inner](learning_rate, **config.inner_options)
     multipliers = alpha_multipliers(model, config.alpha) if config.alpha else None
     return Layca(_PLAIN_OPTIMIZERS[spec.inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
-                 lars=spec.lars)
+                 lars=spec.lars, jit_compile=jit_compile)
 
 
 def stop_reason(history, stopping):
@@ -329,12 +330,17 @@ class Run:
         initial_features = _features(model, self.task.features) if self.task.features else None
         initial_kernels = [np.asarray(k) for k in kernel_variables(model)]
         layer_names = kernel_layer_names(model)
-        model.compile(self._optimizer(model, steps), "categorical_crossentropy", metrics=["accuracy"])
+        # A metric object, whose variables exist before fit: on TensorFlow, a training step
+        # whose first trace makes variables (the "accuracy" string's, the optimizer's) is
+        # traced twice (a quarter of a smoke run).
+        model.compile(self._optimizer(model, steps), "categorical_crossentropy",
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
         curves = LayerRotationCurves(batch_frequency=1 if self.config.per_batch else None)
         rates = LayerRotationRates() if self.config.record_rates else None
         curves.set_reference_kernels(initial_kernels)
         model = self._resume(model, curves, rates)
         if self.epochs_done < self.epochs and not self.stopped:
+            model.optimizer.build(model.trainable_variables)  # before fit's first trace (see compile)
             self._fit(model, splits, steps, curves, rates)
         if self.keep_best and os.path.exists(self.paths["best"]):
             model.load_weights(self.paths["best"])
@@ -364,12 +370,12 @@ class Run:
 
     def _optimizer(self, model, steps):
         if self.config.copy_from:  # rho_l(t) comes from the replayed table alone
-            return make_optimizer(self.config, model, StepDecay(1.0, [], 1.0))
+            return make_optimizer(self.config, model, StepDecay(1.0, [], 1.0), self.scale.layca_jit_compile)
         schedule = StepDecay(
             self.config.learning_rate, [d * steps for d in self.schedule.drops], self.schedule.factor,
             warmup_steps=scaled_epochs(self.config.warmup_epochs, self.config.schedule, self.scale) * steps,
         )
-        return make_optimizer(self.config, model, schedule)
+        return make_optimizer(self.config, model, schedule, self.scale.layca_jit_compile)
 
     def _fit(self, model, splits, steps, curves, rates):
         progress = _RunProgress(self, [m for m in (curves, rates) if m is not None])
