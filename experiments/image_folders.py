@@ -17,11 +17,12 @@ import hashlib
 import io
 import os
 import tarfile
-import tempfile
 
 import numpy as np
 import PIL
 from PIL import Image
+
+from layer_rotation_tools.storage import atomic_path
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -217,26 +218,12 @@ def _read_cache(path, fingerprint):
 
 
 def _write_cache(path, fingerprint, arrays):
-    """Write the cache atomically (temporary file, fsync, rename); a folder that cannot be
-    written leaves the data uncached."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write the cache atomically (`storage.atomic_path`); a folder that cannot be written
+    leaves the data uncached."""
+    names = ("x_train", "y_train", "x_test", "y_test", "classes")
     try:
-        os.makedirs(folder, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, fingerprint=np.asarray(fingerprint), **dict(zip(names, arrays)))
     except OSError:
         return
-    try:
-        with os.fdopen(handle, "wb") as f:
-            names = ("x_train", "y_train", "x_test", "y_test", "classes")
-            np.savez(f, fingerprint=np.asarray(fingerprint), **dict(zip(names, arrays)))
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the cache from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 

@@ -34,7 +34,7 @@ from layer_rotation_tools import (
     kernel_variables,
 )
 from layer_rotation_tools import backend, keras_adapter
-from layer_rotation_tools.storage import ResultsFileError, read_h5, replace_durably, write_h5_atomic
+from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (Figure 11).
@@ -420,9 +420,8 @@ class Run:
     def checkpoint(self, model, monitors, epochs_done):
         """Model file for this epoch, then the progress file naming it, then old model files."""
         model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
-        tmp = model_file.replace(".keras", f".tmp{os.getpid()}.keras")
-        model.save(tmp)
-        replace_durably(tmp, model_file)
+        with atomic_path(model_file, suffix=".keras") as tmp:
+            model.save(tmp)
         arrays = self._history_arrays()
         for monitor in monitors:
             arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
@@ -459,9 +458,8 @@ class Run:
 
 
 def _save_weights_atomic(model, path):
-    tmp = path.replace(".weights.h5", f".tmp{os.getpid()}.weights.h5")
-    model.save_weights(tmp)
-    replace_durably(tmp, path)
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
 
 
 def run_one(config, scale="full", data_dir=None, results_dir="results", printer=print):

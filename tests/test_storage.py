@@ -33,3 +33,13 @@ def test_missing_and_foreign_files_are_clear_errors(tmp_path):
     (tmp_path / "junk.h5").write_text("not hdf5")
     with pytest.raises(ResultsFileError, match=r"junk.h5.*unreadable"):
         read_h5(tmp_path / "junk.h5")
+
+
+def test_a_written_file_has_the_permissions_of_a_file_created_normally(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        write_h5_atomic(tmp_path / "r.h5", {"x": np.ones(2)})
+        (tmp_path / "plain").write_text("")
+    finally:
+        os.umask(umask)
+    assert os.stat(tmp_path / "r.h5").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777 == 0o644
