@@ -8,14 +8,12 @@ Each is a plain Keras optimizer; each also works as Layca's inner optimizer.
 import keras
 from keras import ops
 
-from layer_rotation_tools import keras_adapter
+from layer_rotation_tools import keras_adapter, serialization
 from layer_rotation_tools.arguments import real_number
 from layer_rotation_tools.transforms import STEP_EPSILON, norm
 
-_PACKAGE = "layer_rotation_tools"
 
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@serialization.register
 class SGDAMom(keras.optimizers.Optimizer):
     """SGD with Adam's momentum scheme and no adaptivity ("SGD_AMom", Supp. B.4 of
     arXiv:1806.01603):
@@ -56,7 +54,7 @@ class SGDAMom(keras.optimizers.Optimizer):
         return config
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@serialization.register
 class NormalizedSGD(keras.optimizers.Optimizer):
     """Block-normalised SGD (Figure 7 of arXiv:1806.01603; REFERENCE.md):
 
@@ -77,7 +75,7 @@ class NormalizedSGD(keras.optimizers.Optimizer):
         self.assign_sub(variable, gradient * scale)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@serialization.register
 class EffectiveLRSGD(keras.optimizers.Optimizer):
     """SGD with the effective learning rate of a scale-invariant layer (REFERENCE.md):
 
@@ -120,7 +118,7 @@ class _Keras2Adaptive(keras.optimizers.Optimizer):
         return config
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@serialization.register
 class Keras2RMSprop(_Keras2Adaptive):
     """RMSprop with Keras 2's update rule, which the authors' optimizers copy
     (`paper-experiments/layca_optimizers.py`, class RMSprop):
@@ -150,7 +148,7 @@ class Keras2RMSprop(_Keras2Adaptive):
         return config
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@serialization.register
 class Keras2Adagrad(_Keras2Adaptive):
     """Adagrad with Keras 2's update rule, which the authors' optimizers copy
     (`paper-experiments/layca_optimizers.py`, class Adagrad):

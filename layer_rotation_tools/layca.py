@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layer_rotation_tools import backend, keras_adapter
+from layer_rotation_tools import backend, keras_adapter, serialization
 from layer_rotation_tools.arguments import real_number
 
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
@@ -63,7 +63,7 @@ _WEIGHT_DECAY_HINT = (
 )
 
 
-@keras.saving.register_keras_serializable(package="layer_rotation_tools")
+@serialization.register
 class Layca(keras.optimizers.Optimizer):
     """Rotate each kernel by arctan(rho_l(t)) per step, in the direction an optimizer proposes.
 
