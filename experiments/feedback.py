@@ -12,14 +12,16 @@ cross-entropy), backpropagation in numpy gives it on any backend:
 import keras
 import numpy as np
 
+from layer_rotation_tools import kernel_layers
+
 
 def layer_feedback(model, x, y, layer=0):
     """(examples x units) gradients of each example's cross-entropy with respect to the
     output of the `layer`-th Dense layer (forward order) of a bias-free ReLU MLP whose
     last Dense layer is a softmax classifier."""
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-    others = [l.name for l in model.layers if not isinstance(l, (keras.layers.Dense, keras.layers.Flatten,
-                                                                   keras.layers.InputLayer))]
+    dense = kernel_layers(model)
+    others = [l.name for l in model.layers if not isinstance(l, (keras.layers.Flatten, keras.layers.InputLayer))
+              and not (l in dense and isinstance(l, keras.layers.Dense))]
     if others or any(l.use_bias for l in dense) or not 0 <= layer < len(dense) - 1:
         raise ValueError(
             f"layer_feedback needs a bias-free ReLU MLP with a softmax classifier and layer < {len(dense) - 1}; "

@@ -31,6 +31,7 @@ from layer_rotation_tools import (
     SGDAMom,
     alpha_multipliers,
     kernel_layer_names,
+    kernel_layers,
     kernel_variables,
 )
 from layer_rotation_tools import backend, keras_adapter
@@ -124,13 +125,9 @@ def _initial_weights(model, path):
     _save_weights_atomic(model, path)
 
 
-def _kernel_layers(model):
-    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
-
-
 def _train_only(model, index):
     """Freeze every kernel layer but the `index`-th (forward order)."""
-    layers = _kernel_layers(model)
+    layers = kernel_layers(model)
     if not 0 <= index < len(layers):
         raise ValueError(f"trained_layer={index}: {model.name} has kernel layers 0..{len(layers) - 1}.")
     for i, layer in enumerate(layers):
@@ -141,7 +138,7 @@ def _features(model, count):
     """Input weights of first-layer neurons 5, 6, ... (`count` of them), one row each: the
     neurons of Figure 8 ("MNIST 1st layer feature visualization.ipynb", `neuron_indices =
     range(5, 10)`)."""
-    kernel = np.asarray(_kernel_layers(model)[0].kernel)
+    kernel = np.asarray(kernel_layers(model)[0].kernel)
     return kernel[:, 5 : 5 + count].T
 
 

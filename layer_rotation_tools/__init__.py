@@ -16,6 +16,7 @@ from layer_rotation_tools.kernels import (
     DEFAULT_KERNEL_NAMES,
     PAPER_KERNEL_NAMES,
     kernel_layer_names,
+    kernel_layers,
     kernel_variables,
 )
 from layer_rotation_tools.layca import Layca
@@ -42,6 +43,7 @@ __all__ = [
     "alpha_profile",
     "find_layca",
     "kernel_layer_names",
+    "kernel_layers",
     "kernel_variables",
     "plot_layer_rotation_curves",
 ]

@@ -55,6 +55,12 @@ def kernel_variables(model, kernel_names=DEFAULT_KERNEL_NAMES):
     return [v for v, is_kernel in zip(variables, kernel_mask(variables, kernel_names)) if is_kernel]
 
 
+def kernel_layers(model, kernel_names=DEFAULT_KERNEL_NAMES):
+    """The model's layers (`model.layers`: forward order for Sequential and Functional
+    models) that own a kernel, trainable or frozen."""
+    return [layer for layer in model.layers if any(kernel_mask(layer.weights, kernel_names))]
+
+
 def layer_path(variable):
     """The path of the layer that owns `variable`: its path less the variable's name."""
     return variable_path(variable).rpartition("/")[0] or variable_path(variable)

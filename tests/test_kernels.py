@@ -4,7 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from layer_rotation_tools import alpha_multipliers, alpha_profile, kernel_layer_names, kernel_variables
+from layer_rotation_tools import (
+    PAPER_KERNEL_NAMES,
+    alpha_multipliers,
+    alpha_profile,
+    kernel_layer_names,
+    kernel_layers,
+    kernel_variables,
+)
 from layer_rotation_tools.kernels import kernel_labels, short_names
 from tests import references
 
@@ -82,3 +89,13 @@ def test_alpha_multipliers_are_keyed_by_kernel_layer_names():
     multipliers = alpha_multipliers(model, 0.4)
     assert list(multipliers) == kernel_layer_names(model)
     np.testing.assert_allclose(list(multipliers.values()), references.alpha_profile(6, 0.4))
+
+
+def test_kernel_layers_are_the_layers_owning_a_kernel_frozen_or_not():
+    model = keras.Sequential([
+        keras.Input((4,), dtype="int32"), keras.layers.Embedding(10, 3, name="emb"), keras.layers.Flatten(),
+        keras.layers.Dense(5, name="frozen"), keras.layers.BatchNormalization(), keras.layers.Dense(2, name="out"),
+    ])
+    model.get_layer("frozen").trainable = False
+    assert [layer.name for layer in kernel_layers(model)] == ["emb", "frozen", "out"]
+    assert [layer.name for layer in kernel_layers(model, PAPER_KERNEL_NAMES)] == ["frozen", "out"]
