@@ -23,6 +23,7 @@ from experiments.recipes import (
     SGD_GRID,
     TASKS,
     RunConfig,
+    power_of_3,
     with_layca,
 )
 from experiments.runner import run_paths
@@ -58,6 +59,18 @@ class Results:
         if path not in self._cache:
             self._cache[path] = read_h5(path) if os.path.exists(path) else None
         return self._cache[path]
+
+    def require_any(self, configs, out):
+        """Refuse (SystemExit) a report on `configs` from a folder that holds none of their
+        results files: drawn, it would overwrite what `out` holds with "not run" panels."""
+        if any(self.get(config) is not None for config in configs):
+            return
+        folders = sorted({os.path.dirname(run_paths(self.results_dir, self.scale, c)["result"]) for c in configs})
+        raise SystemExit(
+            f"No results file at scale {self.scale!r} in {', '.join(folders)}: nothing to report, and {out} is left "
+            "as it is. Run the study first (without --report-only), or point --results at the folder that holds "
+            f"{self.scale}/<task>/ (the committed ones: --results notebooks/results)."
+        )
 
     def accuracy(self, config):
         """Test accuracy in percent, or None."""
@@ -191,7 +204,7 @@ def rotation_grid(results, out):
 
 def sgd_curves(results, out):
     """Figure 2: SGD over its learning-rate grid, per task."""
-    grid = [(task, [(f"lr=3^{round(math.log(lr, 3))}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
+    grid = [(task, [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
             for task in PAPER_TASKS]
     return _curves_grid(results, grid, out)
 
@@ -340,7 +353,7 @@ def loss_plateaus(results, out):
     columns = (
         ("alpha <= 0", [(f"a={-a + 0.0:g}", {"alpha": -a}) for a in PLATEAU_ALPHAS]),
         ("alpha >= 0", [(f"a={a:g}", {"alpha": a}) for a in PLATEAU_ALPHAS]),
-        ("rho(0)", [(f"r=3^{math.log(r, 3):.1f}", {"learning_rate": r}) for r in PLATEAU_RHOS]),
+        ("rho(0)", [(f"r={power_of_3(r)}", {"learning_rate": r}) for r in PLATEAU_RHOS]),
     )
     figure, axes = _figure(len(FIRST_THREE), len(columns), size=(3.0, 2.2))
     for row, task in enumerate(FIRST_THREE):
@@ -443,7 +456,7 @@ def mnist_features(results, out, task="MNIST-MLP1"):
     figure, axes = _figure(len(configs), count + 1, size=(1.5, 1.5))
     for row, config in enumerate(configs):
         result = results.get(config)
-        label = f"rho(0)=3^{math.log(config.learning_rate, 3):g}"
+        label = f"rho(0)={power_of_3(config.learning_rate)}"
         text_ax = axes[row, count]
         text_ax.axis("off")
         if result is None:

@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from experiments.figures import Results, _curves_grid
-from experiments.recipes import SCALES, TASKS
+from experiments.recipes import SCALES, TASKS, power_of_3
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"
@@ -35,7 +35,7 @@ MIN_RUNS_FOR_CORRELATION = 4
 
 def label(config):
     """'SGD+Layca rho(0)=3^-3', 'SGD lr=3^-1', 'RMSprop', 'RMSprop+Layca', with alpha."""
-    exponent = f"3^{round(np.log(config.learning_rate) / np.log(3))}"
+    exponent = power_of_3(config.learning_rate)
     if config.optimizer == "layca":
         text = f"SGD+Layca rho(0)={exponent}"
         return text + (f" alpha={config.alpha:+.1f}" if config.alpha else "")
@@ -187,14 +187,8 @@ def main(argv=None):
         f"{f'{per_class} training images per class' if per_class else 'all training images'}, "
         f"{scale.epochs or 'the recipe’s'} epochs"
     )
+    results.require_any(configs, args.out)
     table_rows = rows(results, configs)
-    if all(row[1] is None for row in table_rows):
-        raise SystemExit(
-            f"No results file of the {STUDY} study at scale {args.scale!r} in "
-            f"{os.path.join(args.results, args.scale, task)}: nothing to report, and {args.out} is left as it is. "
-            "Run the study first (without --report-only), or point --results at the folder that holds "
-            f"{args.scale}/{task}/ (the committed ones: --results notebooks/results)."
-        )
     text = table(table_rows, scale_note) + "\n\n" + claims(table_rows)
     os.makedirs(args.out, exist_ok=True)
     figure = curves_grid(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))

@@ -21,15 +21,15 @@ import os
 import numpy as np
 
 from experiments.figures import Results, _curves_grid, mnist_features, mnist_layers
-from experiments.recipes import SCALES, RunConfig
+from experiments.recipes import SCALES, RunConfig, power_of_3
 from experiments.studies import run_study, study_configs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
 
 
 def _label(config):
-    exponent = f"{np.log(config.learning_rate) / np.log(3):.2g}"
-    return f"{'SGD+Layca' if config.optimizer == 'layca' else 'SGD'} {'rho(0)' if config.optimizer == 'layca' else 'lr'}=3^{exponent}"
+    rate = power_of_3(config.learning_rate)
+    return f"{'SGD+Layca' if config.optimizer == 'layca' else 'SGD'} {'rho(0)' if config.optimizer == 'layca' else 'lr'}={rate}"
 
 
 def table(results, scale):
@@ -68,6 +68,7 @@ def main(argv=None):
         run_study("mnist_layers", [LAYERS_TASK], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)
     configs = study_configs("mnist_features", [FEATURES_TASK], args.scale)
+    results.require_any(configs + study_configs("mnist_layers", [LAYERS_TASK], args.scale), args.out)
     grid = [("", [(_label(c), c) for c in configs if c.optimizer == "layca"]),
             ("", [(_label(c), c) for c in configs if c.optimizer == "sgd"])]
     os.makedirs(args.out, exist_ok=True)

@@ -308,6 +308,12 @@ def with_layca(optimizer):
     return next(name for name, spec in OPTIMIZERS.items() if spec == wanted)
 
 
+def power_of_3(rate):
+    """A rate as the papers write it, a power of 3 (exponent to one decimal): '3^-3',
+    '3^-3.2', '3^0'."""
+    return f"3^{round(math.log(rate, 3), 1) + 0.0:g}"
+
+
 def best_rate(task, optimizer):
     task = TASKS[task].variant_of or task
     if (task, optimizer) in BEST_TASK_RATES:

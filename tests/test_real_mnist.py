@@ -41,3 +41,14 @@ def test_real_mnist_script_writes_table_and_figures(tmp_path, capsys):
     assert (out / "real_mnist.md").read_text().strip() == text
     args = ["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "results"), "--out", str(out)]
     assert main([*args, "--scale", "smoke", "--report-only"]) == text
+
+
+def test_a_report_that_finds_no_results_leaves_the_committed_one_alone(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "real_mnist.md").write_text("the committed table")
+    args = ["--data-dir", str(tmp_path / "data"), "--results", str(tmp_path / "elsewhere"), "--out", str(out),
+            "--report-only"]
+    with pytest.raises(SystemExit, match=r"No results file at scale 'full' in .*elsewhere/full/MNIST-MLP1-t10k.*--results"):
+        main(args)
+    assert sorted(os.listdir(out)) == ["real_mnist.md"] and (out / "real_mnist.md").read_text() == "the committed table"
