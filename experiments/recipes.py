@@ -167,7 +167,9 @@ BEST_TASK_RATES = {
 class OptimizerSpec:
     """What an optimizer name of the experiments stands for."""
 
-    inner: str  # the plain optimizer: sgd, adam, rmsprop, adagrad or sgd_amom
+    # The plain optimizer, as `layer_rotation_tools.optimizer_class` names it. The authors'
+    # RMSprop and Adagrad follow Keras 2's rules (paper-experiments/layca_optimizers.py).
+    inner: str
     layca: bool = False  # Layca wraps it (its rate is then rho(t))
     lars: bool = False  # Layca in LARS mode
     weight_decay: bool = False  # the task's L2 regulariser on the kernels
@@ -180,15 +182,15 @@ OPTIMIZERS = {
     "sgd_weight_decay": OptimizerSpec("sgd", weight_decay=True, label="SGD+L2"),
     "adam": OptimizerSpec("adam", label="Adam"),
     "adam_weight_decay": OptimizerSpec("adam", weight_decay=True, label="Adam+L2"),
-    "rmsprop": OptimizerSpec("rmsprop", label="RMSprop"),
-    "rmsprop_weight_decay": OptimizerSpec("rmsprop", weight_decay=True, label="RMSprop+L2"),
-    "adagrad": OptimizerSpec("adagrad", label="Adagrad"),
+    "rmsprop": OptimizerSpec("keras2_rmsprop", label="RMSprop"),
+    "rmsprop_weight_decay": OptimizerSpec("keras2_rmsprop", weight_decay=True, label="RMSprop+L2"),
+    "adagrad": OptimizerSpec("keras2_adagrad", label="Adagrad"),
     "sgd_amom": OptimizerSpec("sgd_amom", label="SGD_AMom"),
     "normalized_sgd": OptimizerSpec("normalized_sgd", label="block-normalised SGD"),
     "layca": OptimizerSpec("sgd", layca=True, label="SGD+Layca"),
     "adam_layca": OptimizerSpec("adam", layca=True, label="Adam+Layca"),
-    "rmsprop_layca": OptimizerSpec("rmsprop", layca=True, label="RMSprop+Layca"),
-    "adagrad_layca": OptimizerSpec("adagrad", layca=True, label="Adagrad+Layca"),
+    "rmsprop_layca": OptimizerSpec("keras2_rmsprop", layca=True, label="RMSprop+Layca"),
+    "adagrad_layca": OptimizerSpec("keras2_adagrad", layca=True, label="Adagrad+Layca"),
     "sgd_amom_layca": OptimizerSpec("sgd_amom", layca=True, label="SGD_AMom+Layca"),
     "lars": OptimizerSpec("sgd", layca=True, lars=True, label="LARS"),
     "layca_copy": OptimizerSpec("sgd", layca=True, replays_rates=True, label="SGD+Layca (copied rates)"),

@@ -21,18 +21,15 @@ from experiments import feedback
 from experiments.models import build_model
 from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
 from layer_rotation_tools import (
-    Keras2Adagrad,
-    Keras2RMSprop,
     Layca,
     LayerRotationCurves,
     LayerRotationRates,
-    NormalizedSGD,
     ReplayRotationRates,
-    SGDAMom,
     alpha_multipliers,
     kernel_layer_names,
     kernel_layers,
     kernel_variables,
+    optimizer_class,
 )
 from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5, write_h5_atomic
@@ -40,17 +37,6 @@ from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5,
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (Figure 11).
 SECOND_MOMENT_EPOCHS = (1, 10, 50)
-_PLAIN_OPTIMIZERS = {
-    "sgd": keras.optimizers.SGD,
-    "adam": keras.optimizers.Adam,
-    # The authors' RMSprop and Adagrad follow Keras 2's rules (paper-experiments/layca_optimizers.py).
-    "rmsprop": Keras2RMSprop,
-    "adagrad": Keras2Adagrad,
-    "sgd_amom": SGDAMom,
-    "normalized_sgd": NormalizedSGD,
-}
-
-
 @keras.saving.register_keras_serializable(package="experiments")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """lr(t) = initial * factor ** (number of boundaries <= t), times a linear warmup from
@@ -147,9 +133,9 @@ def make_optimizer(config, model, learning_rate, jit_compile=True):
     its update compiled by XLA on TensorFlow where `jit_compile` (`Scale.layca_jit_compile`)."""
     spec = config.spec
     if not spec.layca:
-        return _PLAIN_OPTIMIZERS[spec.inner](learning_rate, **config.inner_options)
+        return optimizer_class(spec.inner)(learning_rate, **config.inner_options)
     multipliers = alpha_multipliers(model, config.alpha) if config.alpha else None
-    return Layca(_PLAIN_OPTIMIZERS[spec.inner](0.01), learning_rate=learning_rate, multipliers=multipliers,
+    return Layca(optimizer_class(spec.inner)(0.01), learning_rate=learning_rate, multipliers=multipliers,
                  lars=spec.lars, jit_compile=jit_compile)
 
 

@@ -19,7 +19,7 @@ from layer_rotation_tools.kernels import (
     kernel_layers,
     kernel_variables,
 )
-from layer_rotation_tools.layca import Layca
+from layer_rotation_tools.layca import Layca, optimizer_class
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.profiles import alpha_multipliers, alpha_profile
 from layer_rotation_tools.storage import ResultsFileError
@@ -45,5 +45,6 @@ __all__ = [
     "kernel_layer_names",
     "kernel_layers",
     "kernel_variables",
+    "optimizer_class",
     "plot_layer_rotation_curves",
 ]

@@ -413,23 +413,31 @@ class Layca(keras.optimizers.Optimizer):
         return super().from_config(config, custom_objects=custom_objects)
 
 
+def optimizer_class(identifier):
+    """The optimizer class an identifier names: this package's ("sgd_amom",
+    "keras2_rmsprop", ...: `_OWN_OPTIMIZERS`) or Keras' ("sgd", "adam", "rmsprop": Keras
+    3's own), with a clear error."""
+    if isinstance(identifier, str) and identifier.lower() in _OWN_OPTIMIZERS:
+        return _OWN_OPTIMIZERS[identifier.lower()]
+    try:
+        return type(keras.optimizers.get(identifier))
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Layca cannot use optimizer={identifier!r} as its inner optimizer ({error}). "
+            "Pass a keras.optimizers.Optimizer instance or a name such as 'sgd', 'adam', "
+            f"'rmsprop', 'adagrad', {', '.join(repr(n) for n in _OWN_OPTIMIZERS)}."
+        ) from None
+
+
 def get_inner_optimizer(identifier):
-    """A fresh optimizer from an identifier, or the instance itself, with clear errors."""
+    """A fresh optimizer from an identifier (`optimizer_class`), or the instance itself,
+    with clear errors."""
     if isinstance(identifier, Layca):
         raise ValueError("Layca cannot wrap another Layca; wrap its inner optimizer directly.")
     if isinstance(identifier, keras.optimizers.Optimizer):
         optimizer = identifier
-    elif isinstance(identifier, str) and identifier.lower() in _OWN_OPTIMIZERS:
-        optimizer = _OWN_OPTIMIZERS[identifier.lower()]()
     else:
-        try:
-            optimizer = keras.optimizers.get(identifier)
-        except (ValueError, TypeError) as error:
-            raise ValueError(
-                f"Layca cannot use optimizer={identifier!r} as its inner optimizer ({error}). "
-                "Pass a keras.optimizers.Optimizer instance or a name such as 'sgd', 'adam', "
-                f"'rmsprop', 'adagrad', {', '.join(repr(n) for n in _OWN_OPTIMIZERS)}."
-            ) from None
+        optimizer = optimizer_class(identifier)()
     for option in _APPLY_LEVEL_OPTIONS:
         value = getattr(optimizer, option, None)
         if value:

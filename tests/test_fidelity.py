@@ -114,8 +114,8 @@ def test_every_optimizer_name_builds_what_its_record_says():
     from experiments.recipes import OPTIMIZERS, with_layca
     from layer_rotation_tools import Keras2Adagrad, Keras2RMSprop, Layca, NormalizedSGD, SGDAMom
 
-    classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": Keras2RMSprop,
-               "adagrad": Keras2Adagrad, "sgd_amom": SGDAMom, "normalized_sgd": NormalizedSGD}
+    classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "keras2_rmsprop": Keras2RMSprop,
+               "keras2_adagrad": Keras2Adagrad, "sgd_amom": SGDAMom, "normalized_sgd": NormalizedSGD}
     for name, spec in OPTIMIZERS.items():
         task = "C10-CNN2" if spec.weight_decay else "C10-CNN1"
         config = RunConfig(task, name, learning_rate=0.1, copy_from="C10-CNN1__adam__lr0.1" if spec.replays_rates else None)
@@ -125,6 +125,8 @@ def test_every_optimizer_name_builds_what_its_record_says():
         assert isinstance(inner, classes[spec.inner]), name  # on PyTorch, a backend subclass
         assert not spec.layca or optimizer.lars == spec.lars
         assert (config.weight_decay is not None) == spec.weight_decay
+    # The authors' RMSprop and Adagrad are Keras 2's, as their names in the records say.
+    assert OPTIMIZERS["rmsprop"].inner == "keras2_rmsprop" and OPTIMIZERS["adagrad_layca"].inner == "keras2_adagrad"
     # L2 has no role beside Layca, which holds kernel norms: the counterpart drops it.
     assert with_layca("adam_weight_decay") == "adam_layca" and with_layca("sgd") == "layca"
 
