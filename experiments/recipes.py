@@ -341,25 +341,29 @@ class Scale:
     min_accuracy: float = None
     repeats: int = 10  # seeds of the studies that average over repetitions
     grid: int = None  # values kept of each grid a study sweeps (`sweep`); None: all
+    # values kept of each grid a study crosses with another (init_scale: f x rate), whose
+    # product is run (`sweep(crossed=True)`); None: as `grid`
+    crossed_grid: int = None
     # Layca's `jit_compile` (TensorFlow: its update compiled by XLA). Off at the smoke scale,
     # where compiling took about 7 s per run on the 2-core CPU, more than the training.
     layca_jit_compile: bool = True
 
-    def sweep(self, values):
+    def sweep(self, values, crossed=False):
         """The values of a study's grid run at this scale: all of them, or `grid` of them
-        evenly spaced from the first to the last (the smoke scale's shorter studies take
-        every code path in fewer runs)."""
+        (`crossed_grid` for a grid crossed with another) evenly spaced from the first to
+        the last (the smoke scale's shorter studies take every code path in fewer runs)."""
         values = tuple(values)
-        if self.grid is None or len(values) <= self.grid:
+        grid = self.crossed_grid or self.grid if crossed else self.grid
+        if grid is None or len(values) <= grid:
             return values
-        kept = sorted({int(i) for i in np.rint(np.linspace(0, len(values) - 1, self.grid))})
+        kept = sorted({int(i) for i in np.rint(np.linspace(0, len(values) - 1, grid))})
         return tuple(values[i] for i in kept)
 
 
 SCALES = {
     "full": Scale("full"),
     "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2, grid=3,
-                   layca_jit_compile=False),
+                   crossed_grid=2, layca_jit_compile=False),
     # A paper task shrunk to fit a 2-core CPU in minutes per run: every width / 8, 20 epochs
     # (drops at the same fractions of training). The accuracy rule (<= 0.2 at epoch 7 of
     # 100) would fall at epoch 1 of 20, where the papers' best configuration is still at

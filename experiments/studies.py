@@ -30,9 +30,9 @@ SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
 REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
 
 
-def _sweep(values, scale):
+def _sweep(values, scale, crossed=False):
     """A grid's values at `scale` (`Scale.sweep`: all but at the smoke scale)."""
-    return SCALES[scale].sweep(values)
+    return SCALES[scale].sweep(values, crossed)
 
 
 def _alpha(task, scale):
@@ -106,8 +106,8 @@ def _init_scale(task, scale):
     return [
         RunConfig(task, optimizer, learning_rate=rate, init_scale=f)
         for optimizer in ("layca", "normalized_sgd", "sgd")
-        for f in _sweep(INIT_SCALES, scale)
-        for rate in _sweep(INIT_SCALE_RATES, scale)
+        for f in _sweep(INIT_SCALES, scale, crossed=True)
+        for rate in _sweep(INIT_SCALE_RATES, scale, crossed=True)
     ]
 
 

@@ -315,7 +315,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
             self._kernels, self._paths, self._measure_fn = kernels, paths, None
         self._references_set()
-        if self._measure_fn is None:
+        if self._measure_fn is None and not self.batch_frequency:
+            # Measured once per epoch: compiling it would cost more than it saves (about
+            # 1 s of tracing per fit on TensorFlow).
+            self._measure_fn = type(self)._measure
+        elif self._measure_fn is None:
             # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
             self._measure_fn = backend.compiled(type(self)._measure, *self._arguments())

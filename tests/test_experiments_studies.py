@@ -103,5 +103,9 @@ def test_the_smoke_scale_sweeps_each_grid_from_its_first_to_its_last_value():
     assert [c.alpha for c in study_configs("alpha", ["C10-CNN1"], "smoke")] == [-0.8, 0.0, 0.8]
     assert [c.trained_layer for c in study_configs("mnist_layers", ["MNIST-MLP11"], "smoke")] == [0, 4, 9] * 2
     assert [c.warmup_epochs for c in study_configs("warmup", None, "smoke")] == [0, 10, 15, 0]
-    assert len(study_configs("init_scale", ["C10-CNN1"], "smoke")) == 27 and len(study_configs("init_scale")) == 45
+    # Crossed grids keep their ends: factors f 0.1 and 10, the first and last rates, for each of 3 optimizers.
+    crossed = study_configs("init_scale", ["C10-CNN1"], "smoke")
+    assert sorted({(c.init_scale, c.learning_rate) for c in crossed}) == [(0.1, 3.0**-5), (0.1, 3.0**-1), (10.0, 3.0**-5),
+                                                                          (10.0, 3.0**-1)]
+    assert len(crossed) == 12 and len(study_configs("init_scale")) == 45
     assert SCALES["smoke"].sweep((1, 2)) == (1, 2) and SCALES["full"].sweep(range(7)) == tuple(range(7))
