@@ -78,10 +78,10 @@ def main(argv=None):
                 print(f"task {task.name}: {task.model} on {task.dataset}, {task.schedule.epochs} epochs")
             for name, spec in STUDIES.items():
                 print(f"study {name}: {spec.description}; {len(study_configs(name))} runs on {', '.join(spec.tasks)}")
-            from experiments.figures import FIGURES, figure_numbers
+            from experiments.figures import FIGURES
 
-            for name, function in FIGURES.items():
-                print(f"figure {name} ({figure_numbers(name)}): {function.__doc__.splitlines()[0]}")
+            for name, figure in FIGURES.items():
+                print(f"figure {name} ({figure.numbers}): {figure.draw.__doc__.splitlines()[0]}")
         elif args.command == "run":
             from experiments.runner import run_one
 

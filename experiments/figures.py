@@ -7,6 +7,7 @@ draws). Figure numbers refer to the extended paper (arXiv:1806.01603v4) unless n
 
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -190,6 +191,38 @@ def _save(figure, out):
 # -- the figures -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A figure command: how to draw it, and its number in each paper (the extended arXiv
+    version, "Layer rotation: a surprisingly powerful indicator of generalization in deep
+    networks?", and the ICLR version, "On layer-level control of DNN training..."; None
+    where a paper lacks it)."""
+
+    draw: object  # draw(results, out) -> the path written
+    extended: str = None
+    iclr: str = None
+
+    @property
+    def numbers(self):
+        """'extended Fig. 1, ICLR Fig. 2'."""
+        return ", ".join(f"{paper} Fig. {n}" for paper, n in (("extended", self.extended), ("ICLR", self.iclr)) if n)
+
+
+#: Every figure command, by name, in the order they are registered (`figure`).
+FIGURES = {}
+
+
+def figure(name, extended=None, iclr=None):
+    """Register the decorated function as figure command `name` (`Figure`)."""
+
+    def register(draw):
+        FIGURES[name] = Figure(draw, extended, iclr)
+        return draw
+
+    return register
+
+
+@figure("rotation_grid", extended="1", iclr="2")
 def rotation_grid(results, out):
     """Figure 1: layer rotation curves of alpha = 0.6, -0.6, rho(0) = 3^-5, 3^-4 and the
     best configuration, per task, with test accuracy and difference to the best."""
@@ -202,6 +235,7 @@ def rotation_grid(results, out):
     return _curves_grid(results, grid, out)
 
 
+@figure("sgd_curves", extended="2", iclr="4")
 def sgd_curves(results, out):
     """Figure 2: SGD over its learning-rate grid, per task."""
     grid = [(task, [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
@@ -209,6 +243,7 @@ def sgd_curves(results, out):
     return _curves_grid(results, grid, out)
 
 
+@figure("sgd_first_epoch", extended="10")
 def sgd_first_epoch(results, out):
     """Extended Figure 10: SGD at 3^0 in its first epoch, per task: layer rotation curves
     at every iteration (top) and each batch's training accuracy (bottom), where updates
@@ -237,11 +272,13 @@ def sgd_first_epoch(results, out):
     return _save(figure, out)
 
 
+@figure("weight_decay_curves", extended="3")
 def weight_decay_curves(results, out):
     """Figure 3: SGD with weight decay (L2), per task."""
     return _curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
 
 
+@figure("adaptive_curves", extended="6", iclr="5")
 def adaptive_curves(results, out):
     """Figure 6: the adaptive method of each task without (top) and with (bottom) Layca."""
     top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in PAPER_TASKS]
@@ -249,6 +286,7 @@ def adaptive_curves(results, out):
     return _curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
 
 
+@figure("adaptive_equivalent_curves", iclr="6")
 def adaptive_equivalent_curves(results, out):
     """ICLR Figure 6: training (dotted) and held-out (full) accuracy per epoch of each
     task's adaptive method and its non-adaptive equivalent, both with Layca; the papers
@@ -279,6 +317,7 @@ def adaptive_equivalent_curves(results, out):
     return _save(figure, out)
 
 
+@figure("init_scale_consistency", iclr="7")
 def init_scale_consistency(results, out, task="C10-CNN1"):
     """ICLR Figure 7: training (dotted) and test (full) accuracy against the initial rate,
     one line per factor f rescaling every kernel's initial weights, for Layca (left),
@@ -309,11 +348,13 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
     return _save(figure, out)
 
 
+@figure("lars_curves", extended="12", iclr="9")
 def lars_curves(results, out):
     """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
     return _curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
 
 
+@figure("accuracy_vs_alpha_rho", extended="9")
 def accuracy_vs_alpha_rho(results, out):
     """Figure 9 (extended): test accuracy against alpha (rho(0) = 3^-3; only where the final
     training accuracy exceeds 0.9, as the authors filtered) and against rho(0) (alpha = 0,
@@ -345,6 +386,7 @@ def accuracy_vs_alpha_rho(results, out):
     return _save(figure, out)
 
 
+@figure("loss_plateaus", extended="11", iclr="3 and 10")
 def loss_plateaus(results, out):
     """Figures 11 (extended) / 3 and 10 (ICLR): training loss per epoch of Layca for the
     first three tasks (rows), at rho(0) = 3^-3 with alpha in 0 .. -0.6 and 0 .. 0.6, and at
@@ -375,6 +417,7 @@ def loss_plateaus(results, out):
     return _save(figure, out)
 
 
+@figure("warmup", extended="4")
 def warmup(results, out, task="C10-resnet", first_epochs=25):
     """Figure 4: rotation curves and training accuracy of SGD + L2 (3^-1) with 0/5/10/15
     warmup epochs and of Layca without warmup, over the first 25 epochs."""
@@ -400,8 +443,9 @@ def warmup(results, out, task="C10-resnet", first_epochs=25):
     return _save(figure, out)
 
 
+@figure("second_moments", extended="5", iclr="11")
 def second_moments(results, out, config=None):
-    """Figure 11: 10th / 50th / 90th percentiles of Adam's second-moment estimates per
+    """ICLR Figure 11 (extended Figure 5): 10th / 50th / 90th percentiles of Adam's second-moment estimates per
     layer at the end of epochs 1, 10 and 50 of C10-CNN1."""
     config = config or study_configs("second_moments")[0]
     result = results.get(config)
@@ -423,6 +467,7 @@ def second_moments(results, out, config=None):
     return _save(figure, out)
 
 
+@figure("adapt_copy_curves", extended="7")
 def adapt_copy_curves(results, out):
     """Figure 7: training curves of the adaptive method, SGD + L2, and SGD(-AMom)+Layca
     replaying the adaptive method's layer rotation rates."""
@@ -446,6 +491,7 @@ def adapt_copy_curves(results, out):
     return _save(figure, out)
 
 
+@figure("mnist_features", extended="8")
 def mnist_features(results, out, task="MNIST-MLP1"):
     """Figure 8 (extended): the input weights of first-layer neurons 5 to 9 (columns) after
     training with Layca at rho(0) = 3^-2, 3^-2.5, 3^-3, 3^-4 (rows), viridis, with each
@@ -477,12 +523,14 @@ def mnist_features(results, out, task="MNIST-MLP1"):
     return _save(figure, out)
 
 
+@figure("mnist_layers", iclr="1")
 def mnist_layers(results, out, task="MNIST-MLP11"):
     """Figure 1 of the ICLR version: test accuracy against the index of the only trained
     layer of the 11-layer MLP, mean and std over the repetitions found."""
     return _layers_figure(results, out, [(task, None)])
 
 
+@figure("mnist_layers_init", iclr="8 left")
 def mnist_layers_init(results, out, tasks=(("MNIST-MLP11", "he_normal"), ("MNIST-MLP11-orthogonal", "orthogonal"))):
     """Figure 8, left, of the ICLR version: the 11-layer MLP study from he_normal and from
     orthogonal initial kernels, side by side."""
@@ -515,6 +563,7 @@ def _layers_figure(results, out, tasks):
     return _save(figure, out)
 
 
+@figure("mnist_feedback_silhouette", iclr="8 right")
 def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
     """Figure 8, right, of the ICLR version: the silhouette score, with respect to the
     classes, of the first layer's feedback (the gradient of each example's loss with
@@ -536,6 +585,7 @@ def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
     return _save(figure, out)
 
 
+@figure("alpha_profile", extended="13", iclr="12")
 def alpha_profile_figure(results, out, num_layers=25):
     """Figure 13: the layer-wise multipliers of the alpha profile, against l / L."""
     figure, axes = _figure(1, 2, size=(3.4, 2.6))
@@ -551,59 +601,6 @@ def alpha_profile_figure(results, out, num_layers=25):
     return _save(figure, out)
 
 
-FIGURES = {
-    "rotation_grid": rotation_grid,
-    "sgd_curves": sgd_curves,
-    "weight_decay_curves": weight_decay_curves,
-    "sgd_first_epoch": sgd_first_epoch,
-    "adaptive_curves": adaptive_curves,
-    "adaptive_equivalent_curves": adaptive_equivalent_curves,
-    "init_scale_consistency": init_scale_consistency,
-    "lars_curves": lars_curves,
-    "accuracy_vs_alpha_rho": accuracy_vs_alpha_rho,
-    "loss_plateaus": loss_plateaus,
-    "warmup": warmup,
-    "second_moments": second_moments,
-    "adapt_copy_curves": adapt_copy_curves,
-    "mnist_features": mnist_features,
-    "mnist_layers": mnist_layers,
-    "mnist_layers_init": mnist_layers_init,
-    "mnist_feedback_silhouette": mnist_feedback_silhouette,
-    "alpha_profile": alpha_profile_figure,
-}
-
-
-#: Each figure's number in the two papers: the extended arXiv version ("Layer rotation: a
-#: surprisingly powerful indicator of generalization in deep networks?") and the ICLR
-#: version ("On layer-level control of DNN training..."); None where a paper lacks it.
-FIGURE_NUMBERS = {
-    "rotation_grid": ("1", "2"),
-    "sgd_curves": ("2", "4"),
-    "weight_decay_curves": ("3", None),
-    "sgd_first_epoch": ("10", None),
-    "adaptive_curves": ("6", "5"),
-    "adaptive_equivalent_curves": (None, "6"),
-    "init_scale_consistency": (None, "7"),
-    "lars_curves": ("12", "9"),
-    "accuracy_vs_alpha_rho": ("9", None),
-    "loss_plateaus": ("11", "3 and 10"),
-    "warmup": ("4", None),
-    "second_moments": ("5", "11"),
-    "adapt_copy_curves": ("7", None),
-    "mnist_features": ("8", None),
-    "mnist_layers": (None, "1"),
-    "mnist_layers_init": (None, "8 left"),
-    "mnist_feedback_silhouette": (None, "8 right"),
-    "alpha_profile": ("13", "12"),
-}
-
-
-def figure_numbers(name):
-    """'extended Fig. 1, ICLR Fig. 2' for a figure command."""
-    extended, iclr = FIGURE_NUMBERS[name]
-    return ", ".join(f"{paper} Fig. {number}" for paper, number in (("extended", extended), ("ICLR", iclr)) if number)
-
-
 def draw(name, results_dir="results", scale="full", out_dir="figures"):
     """Draw figure `name` (or every figure for "all") into `out_dir/<scale>/`; returns the paths."""
     names = list(FIGURES) if name == "all" else [name]
@@ -611,4 +608,4 @@ def draw(name, results_dir="results", scale="full", out_dir="figures"):
     if unknown:
         raise ValueError(f"Unknown figure {unknown[0]!r}; known: {sorted(FIGURES)} or 'all'.")
     results = Results(results_dir, scale)
-    return [FIGURES[n](results, os.path.join(out_dir, scale, f"{n}.png")) for n in names]
+    return [FIGURES[n].draw(results, os.path.join(out_dir, scale, f"{n}.png")) for n in names]

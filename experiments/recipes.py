@@ -159,7 +159,7 @@ BEST_TASK_RATES = {
     ("C10-CNN2", "rmsprop_weight_decay"): 3e-4,
     ("C100-WRN", "sgd_weight_decay"): 0.1,
     ("C100-WRN", "adam_weight_decay"): 3e-4,
-    # Not in REFERENCE.md: Adam on C10-CNN1 (Figure 11) takes Adam's best rate on C100-resnet.
+    # Not in REFERENCE.md: Adam on C10-CNN1 (ICLR Figure 11, extended Figure 5) takes Adam's best rate on C100-resnet.
     ("C10-CNN1", "adam"): 3.0**-5,
 }
 

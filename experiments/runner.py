@@ -35,7 +35,7 @@ from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-#: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (Figure 11).
+#: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (ICLR Figure 11, extended Figure 5).
 SECOND_MOMENT_EPOCHS = (1, 10, 50)
 @keras.saving.register_keras_serializable(package="experiments")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -215,7 +215,7 @@ class _Checkpoint(keras.callbacks.Callback):
 
 class _SecondMoments(keras.callbacks.Callback):
     """10th, 50th and 90th percentile of Adam's second-moment estimate per kernel layer at
-    the end of the given epochs (Figure 11 of arXiv:1806.01603)."""
+    the end of the given epochs (ICLR Figure 11, extended Figure 5)."""
 
     def __init__(self, epochs, records):
         super().__init__()

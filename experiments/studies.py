@@ -116,7 +116,7 @@ def _lars(task, scale):
 
 
 def _second_moments(task, scale):
-    """Adam on C10-CNN1, recording its second-moment percentiles (Figure 11)."""
+    """Adam on C10-CNN1, recording its second-moment percentiles (ICLR Figure 11, extended Figure 5)."""
     return [RunConfig(task, "adam")]
 
 
@@ -176,7 +176,7 @@ class Study:
 STUDIES = {
     "alpha": Study(_alpha, PAPER_TASKS, "Layca, alpha grid at rho(0) = 3^-3 (Figures 1, 2a, 9)"),
     "rho": Study(_rho, PAPER_TASKS, "Layca, rho(0) grid at alpha = 0 (Figures 1, 2a, 9)"),
-    "rho_fine": Study(_rho_fine, FIRST_THREE, "Layca, rho(0) = 3^-3, 3^-3.2, ..., 3^-4 at alpha = 0 (Figures 11 / 3, 10)"),
+    "rho_fine": Study(_rho_fine, FIRST_THREE, "Layca, rho(0) = 3^-3, 3^-3.2, ..., 3^-4 at alpha = 0 (extended Figure 11, ICLR Figures 3 and 10)"),
     "sgd": Study(_sgd, PAPER_TASKS, "SGD over its learning-rate grid 3^-4 .. 3^0 (Figure 2)"),
     "sgd_weight_decay": Study(_sgd_weight_decay, PAPER_TASKS, "SGD + L2 at its best rate (Figure 3)"),
     "adaptive": Study(_adaptive, PAPER_TASKS, "adaptive method with and without Layca (Figure 6)"),
@@ -188,7 +188,7 @@ STUDIES = {
     "init_scale": Study(_init_scale, ("C10-CNN1",),
                         "Layca, block-normalised SGD, SGD from initial weights rescaled by f (ICLR Figure 7)"),
     "lars": Study(_lars, FIRST_THREE, "LARS at alpha = 0, rho(0) = 3^-3 (Figure 12)"),
-    "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (Figure 11)"),
+    "second_moments": Study(_second_moments, ("C10-CNN1",), "Adam's second-moment percentiles per layer (ICLR Figure 11, extended Figure 5)"),
     "mnist_features": Study(_mnist_features, ("MNIST-MLP1",), "1-hidden-layer MLP: Layca rates and SGD grid (Figure 8)"),
     "mnist_layers": Study(_mnist_layers, ("MNIST-MLP11",), "11-layer MLP trained one layer at a time (ICLR Figure 1)"),
     "mnist_layers_orthogonal": Study(_mnist_layers, ("MNIST-MLP11-orthogonal",),

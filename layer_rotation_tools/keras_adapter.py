@@ -49,7 +49,7 @@ HOOKS = (
     ("Model", "_symbolic_build", "tensorflow"),  # the monitors build a model before its first step
     ("Model", "_make_function", "tensorflow"),  # the monitors' step that also records
     ("Callback", "_model", None),  # the model without JAX's state sync
-    ("Adam", "_velocities", None),  # its second-moment estimates (the experiments' Figure 11)
+    ("Adam", "_velocities", None),  # its second-moment estimates (the experiments' second_moments figure)
 )
 
 _OWNERS = {
