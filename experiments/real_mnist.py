@@ -4,7 +4,8 @@ The 10,000 real digits of `t10k-*` are split with a fixed seed into 8,000 traini
 2,000 held-out digits (`mnist_t10k`). Runs (resumably, like every study):
 
 - `mnist_features` on MNIST-MLP1-t10k: the 1-hidden-layer MLP (784 ReLU units), Layca at
-  rho(0) = 3^-5, 3^-4, 3^-3, 3^-2 and SGD over 3^-4 .. 3^0, 50 epochs, x0.2 at 40;
+  rho(0) = 3^-2, 3^-2.5, 3^-3, 3^-4 with the authors' schedules (100 epochs, /5 at epoch 90
+  or 95; `recipes.RATE_SCHEDULES`) and SGD over 3^-4 .. 3^0 (50 epochs, x0.2 at 40);
 - `mnist_layers` on MNIST-MLP11-t10k: the 11-layer MLP on 10 digits per class, each hidden
   layer trained alone (Layca, 3^-4) until 100% training accuracy, over several seeds;
 

@@ -89,9 +89,9 @@ class Layca(keras.optimizers.Optimizer):
 
     Args:
         optimizer: the inner optimizer: a `keras.optimizers.Optimizer` instance or an
-            identifier ("sgd", "adam", "rmsprop", "adagrad", ..., or this package's
-            "sgd_amom", "normalized_sgd", "effective_lr_sgd"). Plain SGD by default, as
-            in the papers.
+            identifier (`optimizer_class`: Keras' "sgd", "adam", "rmsprop", "adagrad", ...,
+            or this package's "sgd_amom", "normalized_sgd", "effective_lr_sgd",
+            "keras2_rmsprop", "keras2_adagrad"). Plain SGD by default, as in the papers.
         learning_rate: rho(t), the global rotation rate: a float or a
             `keras.optimizers.schedules.LearningRateSchedule`. 3**-3 is the papers' best.
         multipliers: `{layer name: factor}`; rho_l = factor * rho(t). Layer names are
@@ -103,7 +103,8 @@ class Layca(keras.optimizers.Optimizer):
             the inner optimizer's plain step instead of leaving them unchanged.
         kernel_names: regular expressions searched in `variable.path` that select the
             kernels; `kernels.DEFAULT_KERNEL_NAMES` (dense, conv, depthwise, pointwise and
-            recurrent kernels) by default.
+            recurrent kernels, and embedding tables) by default; `PAPER_KERNEL_NAMES`
+            leaves embedding tables out.
         epsilon: a step with norm <= epsilon is treated as zero.
         lars_max_growth: the LARS cap, as a fraction of the kernel's initial norm.
         jit_compile: on TensorFlow, compile each update (the inner optimizer's steps
