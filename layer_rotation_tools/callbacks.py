@@ -479,6 +479,18 @@ class LayerRotationCurves(_KernelMonitor):
         distances: numpy array (records x layers).
         epochs: x position of each record, in epochs.
         steps: optimizer iteration at each record.
+
+    Example:
+
+    ```python
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(3)])
+    model.compile(optimizer=Layca(), loss="sparse_categorical_crossentropy")
+    curves = LayerRotationCurves(batch_frequency=2)
+    model.fit(np.random.rand(64, 8), np.random.randint(0, 3, 64), batch_size=16, epochs=2,
+              callbacks=[curves], verbose=0)
+    curves.distances.shape  # (4, 2): records (batches 2 and 4 of each epoch) x layers
+    curves.plot()
+    ```
     """
 
     quantity = "distances"
@@ -522,6 +534,17 @@ class LayerRotationRates(_KernelMonitor):
 
     Attributes:
         layer_names, rates (numpy array, records x layers), epochs, steps.
+
+    Example:
+
+    ```python
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(3)])
+    model.compile(optimizer=Layca(learning_rate=0.05), loss="sparse_categorical_crossentropy")
+    rates = LayerRotationRates()
+    model.fit(np.random.rand(64, 8), np.random.randint(0, 3, 64), batch_size=16, epochs=1,
+              callbacks=[rates], verbose=0)
+    rates.rates  # (4, 2), every value 0.05: Layca rotates by arctan(rho) per step
+    ```
     """
 
     quantity = "rates"
@@ -556,6 +579,26 @@ class ReplayRotationRates(keras.callbacks.Callback):
         rates: array (steps x layers), e.g. `LayerRotationRates(...).rates` recorded
             from another optimizer on the same model.
         layer_names: the layer of each column (kernel_layer_names order).
+
+    Example:
+
+    ```python
+    x, y = np.random.rand(64, 8), np.random.randint(0, 3, 64)
+    def make_model():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="hidden"),
+                                 keras.layers.Dense(3, name="out")])
+    adam = make_model()
+    adam.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    recorded = LayerRotationRates()
+    adam.fit(x, y, batch_size=16, epochs=1, callbacks=[recorded], verbose=0)
+    copy = make_model()  # the same initial weights
+    copy.compile(optimizer=Layca(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    replayed = LayerRotationRates()
+    copy.fit(x, y, batch_size=16, epochs=1, verbose=0,
+             callbacks=[ReplayRotationRates(recorded.rates, recorded.layer_names), replayed])
+    replayed.rates  # recorded.rates: each layer rotates at Adam's rate of each step
+    ```
     """
 
     def __init__(self, rates, layer_names):

@@ -119,6 +119,17 @@ class Layca(keras.optimizers.Optimizer):
             optimizer sees them. With `gradient_accumulation_steps=N`, Layca rotates
             once every N batches, by the mean of their gradients; `iterations` (and the
             inner optimizer's, and the monitors' steps) count those applied steps.
+
+    Example:
+
+    ```python
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, name="hidden"),
+                              keras.layers.Dense(3, name="out")])
+    layca = Layca("adam", learning_rate=3**-3, multipliers=alpha_multipliers(model, 0.2))
+    model.compile(optimizer=layca, loss="sparse_categorical_crossentropy")
+    model.fit(np.random.rand(64, 8), np.random.randint(0, 3, 64), epochs=1, verbose=0)
+    layca.multiplier_values()  # {'hidden': 0.32768, 'out': 1.0}
+    ```
     """
 
     def __init__(
