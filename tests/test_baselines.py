@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from layer_rotation_tools import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, Layca, NormalizedSGD, SGDAMom
+from tests.serialization import round_trip
 
 
 def _run(optimizer, steps=3, seed=0):
@@ -50,8 +51,7 @@ def test_effective_lr_sgd_scales_the_step_by_the_squared_norm():
 @pytest.mark.parametrize("cls", [SGDAMom, NormalizedSGD, EffectiveLRSGD])
 def test_config_round_trip_and_use_inside_layca(cls):
     optimizer = cls(learning_rate=0.02)
-    clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
-    assert type(clone) is cls and clone.get_config() == optimizer.get_config()
+    round_trip(optimizer)
     name = {SGDAMom: "sgd_amom", NormalizedSGD: "normalized_sgd", EffectiveLRSGD: "effective_lr_sgd"}[cls]
     assert type(Layca(name).inner_optimizer) is cls
 
@@ -106,6 +106,5 @@ def test_keras2_adagrad_starts_from_zero_as_the_authors():
     [(Keras2RMSprop(0.002, rho=0.8, epsilon=1e-6), "keras2_rmsprop"), (Keras2Adagrad(0.003, epsilon=1e-5), "keras2_adagrad")],
 )
 def test_keras2_optimizers_round_trip_and_serve_inside_layca(optimizer, name):
-    clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
-    assert type(clone) is type(optimizer) and clone.get_config() == optimizer.get_config()
+    round_trip(optimizer)
     assert isinstance(Layca(name).inner_optimizer, type(optimizer))

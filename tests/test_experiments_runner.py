@@ -15,6 +15,7 @@ from experiments.recipes import SCALES, TASKS, RunConfig, Stopping
 from experiments.runner import StepDecay, is_finished, run_one, run_paths, stop_reason
 from layer_rotation_tools import kernel_variables
 from layer_rotation_tools.storage import read_h5
+from tests.serialization import round_trip
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
@@ -56,7 +57,7 @@ def test_step_decay_with_warmup():
     schedule = StepDecay(0.3, [10, 20], 0.2, warmup_steps=5)
     values = [float(schedule(step)) for step in (0, 5, 9, 10, 19, 20)]
     np.testing.assert_allclose(values, [0.03, 0.3, 0.3, 0.06, 0.06, 0.012], rtol=1e-6)
-    assert StepDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
+    round_trip(schedule)
 
 
 def _authors_stop_epoch(losses, accuracies, acc, nbepochs, finished, converged):
