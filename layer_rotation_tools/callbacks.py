@@ -87,8 +87,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._writer = None
         self._step_offset = 0
         self._epoch_offset = None
-        self._steps_done = 0
-        self._start_step = 0  # the step at which this fit began
+        self._steps_done = 0  # the step of the last record, or at which this fit began
         self._epochs_done = 0
 
     @property
@@ -140,7 +139,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             )
         iterations = self._optimizer_steps()
         self._step_offset = max(self._steps_done - iterations, 0)
-        self._start_step = self._step_offset + iterations
+        self._steps_done = self._step_offset + iterations
         self._epoch_offset = None
         self._build_pending = not (self._trainable_kernels() or keras_adapter.all_built(self.model))
         if not self._build_pending:
@@ -270,7 +269,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         pending, self._pending_records = self._pending_records, []
         for values, iterations, epoch, batches in pending:
             step = self._step_offset + int(ops.convert_to_numpy(iterations))
-            if step == max([self._start_step, *self._steps[-1:]]):
+            if step == self._steps_done:
                 continue
             length = self.params.get("steps")
             if not length:  # data of unknown length: placed when the epoch ends
@@ -362,7 +361,8 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._epochs_done = int(math.ceil(self._epochs[-1])) if self._epochs else 0
 
     def _counter(self):
-        """The optimizer's iteration count (a variable, not synced on JAX)."""
+        """The optimizer's `iterations` (a variable, or with `gradient_accumulation_steps`
+        a tensor computed from one), read in or right after a step off JAX."""
         return keras_adapter.unsynced_model(self).optimizer.iterations
 
     def _optimizer_steps(self):
