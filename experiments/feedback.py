@@ -20,8 +20,8 @@ def layer_feedback(model, x, y, layer=0):
     output of the `layer`-th Dense layer (forward order) of a bias-free ReLU MLP whose
     last Dense layer is a softmax classifier."""
     dense = kernel_layers(model)
-    others = [l.name for l in model.layers if not isinstance(l, (keras.layers.Flatten, keras.layers.InputLayer))
-              and not (l in dense and isinstance(l, keras.layers.Dense))]
+    others = [l.name for l in model.layers if not isinstance(l, (keras.layers.Dense, keras.layers.Flatten,
+                                                                   keras.layers.InputLayer))]
     if others or any(l.use_bias for l in dense) or not 0 <= layer < len(dense) - 1:
         raise ValueError(
             f"layer_feedback needs a bias-free ReLU MLP with a softmax classifier and layer < {len(dense) - 1}; "

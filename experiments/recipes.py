@@ -353,7 +353,7 @@ class Scale:
         (`crossed_grid` for a grid crossed with another) evenly spaced from the first to
         the last (the smoke scale's shorter studies take every code path in fewer runs)."""
         values = tuple(values)
-        grid = self.crossed_grid or self.grid if crossed else self.grid
+        grid = (self.crossed_grid or self.grid) if crossed else self.grid
         if grid is None or len(values) <= grid:
             return values
         kept = sorted({int(i) for i in np.rint(np.linspace(0, len(values) - 1, grid))})

@@ -35,8 +35,11 @@ from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5, write_h5_atomic
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-#: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded (ICLR Figure 11, extended Figure 5).
+#: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded
+#: (ICLR Figure 11, extended Figure 5).
 SECOND_MOMENT_EPOCHS = (1, 10, 50)
+
+
 @keras.saving.register_keras_serializable(package="experiments")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """lr(t) = initial * factor ** (number of boundaries <= t), times a linear warmup from
