@@ -249,13 +249,19 @@ def shard_from_environment(environ):
     return f"{task - first + 1}/{count}"
 
 
-def shard(configs, index, count):
-    """The configurations of shard `index` of `count`: runs are dealt round-robin by
-    group, a run that replays another's rates staying with its source."""
+def run_groups(configs):
+    """`{key: [config, ...]}` in run order: the runs that must run in one process, one
+    after the other (a run that replays another's rates with its source, keyed by the
+    source's run id)."""
     groups = {}
     for config in configs:
         groups.setdefault(config.copy_from or config.run_id, []).append(config)
-    ordered = list(groups.values())
+    return groups
+
+
+def shard(configs, index, count):
+    """The configurations of shard `index` of `count`: `run_groups` dealt round-robin."""
+    ordered = list(run_groups(configs).values())
     return [config for group in ordered[index - 1 :: count] for config in group]
 
 

@@ -11,6 +11,7 @@ if os.environ.get("KERAS_BACKEND") == "jax":
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+from filelock import FileLock, Timeout  # noqa: E402
 
 BACKEND = keras.backend.backend()
 if BACKEND == "tensorflow":
@@ -27,16 +28,13 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `tensorflow` use TensorFlow itself (tf.function, tf.distribute,
     tf.data, TensorBoard): skipped on the other backends.
 
-    Under pytest-xdist (`-n 2 --dist loadgroup`, the README's test command), the tests that
-    read the `smoke_results` studies run in one worker, so the studies run once; so do the
-    Ray tests (one local Ray instance at a time)."""
+    Under pytest-xdist (`-n 2 --dist loadgroup`, the README's test command), the Ray tests
+    run in one worker (one local Ray instance at a time)."""
     skip = pytest.mark.skip(reason=f"uses TensorFlow itself; the backend is {BACKEND}")
     for item in items:
         if BACKEND != "tensorflow" and "tensorflow" in item.keywords:
             item.add_marker(skip)
-        if "smoke_results" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("smoke_results"))
-        elif item.path.name == "test_ray_runner.py":
+        if item.path.name == "test_ray_runner.py":
             item.add_marker(pytest.mark.xdist_group("ray"))
 
 
@@ -84,20 +82,52 @@ STUDY_TASKS = {
 }
 
 
+def _shared_folder(tmp_path_factory, name):
+    """A folder that every pytest-xdist worker of this session sees (each worker's own
+    temporary folder when there is one process)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return root / name
+
+
 @pytest.fixture(scope="session")
 def smoke_data(tmp_path_factory):
-    """Every dataset, small, in its official on-disk format."""
+    """Every dataset, small, in its official on-disk format; written once per session."""
     from experiments import fake_data
 
-    return fake_data.write_all(str(tmp_path_factory.mktemp("data")))
+    folder = _shared_folder(tmp_path_factory, "data")
+    with FileLock(f"{folder}.lock"):
+        if not folder.exists():
+            fake_data.write_all(str(folder) + ".partial")
+            os.replace(str(folder) + ".partial", folder)
+    return str(folder)
 
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory, smoke_data):
-    """Every study run once at smoke scale on its test task: `(results_dir, {study: results})`."""
-    from experiments.studies import run_study
+    """Every study run once at smoke scale on its test task: `(results_dir, {study: results})`.
 
-    results_dir = str(tmp_path_factory.mktemp("results"))
-    done = {name: run_study(name, [task], "smoke", smoke_data, results_dir, printer=lambda line: None)
+    The workers share the runs: each takes the run groups that no other worker holds
+    (a group's lock is held while it runs), then waits for the others' and reads every
+    study's results (finished runs are read, not run again)."""
+    from experiments.runner import run_one
+    from experiments.studies import run_groups, run_study, study_configs
+
+    results_dir = _shared_folder(tmp_path_factory, "results")
+    locks = results_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    groups = {key: group for name, task in STUDY_TASKS.items()
+              for key, group in run_groups(study_configs(name, [task], "smoke")).items()}
+    for wait in (False, True):  # first the free groups, then those another worker held
+        for key, group in groups.items():
+            lock = FileLock(locks / f"{key}.lock", timeout=-1 if wait else 0)
+            try:
+                with lock:
+                    for config in group:
+                        run_one(config, "smoke", smoke_data, str(results_dir), printer=lambda line: None)
+            except Timeout:
+                continue
+    done = {name: run_study(name, [task], "smoke", smoke_data, str(results_dir), printer=lambda line: None)
             for name, task in STUDY_TASKS.items()}
-    return results_dir, done
+    return str(results_dir), done
