@@ -27,11 +27,10 @@ from experiments.recipes import (
     power_of_3,
     with_layca,
 )
-from experiments.runner import run_paths
+from experiments.results import read_result, run_paths
 from experiments.studies import FIRST_THREE, study_configs
 from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
 from layer_rotation_tools.plotting import layer_colors
-from layer_rotation_tools.storage import read_h5
 
 # REFERENCE.md, "Published results": test accuracy of Layca's best configuration, and
 # the difference (points) of every other configuration to it.
@@ -55,10 +54,10 @@ class Results:
         self.results_dir, self.scale, self._cache = results_dir, scale, {}
 
     def get(self, config):
-        """`(arrays, attrs)` of the run, or None when it has no results file."""
+        """The run's `RunResult`, or None when it has no results file."""
         path = run_paths(self.results_dir, self.scale, config)["result"]
         if path not in self._cache:
-            self._cache[path] = read_h5(path) if os.path.exists(path) else None
+            self._cache[path] = read_result(path) if os.path.exists(path) else None
         return self._cache[path]
 
     def require_any(self, configs, out):
@@ -76,12 +75,12 @@ class Results:
     def accuracy(self, config):
         """Test accuracy in percent, or None."""
         result = self.get(config)
-        return None if result is None else 100.0 * result[1]["test_accuracy"]
+        return None if result is None else 100.0 * result.test_accuracy
 
     def validation_accuracy(self, config):
         """The best validation accuracy over the run's epochs, in percent, or None."""
         result = self.get(config)
-        return None if result is None else 100.0 * float(np.max(result[0]["history_val_accuracy"]))
+        return None if result is None else 100.0 * float(np.max(result.history["val_accuracy"]))
 
 
 def _row_configs(task):
@@ -154,18 +153,17 @@ def _curves_panel(ax, results, config, label, best=None):
     if result is None:
         _missing(ax, label)
         return
-    arrays, attrs = result
-    accuracy = 100.0 * attrs["test_accuracy"]
+    accuracy = 100.0 * result.test_accuracy
     title = f"{label}\neta={accuracy:.2f}%"
     if best is not None:
         title += f", delta={accuracy - best:+.2f}"
-    plot_layer_rotation_curves(arrays["distances"], ax=ax, epochs=arrays["curve_epochs"], title=title)
+    plot_layer_rotation_curves(result.distances, ax=ax, epochs=result.curve_epochs, title=title)
     ax.title.set_fontsize(8)
     ax.set_xlabel("")
     ax.set_ylabel("")
 
 
-def _curves_grid(results, grid, out):
+def curves_grid(results, grid, out):
     """`grid`: rows of (row label, [(column label, config)]); titles give each run's
     accuracy and its difference to its task's Layca best."""
     figure, axes = _figure(len(grid), max(len(cells) for _, cells in grid))
@@ -232,7 +230,7 @@ def rotation_grid(results, out):
                 ("r=3^-4", RunConfig(task, "layca", learning_rate=3.0**-4)), ("best", RunConfig(task, "layca"))])
         for task in PAPER_TASKS
     ]
-    return _curves_grid(results, grid, out)
+    return curves_grid(results, grid, out)
 
 
 @figure("sgd_curves", extended="2", iclr="4")
@@ -240,7 +238,7 @@ def sgd_curves(results, out):
     """Figure 2: SGD over its learning-rate grid, per task."""
     grid = [(task, [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
             for task in PAPER_TASKS]
-    return _curves_grid(results, grid, out)
+    return curves_grid(results, grid, out)
 
 
 @figure("sgd_first_epoch", extended="10")
@@ -257,16 +255,15 @@ def sgd_first_epoch(results, out):
             _missing(top, task)
             _missing(bottom, task)
             continue
-        arrays, _ = result
-        plot_layer_rotation_curves(arrays["distances"], ax=top, epochs=arrays["curve_steps"], title=task)
+        plot_layer_rotation_curves(result.distances, ax=top, epochs=result.curve_steps, title=task)
         top.set_xlabel("")
         top.set_ylabel("Cosine distance" if column == 0 else "")
-        iterations = np.arange(1, len(arrays["batch_accuracy"]) + 1)
-        bottom.plot(iterations, arrays["batch_accuracy"], marker="." if len(iterations) < 30 else None)
+        iterations = np.arange(1, len(result.batch_accuracy) + 1)
+        bottom.plot(iterations, result.batch_accuracy, marker="." if len(iterations) < 30 else None)
         bottom.set_xticks([0, len(iterations)])
         bottom.set_xlabel("Iteration")
         bottom.set_ylabel("Training acc" if column == 0 else "")
-        highest = max(highest, float(np.max(arrays["batch_accuracy"])))
+        highest = max(highest, float(np.max(result.batch_accuracy)))
     for bottom in axes[1]:  # one accuracy scale for every task, as the authors' figure
         bottom.set_ylim(0, 1.05 * highest or 1)
     return _save(figure, out)
@@ -275,7 +272,7 @@ def sgd_first_epoch(results, out):
 @figure("weight_decay_curves", extended="3")
 def weight_decay_curves(results, out):
     """Figure 3: SGD with weight decay (L2), per task."""
-    return _curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
+    return curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
 
 
 @figure("adaptive_curves", extended="6", iclr="5")
@@ -283,7 +280,7 @@ def adaptive_curves(results, out):
     """Figure 6: the adaptive method of each task without (top) and with (bottom) Layca."""
     top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in PAPER_TASKS]
     bottom = [(t, RunConfig(t, with_layca(TASKS[t].adaptive))) for t in PAPER_TASKS]
-    return _curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
+    return curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
 
 
 @figure("adaptive_equivalent_curves", iclr="6")
@@ -301,11 +298,10 @@ def adaptive_equivalent_curves(results, out):
             result = results.get(config)
             if result is None:
                 continue
-            arrays, attrs = result
-            epochs = np.arange(1, len(arrays["history_accuracy"]) + 1)
-            name = f"{config.spec.label} ({100 * attrs['test_accuracy']:.1f}% test)"
-            ax.plot(epochs, arrays["history_accuracy"], ":", color=color)
-            ax.plot(epochs, arrays["history_val_accuracy"], "-", color=color, label=name)
+            epochs = np.arange(1, len(result.history["accuracy"]) + 1)
+            name = f"{config.spec.label} ({100 * result.test_accuracy:.1f}% test)"
+            ax.plot(epochs, result.history["accuracy"], ":", color=color)
+            ax.plot(epochs, result.history["val_accuracy"], "-", color=color, label=name)
             drawn = True
         if not drawn:
             _missing(ax, task)
@@ -333,8 +329,8 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
             if not points:
                 continue
             exponents = [math.log(rate, 3) for rate, _ in points]
-            ax.plot(exponents, [r[0]["history_accuracy"][-1] for _, r in points], ":", color=colors[f])
-            ax.plot(exponents, [r[1]["test_accuracy"] for _, r in points], "-", marker=".", color=colors[f], label=f"f={f:g}")
+            ax.plot(exponents, [r.history["accuracy"][-1] for _, r in points], ":", color=colors[f])
+            ax.plot(exponents, [r.test_accuracy for _, r in points], "-", marker=".", color=colors[f], label=f"f={f:g}")
             drawn = True
         name = OPTIMIZERS[optimizer].label
         if not drawn:
@@ -351,7 +347,7 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
 @figure("lars_curves", extended="12", iclr="9")
 def lars_curves(results, out):
     """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
-    return _curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
+    return curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
 
 
 @figure("accuracy_vs_alpha_rho", extended="9")
@@ -371,9 +367,9 @@ def accuracy_vs_alpha_rho(results, out):
             points = []
             for x, options in settings:
                 result = results.get(RunConfig(task, "layca", **options))
-                if result is None or ("alpha" in options and not result[0]["history_accuracy"][-1] > 0.9):
+                if result is None or ("alpha" in options and not result.history["accuracy"][-1] > 0.9):
                     continue
-                points.append((x, 100.0 * result[1]["test_accuracy"]))
+                points.append((x, 100.0 * result.test_accuracy))
             if points:
                 ax.plot(*zip(*points), f"C{index}-", marker=".", label=task)
                 drawn = True
@@ -405,7 +401,7 @@ def loss_plateaus(results, out):
             for (label, options), color in zip(settings, layer_colors(len(settings))):
                 result = results.get(RunConfig(task, "layca", **options))
                 if result is not None:
-                    loss = result[0]["history_loss"]
+                    loss = result.history["loss"]
                     ax.plot(np.arange(1, len(loss) + 1), loss, color=color, label=label, linewidth=1)
                     drawn = True
             if not drawn:
@@ -431,11 +427,10 @@ def warmup(results, out, task="C10-resnet", first_epochs=25):
             _missing(axes[0, c], label)
             _missing(axes[1, c], label)
             continue
-        arrays, attrs = result
-        keep = arrays["curve_epochs"] <= first_epochs
-        plot_layer_rotation_curves(arrays["distances"][keep], ax=axes[0, c], epochs=arrays["curve_epochs"][keep],
-                                   title=f"{label}\neta={100 * attrs['test_accuracy']:.2f}%")
-        accuracy = arrays["history_accuracy"][:first_epochs]
+        keep = result.curve_epochs <= first_epochs
+        plot_layer_rotation_curves(result.distances[keep], ax=axes[0, c], epochs=result.curve_epochs[keep],
+                                   title=f"{label}\neta={100 * result.test_accuracy:.2f}%")
+        accuracy = result.history["accuracy"][:first_epochs]
         axes[1, c].plot(np.arange(1, len(accuracy) + 1), accuracy)
         axes[1, c].set_ylim(0, 1)
         axes[1, c].set_xlabel("Epoch")
@@ -450,11 +445,11 @@ def second_moments(results, out, config=None):
     config = config or study_configs("second_moments")[0]
     result = results.get(config)
     figure, axes = _figure(1, 3, size=(3.2, 2.6))
-    if result is None or "second_moments" not in result[0]:
+    if result is None or result.second_moments is None:
         for ax in axes[0]:
             _missing(ax, config.run_id)
         return _save(figure, out)
-    moments, epochs = result[0]["second_moments"], result[0]["second_moment_epochs"]
+    moments, epochs = result.second_moments, result.second_moment_epochs
     for ax, epoch, values in zip(axes[0], epochs, moments):
         layers = np.arange(len(values))
         ax.errorbar(layers, values[:, 1], yerr=[values[:, 1] - values[:, 0], values[:, 2] - values[:, 1]], fmt="o",
@@ -478,7 +473,7 @@ def adapt_copy_curves(results, out):
         for config in configs:
             result = results.get(config)
             if result is not None:
-                accuracy = result[0]["history_accuracy"]
+                accuracy = result.history["accuracy"]
                 ax.plot(np.arange(1, len(accuracy) + 1), accuracy, label=config.optimizer)
                 drawn += 1
         if not drawn:
@@ -509,16 +504,15 @@ def mnist_features(results, out, task="MNIST-MLP1"):
             for ax in axes[row, :count]:
                 _missing(ax, label)
             continue
-        arrays, attrs = result
-        features = arrays["features"]
+        features = result.features
         side = int(round(math.sqrt(features.shape[1])))
         for column in range(count):
             ax = axes[row, column]
             ax.imshow(features[column].reshape(side, side), cmap="viridis")
             ax.set_xticks([])
             ax.set_yticks([])
-        text_ax.text(0.0, 0.5, f"{label}\nTrain: {100 * arrays['history_accuracy'][-1]:.1f}%\n"
-                     f"Test: {100 * attrs['test_accuracy']:.2f}%\nd={arrays['distances'][-1, 0]:.2f}",
+        text_ax.text(0.0, 0.5, f"{label}\nTrain: {100 * result.history['accuracy'][-1]:.1f}%\n"
+                     f"Test: {100 * result.test_accuracy:.2f}%\nd={result.distances[-1, 0]:.2f}",
                      va="center", fontsize=7, transform=text_ax.transAxes)
     return _save(figure, out)
 
@@ -574,7 +568,7 @@ def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
     for config in study_configs("mnist_feedback", [task], results.scale):
         result = results.get(config)
         if result is not None:
-            scores = result[0]["feedback_silhouette"]
+            scores = result.feedback_silhouette
             ax.plot(np.arange(len(scores)), scores, color="tab:blue", alpha=0.6)
             drawn = True
     if not drawn:

@@ -16,7 +16,7 @@ installed (`pip install -e ".[ray]"`). A run that replays another's rotation rat
 import time
 
 from experiments.recipes import RunConfig
-from experiments.runner import is_finished
+from experiments.results import is_finished
 from experiments.studies import study_configs
 
 
@@ -28,13 +28,13 @@ def _run(config, scale, data_dir, results_dir, *sources):
     """One run inside a Ray worker (`sources`: the runs it replays, finished first)."""
     from experiments.runner import run_one
 
-    return run_one(RunConfig(**config), scale, data_dir, results_dir, printer=print)[1]
+    return run_one(RunConfig(**config), scale, data_dir, results_dir, printer=print)
 
 
 def run_study_on_ray(name, tasks=None, scale="full", data_dir=None, results_dir="results", address=None,
                      cpus=1, max_retries=3, printer=print, poll_seconds=10.0):
     """Run every configuration of the study not finished yet as a Ray task; print progress
-    (runs done / running / failed) as they end. Returns `{run_id: attrs}` of the runs
+    (runs done / running / failed) as they end. Returns `{run_id: RunResult}` of the runs
     finished here; raises StudyFailed naming the runs that failed after their retries."""
     try:
         import ray

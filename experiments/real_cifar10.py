@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from experiments.figures import Results, _curves_grid
+from experiments.figures import Results, curves_grid
 from experiments.recipes import SCALES, TASKS, power_of_3
 from experiments.studies import run_study, study_configs
 
@@ -59,11 +59,10 @@ def rows(results, configs):
         if result is None:
             out.append((label(config), None, None, None, None, None))
             continue
-        arrays, attrs = result
-        final = arrays["distances"][-1]
-        out.append((label(config), attrs["test_accuracy"], tuple(final[i] for i in _layers(arrays["distances"])),
-                    attrs["epochs_run"], attrs["stop_reason"] or "schedule ended",
-                    float(arrays["history_val_accuracy"][-1])))
+        final = result.distances[-1]
+        out.append((label(config), result.test_accuracy, tuple(final[i] for i in _layers(result.distances)),
+                    result.epochs_run, result.stop_reason or "schedule ended",
+                    float(result.history["val_accuracy"][-1])))
     return out
 
 
@@ -153,7 +152,8 @@ def claims(table_rows):
     return "\n".join(lines)
 
 
-def curves_grid(results, configs, out):
+def curves_figure(results, configs, out):
+    """The study's curves: Layca's rates, then its alphas and the adaptive runs, then SGD's grid."""
     by_kind = {"layca": [], "sgd": [], "other": []}
     for config in configs:
         kind = "layca" if config.optimizer == "layca" else "sgd" if config.optimizer == "sgd" else "other"
@@ -161,7 +161,7 @@ def curves_grid(results, configs, out):
     by_kind["layca"].sort(key=lambda cell: (cell[1].alpha != 0, cell[1].learning_rate, cell[1].alpha))
     by_kind["sgd"].sort(key=lambda cell: cell[1].learning_rate)
     grid = [("", by_kind["layca"][:4]), ("", by_kind["layca"][4:] + by_kind["other"]), ("", by_kind["sgd"])]
-    return _curves_grid(results, [row for row in grid if row[1]], out)
+    return curves_grid(results, [row for row in grid if row[1]], out)
 
 
 def main(argv=None):
@@ -191,7 +191,7 @@ def main(argv=None):
     table_rows = rows(results, configs)
     text = table(table_rows, scale_note) + "\n\n" + claims(table_rows)
     os.makedirs(args.out, exist_ok=True)
-    figure = curves_grid(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))
+    figure = curves_figure(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))
     with open(os.path.join(args.out, f"{STUDY}_{args.scale}.md"), "w") as f:
         f.write(text + "\n")
     print(text)

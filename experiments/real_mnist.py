@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from experiments.figures import Results, _curves_grid, mnist_features, mnist_layers
+from experiments.figures import Results, curves_grid, mnist_features, mnist_layers
 from experiments.recipes import SCALES, RunConfig, power_of_3
 from experiments.studies import run_study, study_configs
 
@@ -42,9 +42,8 @@ def table(results, scale):
         if result is None:
             lines.append(f"| {_label(config)} | not run | | |")
             continue
-        arrays, attrs = result
-        hidden, classifier = arrays["distances"][-1]
-        lines.append(f"| {_label(config)} | {100 * attrs['test_accuracy']:.2f}% | {hidden:.3f} | {classifier:.3f} |")
+        hidden, classifier = result.distances[-1]
+        lines.append(f"| {_label(config)} | {100 * result.test_accuracy:.2f}% | {hidden:.3f} | {classifier:.3f} |")
     lines += ["", "| trained layer (11-layer MLP, 10 digits per class) | test accuracy, mean ± std | seeds |", "|---|---|---|"]
     repeats = SCALES[scale].repeats
     for layer in range(10):
@@ -74,7 +73,7 @@ def main(argv=None):
             ("", [(_label(c), c) for c in configs if c.optimizer == "sgd"])]
     os.makedirs(args.out, exist_ok=True)
     paths = [
-        _curves_grid(results, grid, os.path.join(args.out, "real_mnist_curves.png")),
+        curves_grid(results, grid, os.path.join(args.out, "real_mnist_curves.png")),
         mnist_features(results, os.path.join(args.out, "real_mnist_features.png"), task=FEATURES_TASK),
         mnist_layers(results, os.path.join(args.out, "real_mnist_layers.png"), task=LAYERS_TASK),
     ]

@@ -17,9 +17,21 @@ import keras
 import numpy as np
 
 from experiments import data as datasets
-from experiments import feedback
 from experiments.models import build_model
 from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
+from experiments.recording import BatchAccuracy, FeedbackSilhouette, SecondMoments
+from experiments.results import (
+    HISTORY_KEYS,
+    Progress,
+    RunResult,
+    is_finished,
+    read_progress,
+    read_result,
+    run_paths,
+    write_progress,
+    write_result,
+)
+from experiments.schedule import StepDecay
 from layer_rotation_tools import (
     Layca,
     LayerRotationCurves,
@@ -31,61 +43,14 @@ from layer_rotation_tools import (
     kernel_variables,
     optimizer_class,
 )
-from layer_rotation_tools import backend, keras_adapter
-from layer_rotation_tools.storage import ResultsFileError, atomic_path, read_h5, write_h5_atomic
+from layer_rotation_tools import backend
+from layer_rotation_tools.storage import ResultsFileError, atomic_path
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded
 #: (ICLR Figure 11, extended Figure 5).
 SECOND_MOMENT_EPOCHS = (1, 10, 50)
-
-
-@keras.saving.register_keras_serializable(package="experiments")
-class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """lr(t) = initial * factor ** (number of boundaries <= t), times a linear warmup from
-    initial / 10 to initial over the first `warmup_steps` steps (REFERENCE.md, warmup study)."""
-
-    def __init__(self, initial, boundaries, factor, warmup_steps=0):
-        self.initial = float(initial)
-        self.boundaries = [int(b) for b in boundaries]
-        self.factor = float(factor)
-        self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        drops = sum((keras.ops.cast(step >= b, "float32") for b in self.boundaries), keras.ops.zeros((), "float32"))
-        rate = self.initial * keras.ops.power(self.factor, drops)
-        if self.warmup_steps:
-            rate = rate * (0.1 + 0.9 * keras.ops.minimum(step / self.warmup_steps, 1.0))
-        return rate
-
-    def get_config(self):
-        return {"initial": self.initial, "boundaries": self.boundaries, "factor": self.factor, "warmup_steps": self.warmup_steps}
-
-
-def run_paths(results_dir, scale, config):
-    folder = os.path.join(results_dir, scale, config.task)
-    return {
-        "folder": folder,
-        "result": os.path.join(folder, f"{config.run_id}.h5"),
-        "progress": os.path.join(folder, f"{config.run_id}.partial.h5"),
-        "best": os.path.join(folder, f"{config.run_id}.best.weights.h5"),
-        "initial": os.path.join(folder, "initial.weights.h5" if not config.seed else f"initial_seed{config.seed}.weights.h5"),
-    }
-
-
-def is_finished(results_dir, scale, config):
-    """Whether a readable results file exists. A corrupt one is moved aside (kept as
-    `.corrupt`) so that the run is done again."""
-    path = run_paths(results_dir, scale, config)["result"]
-    if not os.path.exists(path):
-        return False
-    try:
-        read_h5(path)
-        return True
-    except ResultsFileError:
-        os.replace(path, path + ".corrupt")
-        return False
+#: The records kept beside the monitors' (`experiments.recording`).
+EXTRA_RECORDS = ("second_moment_epochs", "second_moments", "batch_accuracy", "feedback_silhouette")
 
 
 @functools.lru_cache(maxsize=4)
@@ -216,70 +181,6 @@ class _Checkpoint(keras.callbacks.Callback):
             self.progress.checkpoint(epoch)
 
 
-class _SecondMoments(keras.callbacks.Callback):
-    """10th, 50th and 90th percentile of Adam's second-moment estimate per kernel layer at
-    the end of the given epochs (ICLR Figure 11, extended Figure 5)."""
-
-    def __init__(self, epochs, records):
-        super().__init__()
-        self.epochs, self.records = set(epochs), records
-
-    def on_epoch_end(self, epoch, logs=None):
-        optimizer = self.model.optimizer
-        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        if epoch + 1 not in self.epochs:
-            return
-        moments = [keras_adapter.second_moments(optimizer, k) for k in kernel_variables(self.model)]
-        if any(m is None for m in moments):
-            return
-        percentiles = [np.percentile(np.asarray(m), (10, 50, 90)) for m in moments]
-        self.records["second_moment_epochs"].append(epoch + 1)
-        self.records["second_moments"].append(percentiles)
-
-
-class _BatchAccuracy(keras.callbacks.Callback):
-    """The training accuracy of every batch, as Keras 2's `on_batch_end` logs gave it to
-    the authors' `History_batch` ("Analysis of SGD's learning rate - going further.ipynb").
-    Keras 3 logs the epoch's running mean instead, weighted by batch size, so batch k's
-    own accuracy is (N_k m_k - N_{k-1} m_{k-1}) / n_k, with N_k the examples seen and m_k
-    the mean logged after batch k."""
-
-    def __init__(self, sizes, records):
-        super().__init__()
-        self.seen = np.cumsum(sizes)
-        self.records = records
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.previous = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float(logs["accuracy"])
-        total = self.seen[batch] * mean
-        self.records.append((total - self.previous) / (self.seen[batch] - (self.seen[batch - 1] if batch else 0)))
-        self.previous = total
-
-
-class _FeedbackSilhouette(keras.callbacks.Callback):
-    """The silhouette score, with respect to the classes, of the feedback the first layer
-    receives on the training examples, before training and after every epoch (Figure 8,
-    right, of the ICLR version; `experiments.feedback`)."""
-
-    def __init__(self, x, y, records):
-        super().__init__()
-        self.x, self.y, self.records = x, y, records
-
-    def _record(self):
-        signal = feedback.layer_feedback(self.model, self.x, self.y, layer=0)
-        self.records.append(feedback.silhouette_score(signal, self.y.argmax(axis=1)))
-
-    def on_train_begin(self, logs=None):
-        if not self.records:
-            self._record()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._record()
-
-
 class Run:
     """One configuration at one scale: its paths, state, and the training loop."""
 
@@ -295,27 +196,17 @@ class Run:
         self.keep_best = self.task.keep_best
         self.label = f"[{scale}] {config.run_id}"
         self.history = {key: [] for key in HISTORY_KEYS}
-        self.extra = {"second_moment_epochs": [], "second_moments": [], "batch_accuracy": [], "feedback_silhouette": []}
+        self.extra = {name: [] for name in EXTRA_RECORDS}
         self.stopped = None
         self.epochs_done = 0
 
     def execute(self):
-        """Train (or resume), test, write the results file; returns (arrays, attrs)."""
+        """Train (or resume), test, write the results file; returns its `RunResult`."""
         started = time.time()
         backend.enable_float64()  # Layca and the monitors need real float64 (JAX: x64)
         splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
         steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size, self.task.augment)
-        keras.utils.set_random_seed(self.config.seed)
-        model = _build(self.config, splits, self.scale)
-        _initial_weights(model, self.paths["initial"])
-        if self.config.init_scale != 1.0:
-            for kernel in kernel_variables(model):
-                kernel.assign(kernel * self.config.init_scale)
-        if self.config.trained_layer is not None:
-            _train_only(model, self.config.trained_layer)
-        initial_features = _features(model, self.task.features) if self.task.features else None
-        initial_kernels = [np.asarray(k) for k in kernel_variables(model)]
-        layer_names = kernel_layer_names(model)
+        model, initial_kernels = self._initial_model(splits)
         # A metric object, whose variables exist before fit: on TensorFlow, a training step
         # whose first trace makes variables (the "accuracy" string's, the optimizer's) is
         # traced twice (a quarter of a smoke run).
@@ -328,31 +219,46 @@ class Run:
         if self.epochs_done < self.epochs and not self.stopped:
             model.optimizer.build(model.trainable_variables)  # before fit's first trace (see compile)
             self._fit(model, splits, steps, curves, rates)
-        if self.keep_best and os.path.exists(self.paths["best"]):
-            model.load_weights(self.paths["best"])
-        test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
-        arrays = self._history_arrays()
-        arrays.update({"distances": curves.distances, "curve_epochs": curves.epochs, "curve_steps": curves.steps})
-        if rates is not None:
-            arrays.update({"rates": rates.rates, "rate_steps": rates.steps})
-        arrays.update({k: np.asarray(v, float) for k, v in self.extra.items() if len(v)})
-        if initial_features is not None:
-            arrays.update({"initial_features": initial_features, "features": _features(model, self.task.features)})
-        attrs = {
-            "config": self.config.to_dict(), "run_id": self.config.run_id, "scale": self.scale_name,
-            "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-            "epochs_run": len(self.history["loss"]), "stop_reason": self.stopped,
-            "layer_names": curves.layer_names, "kernel_layer_names": layer_names,
-            "initial_kernel_norms": [float(np.linalg.norm(k)) for k in initial_kernels],
-            "wall_seconds": time.time() - started,
-            "backend": keras.backend.backend(), "keras_version": keras.__version__,
-        }
-        write_h5_atomic(self.paths["result"], arrays, attrs)
+        result = self._tested(model, splits, curves, rates, initial_kernels, started)
+        write_result(self.paths["result"], result)
         for path in [self.paths["progress"], self.paths["best"], *self._model_checkpoints()]:
             if os.path.exists(path):
                 os.remove(path)
-        self.printer(f"{self.label}: test accuracy {100 * test_accuracy:.2f}% -> {self.paths['result']}")
-        return arrays, attrs
+        self.printer(f"{self.label}: test accuracy {100 * result.test_accuracy:.2f}% -> {self.paths['result']}")
+        return result
+
+    def _initial_model(self, splits):
+        """The task's network from its initial weights, rescaled (`init_scale`) and with
+        layers frozen (`trained_layer`) as configured; returns (model, its initial kernels)."""
+        keras.utils.set_random_seed(self.config.seed)
+        model = _build(self.config, splits, self.scale)
+        _initial_weights(model, self.paths["initial"])
+        if self.config.init_scale != 1.0:
+            for kernel in kernel_variables(model):
+                kernel.assign(kernel * self.config.init_scale)
+        if self.config.trained_layer is not None:
+            _train_only(model, self.config.trained_layer)
+        return model, [np.asarray(k) for k in kernel_variables(model)]
+
+    def _tested(self, model, splits, curves, rates, initial_kernels, started):
+        """The run's `RunResult`: the best-validation weights (where the task keeps them)
+        evaluated on the test set, beside everything recorded."""
+        if self.keep_best and os.path.exists(self.paths["best"]):
+            model.load_weights(self.paths["best"])
+        test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=256, verbose=0)
+        extra = {k: np.asarray(v, float) for k, v in self.extra.items() if len(v)}
+        return RunResult(
+            run_id=self.config.run_id, config=self.config.to_dict(), scale=self.scale_name,
+            test_accuracy=float(test_accuracy), test_loss=float(test_loss),
+            epochs_run=len(self.history["loss"]), stop_reason=self.stopped,
+            history={k: np.asarray(v, float) for k, v in self.history.items()},
+            distances=curves.distances, curve_epochs=curves.epochs, curve_steps=curves.steps,
+            layer_names=curves.layer_names, kernel_layer_names=kernel_layer_names(model),
+            initial_kernel_norms=[float(np.linalg.norm(k)) for k in initial_kernels],
+            wall_seconds=time.time() - started, backend=keras.backend.backend(), keras_version=keras.__version__,
+            rates=None if rates is None else rates.rates, rate_steps=None if rates is None else rates.steps,
+            features=_features(model, self.task.features) if self.task.features else None, **extra,
+        )
 
     def _optimizer(self, model, steps):
         if self.config.copy_from:  # rho_l(t) comes from the replayed table alone
@@ -370,12 +276,12 @@ class Run:
             table, names = self._copied_rates()
             callbacks.insert(0, ReplayRotationRates(table, names))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
-        callbacks.append(_SecondMoments(moment_epochs, self.extra))
+        callbacks.append(SecondMoments(moment_epochs, self.extra))
         if self.config.record_feedback:
-            callbacks.append(_FeedbackSilhouette(splits.x_train, splits.y_train, self.extra["feedback_silhouette"]))
+            callbacks.append(FeedbackSilhouette(splits.x_train, splits.y_train, self.extra["feedback_silhouette"]))
         if self.config.per_batch:
             sizes = datasets.batch_sizes(len(splits.x_train), self.task.batch_size, self.task.augment)
-            callbacks.append(_BatchAccuracy(sizes, self.extra["batch_accuracy"]))
+            callbacks.append(BatchAccuracy(sizes, self.extra["batch_accuracy"]))
         callbacks.append(_Checkpoint(progress, self.task.checkpoint_every))
         batches = datasets.EpochBatches(
             splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.epochs,
@@ -390,13 +296,10 @@ class Run:
         source = os.path.join(self.paths["folder"], f"{self.config.copy_from}.h5")
         if not os.path.exists(source):
             raise FileNotFoundError(f"{self.config.run_id} replays the rates of {self.config.copy_from}, which has no results yet ({source}).")
-        arrays, attrs = read_h5(source)
-        if "rates" not in arrays:
+        result = read_result(source)
+        if result.rates is None:
             raise ValueError(f"{source} recorded no rotation rates (run it with record_rates=True).")
-        return arrays["rates"], attrs["kernel_layer_names"]
-
-    def _history_arrays(self):
-        return {f"history_{k}": np.asarray(v, float) for k, v in self.history.items()}
+        return result.rates, result.kernel_layer_names
 
     # -- checkpoints -------------------------------------------------------------------
 
@@ -408,14 +311,11 @@ class Run:
         model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
         with atomic_path(model_file, suffix=".keras") as tmp:
             model.save(tmp)
-        arrays = self._history_arrays()
-        for monitor in monitors:
-            arrays.update({f"{monitor.quantity}_{k}": v for k, v in monitor.records().items()})
-        arrays.update({k: np.asarray(v, float) for k, v in self.extra.items()})
-        attrs = {"epochs_done": epochs_done, "model_file": os.path.basename(model_file), "stopped": self.stopped,
-                 "layer_names": monitors[0].layer_names,
-                 **{f"{m.quantity}_variable_paths": m.variable_paths for m in monitors}}
-        write_h5_atomic(self.paths["progress"], arrays, attrs)
+        records = {m.quantity: {"layer_names": m.layer_names, "variable_paths": m.variable_paths,
+                                "values": m.records()[m.quantity], "epochs": m.epochs, "steps": m.steps}
+                   for m in monitors}
+        write_progress(self.paths["progress"], Progress(epochs_done, os.path.basename(model_file), self.stopped,
+                                                        self.history, records, self.extra))
         for old in self._model_checkpoints():
             if old != model_file:
                 os.remove(old)
@@ -424,21 +324,21 @@ class Run:
         """Load the last checkpoint, if any, into the run's state; returns the model to train."""
         if not os.path.exists(self.paths["progress"]):
             return model
+        monitors = [m for m in (curves, rates) if m is not None]
         try:
-            arrays, attrs = read_h5(self.paths["progress"])
-            model = keras.models.load_model(os.path.join(self.paths["folder"], attrs["model_file"]))
+            progress = read_progress(self.paths["progress"], [m.quantity for m in monitors], EXTRA_RECORDS)
+            model = keras.models.load_model(os.path.join(self.paths["folder"], progress.model_file))
         except (ResultsFileError, OSError, ValueError) as error:
             self.printer(f"{self.label}: checkpoint unusable ({error}); starting over.")
             return model
-        self.history = {k: list(arrays[f"history_{k}"]) for k in HISTORY_KEYS}
-        for monitor in (curves, rates):
-            if monitor is not None:
-                q = monitor.quantity
-                monitor.restore_records(attrs["layer_names"], arrays[f"{q}_{q}"], arrays[f"{q}_epochs"],
-                                        arrays[f"{q}_steps"], attrs.get(f"{q}_variable_paths"))
-        self.extra = {k: [np.asarray(v) for v in arrays.get(k, [])] for k in self.extra}
+        self.history = progress.history
+        for monitor in monitors:
+            records = progress.monitors[monitor.quantity]
+            monitor.restore_records(records["layer_names"], records["values"], records["epochs"], records["steps"],
+                                    records["variable_paths"])
+        self.extra = progress.extra
         self.extra["second_moment_epochs"] = [int(e) for e in self.extra["second_moment_epochs"]]
-        self.epochs_done, self.stopped = int(attrs["epochs_done"]), attrs["stopped"]
+        self.epochs_done, self.stopped = progress.epochs_done, progress.stopped
         self.printer(f"{self.label}: resuming after epoch {self.epochs_done}.")
         return model
 
@@ -449,7 +349,7 @@ def _save_weights_atomic(model, path):
 
 
 def run_one(config, scale="full", data_dir=None, results_dir="results", printer=print):
-    """Run `config` unless its results exist; returns (arrays, attrs) of its results file."""
+    """Run `config` unless its results exist; returns its `RunResult`."""
     if is_finished(results_dir, scale, config):
-        return read_h5(run_paths(results_dir, scale, config)["result"])
+        return read_result(run_paths(results_dir, scale, config)["result"])
     return Run(config, scale, data_dir, results_dir, printer).execute()

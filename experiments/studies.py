@@ -21,7 +21,8 @@ from experiments.recipes import (
     RunConfig,
     with_layca,
 )
-from experiments.runner import is_finished, run_one
+from experiments.results import is_finished
+from experiments.runner import run_one
 
 FIRST_THREE = PAPER_TASKS[:3]
 # C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
@@ -267,7 +268,7 @@ def shard(configs, index, count):
 
 def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="results", shard_spec="1/1", printer=print):
     """Run (or skip, when finished) every configuration of this shard of the study.
-    Returns `{run_id: attrs}` of the shard's results."""
+    Returns `{run_id: RunResult}` of the shard's runs."""
     index, count = parse_shard(shard_spec)
     configs = shard(study_configs(name, tasks, scale), index, count)
     results, started = {}, time.time()
@@ -277,6 +278,6 @@ def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="result
             printer(f"{prefix} {config.run_id}: finished earlier, skipped")
         else:
             printer(f"{prefix} {config.run_id}: running ({time.time() - started:.0f}s elapsed)")
-        results[config.run_id] = run_one(config, scale, data_dir, results_dir, printer)[1]
+        results[config.run_id] = run_one(config, scale, data_dir, results_dir, printer)
     printer(f"[{name}] shard {index}/{count}: {len(configs)} runs done in {time.time() - started:.0f}s")
     return results

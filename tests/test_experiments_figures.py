@@ -50,7 +50,7 @@ def test_table_differences_are_relative_to_layca_best(tmp_path, smoke_data):
 
     best = RunConfig("C10-CNN1", "layca")
     sgd = RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2)
-    accuracies = [100 * run_one(c, "smoke", smoke_data, str(tmp_path), printer=lambda line: None)[1]["test_accuracy"]
+    accuracies = [100 * run_one(c, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).test_accuracy
                   for c in (best, sgd)]
     line = results_table(Results(str(tmp_path), "smoke")).splitlines()
     assert f"| {accuracies[0]:.2f} (88.45)" in line[2]

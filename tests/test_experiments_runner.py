@@ -12,9 +12,10 @@ import pytest
 from experiments import fake_data
 from experiments.models import build_model
 from experiments.recipes import SCALES, TASKS, RunConfig, Stopping
-from experiments.runner import StepDecay, is_finished, run_one, run_paths, stop_reason
+from experiments.results import is_finished, read_result, run_paths
+from experiments.runner import run_one, stop_reason
+from experiments.schedule import StepDecay
 from layer_rotation_tools import kernel_variables
-from layer_rotation_tools.storage import read_h5
 from tests.serialization import round_trip
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
@@ -117,38 +118,38 @@ def test_stopping_reasons_say_which_rule():
 
 def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_dir):
     config = RunConfig("C10-CNN1", "layca", alpha=-0.4, record_rates=True)
-    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
+    result = run_one(config, "smoke", data_dir, str(tmp_path))
     path = run_paths(str(tmp_path), "smoke", config)["result"]
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path), "initial.weights.h5"])
-    assert attrs["config"] == config.to_dict() and attrs["epochs_run"] == 3 and 0 <= attrs["test_accuracy"] <= 1
-    assert arrays["distances"].shape == (3, 25) and arrays["rates"].shape == (6, 25)  # 2 steps per epoch
+    assert result.config == config.to_dict() and result.epochs_run == 3 and 0 <= result.test_accuracy <= 1
+    assert result.distances.shape == (3, 25) and result.rates.shape == (6, 25)  # 2 steps per epoch
     # Layca with the alpha profile: per-step rates are rho(t) times each layer's multiplier.
     from tests.references import alpha_profile
 
-    np.testing.assert_allclose(arrays["rates"][0], 3.0**-3 * alpha_profile(25, -0.4), rtol=2e-3)
+    np.testing.assert_allclose(result.rates[0], 3.0**-3 * alpha_profile(25, -0.4), rtol=2e-3)
     printed = []
     again = run_one(config, "smoke", data_dir, str(tmp_path), printer=printed.append)
-    assert printed == [] and again[1]["test_accuracy"] == attrs["test_accuracy"]
+    assert printed == [] and again.test_accuracy == result.test_accuracy
 
 
 def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, data_dir):
     config = RunConfig("C10-CNN1", "sgd", learning_rate=0.1)
-    arrays, _ = run_one(config, "smoke", data_dir, str(tmp_path))
+    result = run_one(config, "smoke", data_dir, str(tmp_path))
     path = run_paths(str(tmp_path), "smoke", config)["result"]
     content = open(path, "rb").read()
     open(path, "wb").write(content[: len(content) // 3])
     assert not is_finished(str(tmp_path), "smoke", config)
     assert os.path.exists(path + ".corrupt")
-    again, _ = run_one(config, "smoke", data_dir, str(tmp_path))
-    np.testing.assert_allclose(again["distances"], arrays["distances"], rtol=1e-6)
+    again = run_one(config, "smoke", data_dir, str(tmp_path))
+    np.testing.assert_allclose(again.distances, result.distances, rtol=1e-6)
 
 
 def test_copy_run_replays_the_recorded_rates(tmp_path, data_dir):
     source = RunConfig("C10-CNN1", "adam_layca", record_rates=True, alpha=0.3)
-    recorded, _ = run_one(source, "smoke", data_dir, str(tmp_path))
+    recorded = run_one(source, "smoke", data_dir, str(tmp_path))
     copy = RunConfig("C10-CNN1", "sgd_amom_layca_copy", copy_from=source.run_id, record_rates=True)
-    replayed, _ = run_one(copy, "smoke", data_dir, str(tmp_path))
-    np.testing.assert_allclose(replayed["rates"], recorded["rates"], rtol=2e-3)
+    replayed = run_one(copy, "smoke", data_dir, str(tmp_path))
+    np.testing.assert_allclose(replayed.rates, recorded.rates, rtol=2e-3)
 
 
 _KILLER = textwrap.dedent(
@@ -175,12 +176,12 @@ _KILLER = textwrap.dedent(
     "target, kill_at, before_kill",
     [
         ("_Checkpoint.on_epoch_end", 3, "pass"),  # killed after epoch 2's checkpoint: resume from it
-        ("write_h5_atomic", 2, "original(*args, **kwargs)"),  # killed mid-checkpoint (after the file, before renames)
+        ("write_progress", 2, "original(*args, **kwargs)"),  # killed mid-checkpoint (after the progress file, before old model files go)
     ],
 )
 def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tmp_path, data_dir, target, kill_at, before_kill):
     config = RunConfig("C10-CNN1", "layca", record_rates=True)
-    straight, _ = run_one(config, "smoke", data_dir, str(tmp_path / "straight"))
+    straight = run_one(config, "smoke", data_dir, str(tmp_path / "straight"))
     script = _KILLER.format(root=ROOT, target=target, kill_at=kill_at, before_kill=before_kill,
                             data=data_dir, results=str(tmp_path / "killed"))
     process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -189,18 +190,20 @@ def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tm
     folder = os.path.dirname(run_paths(str(tmp_path / "killed"), "smoke", config)["result"])
     assert not [f for f in os.listdir(folder) if f.endswith(".corrupt")]
     printed = []
-    resumed, _ = run_one(config, "smoke", data_dir, str(tmp_path / "killed"), printer=printed.append)
+    resumed = run_one(config, "smoke", data_dir, str(tmp_path / "killed"), printer=printed.append)
     assert any("resuming after epoch" in line for line in printed)
-    for key in ("distances", "rates", "history_loss", "history_val_accuracy"):
-        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, atol=1e-7)
+    for key in ("distances", "rates"):
+        np.testing.assert_allclose(getattr(resumed, key), getattr(straight, key), rtol=1e-5, atol=1e-7)
+    for key in ("loss", "val_accuracy"):
+        np.testing.assert_allclose(resumed.history[key], straight.history[key], rtol=1e-5, atol=1e-7)
     assert sorted(f for f in os.listdir(folder) if "partial" in f or "epoch" in f) == []
 
 
 def test_keep_best_restores_the_best_validation_weights(tmp_path, data_dir):
     config = RunConfig("C100-resnet", "sgd", learning_rate=0.3)
-    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
-    assert attrs["epochs_run"] == 3 and not os.path.exists(run_paths(str(tmp_path), "smoke", config)["best"])
-    assert len(arrays["history_val_accuracy"]) == 3
+    result = run_one(config, "smoke", data_dir, str(tmp_path))
+    assert result.epochs_run == 3 and not os.path.exists(run_paths(str(tmp_path), "smoke", config)["best"])
+    assert len(result.history["val_accuracy"]) == 3
 
 
 def test_smoke_scale_only_shrinks():
@@ -211,9 +214,9 @@ def test_smoke_scale_only_shrinks():
 def test_results_file_round_trip_of_config(tmp_path, data_dir):
     config = RunConfig("tiny-CNN", "lars")
     run_one(config, "smoke", data_dir, str(tmp_path))
-    arrays, attrs = read_h5(run_paths(str(tmp_path), "smoke", config)["result"])
-    assert RunConfig(**attrs["config"]) == config
-    assert arrays["distances"].shape[1] == 11
+    result = read_result(run_paths(str(tmp_path), "smoke", config)["result"])
+    assert RunConfig(**result.config) == config
+    assert result.distances.shape[1] == 11
     keras.backend.clear_session()
 
 
@@ -224,8 +227,8 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
     from experiments.studies import study_configs
 
     config = study_configs("sgd_first_epoch", ["C10-CNN1"], "smoke")[0]
-    arrays, attrs = run_one(config, "smoke", data_dir, str(tmp_path))
-    assert attrs["epochs_run"] == 1
+    result = run_one(config, "smoke", data_dir, str(tmp_path))
+    assert result.epochs_run == 1
     # The same model, weights and batches, one train_on_batch at a time, each batch's
     # accuracy measured alone (Keras 2's on_batch_end logs, which the authors recorded).
     splits = load_splits("cifar10", data_dir, "smoke")
@@ -241,16 +244,16 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
         kernels = [np.asarray(k, np.float64).ravel() for k in kernel_variables(model)]
         distances.append([1 - k @ k0 / np.linalg.norm(k) / np.linalg.norm(k0) for k, k0 in zip(kernels, initial)])
     assert len(batches) == 2  # 144 smoke training images: a batch of 128 and one of 16
-    np.testing.assert_allclose(arrays["batch_accuracy"], accuracies, atol=1e-5)
-    np.testing.assert_array_equal(arrays["curve_steps"], [1, 2])
-    np.testing.assert_allclose(arrays["distances"], distances, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.batch_accuracy, accuracies, atol=1e-5)
+    np.testing.assert_array_equal(result.curve_steps, [1, 2])
+    np.testing.assert_allclose(result.distances, distances, rtol=1e-4, atol=1e-6)
 
 
 def test_init_scale_multiplies_every_initial_kernel(data_dir, tmp_path):
     # ICLR Figure 7: the task's initial weights, every kernel rescaled by f.
-    plain = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1), "smoke", data_dir, str(tmp_path))[1]
-    scaled = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1, init_scale=10.0), "smoke", data_dir, str(tmp_path))[1]
-    assert len(plain["initial_kernel_norms"]) == 25
-    np.testing.assert_allclose(scaled["initial_kernel_norms"], 10 * np.asarray(plain["initial_kernel_norms"]), rtol=1e-5)
+    plain = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1), "smoke", data_dir, str(tmp_path))
+    scaled = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1, init_scale=10.0), "smoke", data_dir, str(tmp_path))
+    assert len(plain.initial_kernel_norms) == 25
+    np.testing.assert_allclose(scaled.initial_kernel_norms, 10 * np.asarray(plain.initial_kernel_norms), rtol=1e-5)
     with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0; received 0"):
         RunConfig("C10-CNN1", "sgd", init_scale=0)

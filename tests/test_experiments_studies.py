@@ -6,9 +6,8 @@ import pytest
 
 from experiments.__main__ import main
 from experiments.recipes import RHO_GRID, SCALES, RunConfig
-from experiments.runner import run_paths
+from experiments.results import read_result, run_paths
 from experiments.studies import STUDIES, parse_shard, run_study, shard, shard_from_environment, study_configs
-from layer_rotation_tools.storage import read_h5
 from tests.conftest import STUDY_TASKS
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
@@ -25,8 +24,8 @@ def test_study_runs_end_to_end_at_smoke_scale_and_a_restart_skips_it(name, smoke
     configs = study_configs(name, [task], "smoke")
     assert list(done[name]) == [c.run_id for c in configs]
     for config in configs:
-        arrays, attrs = read_h5(run_paths(results_dir, "smoke", config)["result"])
-        assert attrs["run_id"] == config.run_id and arrays["distances"].shape[0] >= 1
+        result = read_result(run_paths(results_dir, "smoke", config)["result"])
+        assert result.run_id == config.run_id and result.distances.shape[0] >= 1
     printed = []
     run_study(name, [task], "smoke", smoke_data, results_dir, printer=printed.append)
     assert sum("finished earlier, skipped" in line for line in printed) == len(configs)

@@ -9,7 +9,8 @@ from experiments import data
 from experiments.figures import Results, results_table
 from experiments.models import build_model
 from experiments.recipes import RunConfig
-from experiments.runner import is_new_best, make_optimizer, run_paths
+from experiments.results import run_paths
+from experiments.runner import is_new_best, make_optimizer
 from layer_rotation_tools.storage import write_h5_atomic
 
 

@@ -12,8 +12,7 @@ import pytest
 
 from experiments.ray_runner import run_study_on_ray
 from experiments.studies import run_study, study_configs
-from experiments.runner import run_paths
-from layer_rotation_tools.storage import read_h5
+from experiments.results import read_result, run_paths
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 ray = pytest.importorskip("ray")
@@ -31,18 +30,18 @@ def local_ray():
 def _results(results_dir):
     out = {}
     for config in study_configs(STUDY, TASKS, "smoke"):
-        arrays, attrs = read_h5(run_paths(results_dir, "smoke", config)["result"])
-        out[config.run_id] = (arrays, attrs["test_accuracy"])
+        out[config.run_id] = read_result(run_paths(results_dir, "smoke", config)["result"])
     return out
 
 
 def _assert_same(a, b):
     assert a.keys() == b.keys()
     for run_id in a:
-        (arrays_a, accuracy_a), (arrays_b, accuracy_b) = a[run_id], b[run_id]
-        assert accuracy_a == accuracy_b
-        for key in ("distances", "history_loss", "history_val_accuracy"):
-            np.testing.assert_array_equal(arrays_a[key], arrays_b[key])
+        ours, theirs = a[run_id], b[run_id]
+        assert ours.test_accuracy == theirs.test_accuracy
+        np.testing.assert_array_equal(ours.distances, theirs.distances)
+        for key in ("loss", "val_accuracy"):
+            np.testing.assert_array_equal(ours.history[key], theirs.history[key])
 
 
 def _ray_workers():

@@ -9,7 +9,7 @@ import pytest
 from experiments import fake_data
 from experiments.real_cifar10 import main
 from experiments.recipes import RunConfig
-from experiments.runner import run_paths
+from experiments.results import run_paths
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from experiments.recipes import RunConfig
+from experiments.results import read_result, run_paths
 from experiments.studies import run_study, study_configs
 from layer_rotation_tools import Layca, LayerRotationRates
-from layer_rotation_tools.storage import read_h5
 from tests import references
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,9 +118,10 @@ def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_on
     assert any("resuming after epoch 2" in line for line in printed)
     assert list(resumed) == list(straight)
     for config in study_configs("sgd", ["C10-CNN1"], "smoke"):
-        ours = read_h5(os.path.join(tmp_path / "killed", "smoke", "C10-CNN1", f"{config.run_id}.h5"))[0]
-        theirs = read_h5(os.path.join(tmp_path / "straight", "smoke", "C10-CNN1", f"{config.run_id}.h5"))[0]
-        for key in ("distances", "history_loss", "history_accuracy"):
-            np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-7)
-        assert resumed[config.run_id]["test_accuracy"] == straight[config.run_id]["test_accuracy"]
+        ours = read_result(run_paths(str(tmp_path / "killed"), "smoke", config)["result"])
+        theirs = read_result(run_paths(str(tmp_path / "straight"), "smoke", config)["result"])
+        np.testing.assert_allclose(ours.distances, theirs.distances, rtol=1e-5, atol=1e-7)
+        for key in ("loss", "accuracy"):
+            np.testing.assert_allclose(ours.history[key], theirs.history[key], rtol=1e-5, atol=1e-7)
+        assert resumed[config.run_id].test_accuracy == straight[config.run_id].test_accuracy
     assert RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-4).run_id in resumed

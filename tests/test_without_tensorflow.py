@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import fake_data
-from layer_rotation_tools.storage import read_h5
+from experiments.results import read_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]  # those installed
@@ -41,12 +41,12 @@ def test_an_augmented_smoke_run_and_its_figure_need_no_tensorflow(backend, tmp_p
         "main(['figure', 'rotation_grid', '--scale', 'smoke', '--results', 'results', '--out', 'figures'])\n"
     )
     assert _without_tensorflow(backend, code, tmp_path) == {"tensorflow_imported": False}
-    arrays, attrs = read_h5(str(tmp_path / "results" / "smoke" / "C10-CNN2" / "C10-CNN2__layca__lr0.037037.h5"))
-    assert attrs["epochs_run"] == 3 and 0 <= attrs["test_accuracy"] <= 1
+    result = read_result(tmp_path / "results" / "smoke" / "C10-CNN2" / "C10-CNN2__layca__lr0.037037.h5")
+    assert result.epochs_run == 3 and 0 <= result.test_accuracy <= 1
     # Layca at 3^-3 rotates every kernel by arctan(1/27) per step (a cosine distance of 6.9e-4
     # after one step); the curves record it once per epoch.
-    assert arrays["distances"].shape[0] == 3 and np.all(np.isfinite(arrays["distances"]))
-    assert np.all(arrays["distances"][0] == pytest.approx(1 - np.cos(np.arctan(1 / 27)), rel=1e-3))
+    assert result.distances.shape[0] == 3 and np.all(np.isfinite(result.distances))
+    assert np.all(result.distances[0] == pytest.approx(1 - np.cos(np.arctan(1 / 27)), rel=1e-3))
     assert os.listdir(tmp_path / "figures" / "smoke")
 
 

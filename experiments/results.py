@@ -1,0 +1,163 @@
+"""A run's files and what they hold: `RunResult` (the results file) and `Progress` (the
+checkpoint's record), each with one writer and one reader.
+
+A run's files live in `<results>/<scale>/<task>/`: `<run id>.h5` (its results),
+`<run id>.partial.h5` (its progress while it trains), `<run id>.best.weights.h5` and
+`initial.weights.h5` (every configuration of a task starts from the same weights). Both
+records are HDF5 files written atomically (`layer_rotation_tools.storage`): arrays as
+datasets, the rest as JSON attributes. The layout is the one the runner has always
+written, so results files from before this module load unchanged (their
+`initial_features`, which nothing drew, is ignored).
+"""
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
+
+#: The per-epoch training history, in the order Keras logs it.
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: Arrays only some runs record (second moments: Adam; batch accuracy: per-batch runs;
+#: feedback silhouette: the feedback study; features: tasks that draw first-layer features).
+OPTIONAL_ARRAYS = ("rates", "rate_steps", "second_moment_epochs", "second_moments", "batch_accuracy",
+                   "feedback_silhouette", "features")
+
+
+def run_paths(results_dir, scale, config):
+    """`{folder, result, progress, best, initial}`: the paths of `config`'s files."""
+    folder = os.path.join(results_dir, scale, config.task)
+    return {
+        "folder": folder,
+        "result": os.path.join(folder, f"{config.run_id}.h5"),
+        "progress": os.path.join(folder, f"{config.run_id}.partial.h5"),
+        "best": os.path.join(folder, f"{config.run_id}.best.weights.h5"),
+        "initial": os.path.join(folder, "initial.weights.h5" if not config.seed else f"initial_seed{config.seed}.weights.h5"),
+    }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run recorded.
+
+    `test_accuracy` is a fraction; `history[key]` has one value per epoch run (keys
+    HISTORY_KEYS); `distances[i, l]` is kernel layer l's cosine distance from its initial
+    value at record i, taken at `curve_epochs[i]` (fractional for batch records) and
+    optimizer step `curve_steps[i]`; `rates[i, l]` (with `rate_steps`), where recorded, is
+    the rotation of layer l at that step. The optional arrays are None where not recorded.
+    """
+
+    run_id: str
+    config: dict
+    scale: str
+    test_accuracy: float
+    test_loss: float
+    epochs_run: int
+    stop_reason: str | None
+    history: dict
+    distances: np.ndarray
+    curve_epochs: np.ndarray
+    curve_steps: np.ndarray
+    layer_names: list
+    kernel_layer_names: list
+    initial_kernel_norms: list
+    wall_seconds: float
+    backend: str
+    keras_version: str
+    rates: np.ndarray | None = None
+    rate_steps: np.ndarray | None = None
+    second_moment_epochs: np.ndarray | None = None
+    second_moments: np.ndarray | None = None
+    batch_accuracy: np.ndarray | None = None
+    feedback_silhouette: np.ndarray | None = None
+    features: np.ndarray | None = None
+
+
+_RESULT_ARRAYS = ("distances", "curve_epochs", "curve_steps", *OPTIONAL_ARRAYS)
+
+
+def write_result(path, result):
+    """Write `result` to `path` atomically."""
+    values = dataclasses.asdict(result)
+    arrays = {f"history_{k}": np.asarray(v, float) for k, v in values.pop("history").items()}
+    arrays.update({k: values.pop(k) for k in _RESULT_ARRAYS if values[k] is not None})
+    for k in _RESULT_ARRAYS:
+        values.pop(k, None)
+    write_h5_atomic(path, arrays, values)
+
+
+def read_result(path):
+    """The `RunResult` in `path`. FileNotFoundError when there is none; ResultsFileError,
+    naming the file, when it cannot be read or lacks a field."""
+    arrays, attrs = read_h5(path)
+    names = {f.name for f in dataclasses.fields(RunResult)}
+    try:
+        return RunResult(
+            **{k: v for k, v in attrs.items() if k in names},
+            history={k: arrays[f"history_{k}"] for k in HISTORY_KEYS},
+            **{k: arrays[k] for k in _RESULT_ARRAYS if k in arrays},
+        )
+    except (KeyError, TypeError) as error:
+        raise ResultsFileError(f"Results file {os.fspath(path)!r} lacks {error}: it was not written by a run of "
+                               "this toolkit. Delete it to recompute it.") from None
+
+
+def is_finished(results_dir, scale, config):
+    """Whether a readable results file exists. A corrupt one is moved aside (kept as
+    `.corrupt`) so that the run is done again."""
+    path = run_paths(results_dir, scale, config)["result"]
+    if not os.path.exists(path):
+        return False
+    try:
+        read_result(path)
+        return True
+    except ResultsFileError:
+        os.replace(path, path + ".corrupt")
+        return False
+
+
+@dataclass
+class Progress:
+    """A training run's state after `epochs_done` epochs, beside the model file that holds
+    its weights and optimizer state: its history, why it stopped (None while it goes on),
+    each monitor's records (`{quantity: {"layer_names", "values", "epochs", "steps",
+    "variable_paths"}}`) and the extra records (`{name: [value per record]}`)."""
+
+    epochs_done: int
+    model_file: str
+    stopped: str | None
+    history: dict
+    monitors: dict
+    extra: dict = field(default_factory=dict)
+
+
+def write_progress(path, progress):
+    """Write `progress` to `path` atomically."""
+    arrays = {f"history_{k}": np.asarray(v, float) for k, v in progress.history.items()}
+    attrs = {"epochs_done": progress.epochs_done, "model_file": progress.model_file, "stopped": progress.stopped}
+    for quantity, records in progress.monitors.items():
+        arrays.update({f"{quantity}_{quantity}": records["values"], f"{quantity}_epochs": records["epochs"],
+                       f"{quantity}_steps": records["steps"]})
+        attrs["layer_names"] = records["layer_names"]
+        attrs[f"{quantity}_variable_paths"] = records["variable_paths"]
+    arrays.update({k: np.asarray(v, float) for k, v in progress.extra.items()})
+    write_h5_atomic(path, arrays, attrs)
+
+
+def read_progress(path, quantities, extra_names):
+    """The `Progress` in `path`, with the records of the monitors of `quantities` and the
+    extra records `extra_names` (empty where the file has none)."""
+    arrays, attrs = read_h5(path)
+    try:
+        monitors = {q: {"layer_names": attrs["layer_names"], "values": arrays[f"{q}_{q}"],
+                        "epochs": arrays[f"{q}_epochs"], "steps": arrays[f"{q}_steps"],
+                        "variable_paths": attrs.get(f"{q}_variable_paths")} for q in quantities}
+        return Progress(
+            epochs_done=int(attrs["epochs_done"]), model_file=attrs["model_file"], stopped=attrs["stopped"],
+            history={k: list(arrays[f"history_{k}"]) for k in HISTORY_KEYS}, monitors=monitors,
+            extra={k: [np.asarray(v) for v in arrays.get(k, [])] for k in extra_names},
+        )
+    except KeyError as error:
+        raise ResultsFileError(f"Checkpoint {os.fspath(path)!r} lacks {error}.") from None
