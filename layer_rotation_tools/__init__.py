@@ -10,7 +10,6 @@ from layer_rotation_tools.callbacks import (
     LayerRotationCurves,
     LayerRotationRates,
     ReplayRotationRates,
-    find_layca,
 )
 from layer_rotation_tools.kernels import (
     DEFAULT_KERNEL_NAMES,
@@ -19,7 +18,7 @@ from layer_rotation_tools.kernels import (
     kernel_layers,
     kernel_variables,
 )
-from layer_rotation_tools.layca import Layca, optimizer_class
+from layer_rotation_tools.layca import Layca, find_layca, optimizer_class
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.profiles import alpha_multipliers, alpha_profile
 from layer_rotation_tools.storage import ResultsFileError

@@ -15,8 +15,6 @@ every step is recorded, inside the compiled step itself), leaving the values on 
 device until the end of the epoch.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -24,10 +22,11 @@ from keras import ops
 from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import whole_number
 
-from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_labels, kernel_variables, variable_path
-from layer_rotation_tools.layca import Layca
+from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
+from layer_rotation_tools.layca import find_layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
-from layer_rotation_tools.storage import read_h5, write_h5_atomic
+from layer_rotation_tools.records import RecordTable
+from layer_rotation_tools.tensorboard import ScalarWriter
 from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
 
 
@@ -58,24 +57,13 @@ class _KernelMonitor(keras.callbacks.Callback):
             raise ValueError(
                 f"batch_frequency must be a positive integer or None; received batch_frequency={batch_frequency!r}."
             )
-        batch_frequency = frequency
-        if log_dir is not None:
-            try:
-                import tensorboard  # noqa: F401
-                import tensorflow  # noqa: F401
-            except ImportError:
-                raise ImportError(
-                    f"log_dir={log_dir!r} writes TensorBoard summaries, which need the tensorboard and "
-                    "tensorflow packages: pip install tensorboard tensorflow (or layer-rotation-tools[tensorboard])."
-                ) from None
-        self.batch_frequency = batch_frequency
+        self.batch_frequency = frequency
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir
-        self._columns = []  # variable paths, in the order first seen
-        self._column_keys_are_labels = False  # restored from records without paths
+        self._writer = None if log_dir is None else ScalarWriter(log_dir)
+        self._table = RecordTable()
         self._owners = {}  # path -> the variable monitored under it
         self._references = {}  # path -> reference variable
-        self._rows, self._epochs, self._steps = [], [], []
         self._kernels = []
         self._pending_references = None
         self._pending_records = []  # (values, iterations, epoch, batches run) of batches, as tensors
@@ -84,7 +72,6 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
         self._batches = 0  # batches run in the current epoch
         self._positions = None  # see _state_positions
-        self._writer = None
         self._step_offset = 0
         self._epoch_offset = None
         self._steps_done = 0  # the step of the last record, or at which this fit began
@@ -93,12 +80,12 @@ class _KernelMonitor(keras.callbacks.Callback):
     @property
     def layer_names(self):
         """One label per column (kernel), in the order kernels were first seen."""
-        return list(self._columns) if self._column_keys_are_labels else kernel_labels(self._columns)
+        return self._table.layer_names
 
     @property
     def variable_paths(self):
         """The path of the kernel variable of each column."""
-        return list(self._columns)
+        return self._table.variable_paths
 
     @property
     def epochs(self):
@@ -109,7 +96,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         are counted as it runs, and its batch records are placed when it ends (until
         then, by the length of the epoch before)."""
         self._read_pending_records()
-        return np.asarray(self._epochs, dtype=float)
+        return self._table.epochs
 
     @property
     def steps(self):
@@ -117,15 +104,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         `gradient_accumulation_steps`, the steps it applied), counted from this
         callback's first fit."""
         self._read_pending_records()
-        return np.asarray(self._steps, dtype=np.int64)
+        return self._table.steps
 
     def _values_array(self):
         self._read_pending_records()
-        values = np.full((len(self._rows), len(self._columns)), np.nan)
-        for row, record in zip(values, self._rows):
-            for column, path in enumerate(self._columns):
-                row[column] = record.get(path, np.nan)
-        return values
+        return self._table.values()
 
     def on_train_begin(self, logs=None):
         steps_per_execution = getattr(self.model, "steps_per_execution", 1) or 1
@@ -273,7 +256,7 @@ class _KernelMonitor(keras.callbacks.Callback):
                 continue
             length = self.params.get("steps")
             if not length:  # data of unknown length: placed when the epoch ends
-                self._unplaced.append((len(self._rows), epoch, batches))
+                self._unplaced.append((len(self._table), epoch, batches))
                 length = self._epoch_length
             self._append(ops.convert_to_numpy(values), step, epoch + (batches / length if length else 0.0))
 
@@ -286,8 +269,7 @@ class _KernelMonitor(keras.callbacks.Callback):
                 "nothing to monitor."
             )
         paths = [variable_path(k) for k in kernels]
-        if self._column_keys_are_labels:
-            self._adopt_paths(paths)
+        self._table.add_columns(paths)
         for path, kernel in zip(paths, kernels):
             owner = self._owners.get(path)
             if owner is not None and owner is not kernel:
@@ -308,8 +290,6 @@ class _KernelMonitor(keras.callbacks.Callback):
             if path not in self._references:
                 value = pending[path] if path in pending else ops.copy(kernel)
                 self._references[path] = keras.Variable(value, dtype=kernel.dtype, trainable=False, name="reference")
-            if path not in self._columns:
-                self._columns.append(path)
             self._owners[path] = kernel
         if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
             self._kernels, self._paths, self._measure_fn = kernels, paths, None
@@ -322,20 +302,6 @@ class _KernelMonitor(keras.callbacks.Callback):
             # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
             self._measure_fn = backend.compiled(type(self)._measure, *self._arguments())
-
-    def _adopt_paths(self, paths):
-        """Columns restored by label only: give each the path of the kernel so labelled."""
-        labels = dict(zip(kernel_labels(paths), paths))
-        unknown = [label for label in self._columns if label not in labels]
-        if unknown:
-            raise ValueError(
-                f"Restored records have columns {self._columns}; the model's trainable kernels are "
-                f"{list(labels)}, and {unknown} are not among them."
-            )
-        renamed = {label: labels[label] for label in self._columns}
-        self._columns = [renamed[label] for label in self._columns]
-        self._rows = [{renamed[label]: value for label, value in row.items()} for row in self._rows]
-        self._column_keys_are_labels = False
 
     def set_reference_kernels(self, values):
         """Measure from these kernels (e.g. saved initial weights, when a run resumes)
@@ -350,15 +316,15 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def restore_records(self, layer_names, values, epochs, steps, variable_paths=None):
         """Continue from earlier records (a resumed run); values is records x layers,
-        NaN where a kernel was not monitored."""
-        self._columns = list(variable_paths) if variable_paths is not None else list(layer_names)
-        self._column_keys_are_labels = variable_paths is None
-        values = np.asarray(values, dtype=float).reshape(len(epochs), len(self._columns))
-        self._rows = [{p: v for p, v in zip(self._columns, row) if not np.isnan(v)} for row in values]
-        self._epochs = [float(e) for e in epochs]
-        self._steps = [int(s) for s in steps]
-        self._steps_done = self._steps[-1] if self._steps else 0
-        self._epochs_done = int(math.ceil(self._epochs[-1])) if self._epochs else 0
+        NaN where a kernel was not monitored (`RecordTable.restore`)."""
+        table = RecordTable()
+        table.restore(layer_names, values, epochs, steps, variable_paths)
+        self._continue_from(table)
+
+    def _continue_from(self, table):
+        self._table = table
+        self._steps_done = table.last_step or 0
+        self._epochs_done = table.epochs_covered
 
     def _counter(self):
         """The optimizer's `iterations` (a variable, or with `gradient_accumulation_steps`
@@ -379,7 +345,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._read_pending_records()
         self._epoch_length = self._batches
         for row, record_epoch, batches in self._unplaced:
-            self._epochs[row] = record_epoch + batches / self._epoch_length
+            self._table.place(row, record_epoch + batches / self._epoch_length)
         self._unplaced = []
         if self.record_epoch_end:
             self._record(self._current_epoch + 1.0)
@@ -392,7 +358,7 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _record(self, epoch_position):
         self._read_pending_records()
         step = self._step_offset + self._optimizer_steps()
-        if self._steps and self._steps[-1] == step and self._epochs[-1] == epoch_position:
+        if self._table.last_step == step and self._table.last_epoch == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
         references, kernels = self._arguments()
         values = ops.convert_to_numpy(self._measure_fn(references, kernels))
@@ -400,21 +366,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._append(values, step, epoch_position)
 
     def _append(self, values, step, epoch_position):
-        values = np.asarray(values)
-        self._rows.append(dict(zip(self._paths, values.tolist())))
-        self._epochs.append(float(epoch_position))
-        self._steps.append(step)
+        self._table.append(self._paths, values, step, epoch_position)
         self._steps_done = step
-        if self.log_dir is not None:
-            import tensorflow as tf  # TensorBoard's summary writer
-
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(self.log_dir)
-            labels = dict(zip(self._columns, self.layer_names))
-            with self._writer.as_default(step=step):
-                for path, value in zip(self._paths, values):
-                    tf.summary.scalar(f"{self.quantity}/{labels[path]}", float(value))
-            self._writer.flush()
+        if self._writer is not None:
+            labels = dict(zip(self.variable_paths, self.layer_names))
+            self._writer.write(self.quantity, [labels[path] for path in self._paths], values, step)
 
     def _arguments(self):
         """The measure's arguments: references and kernels, as the backend's tensors
@@ -438,23 +394,15 @@ class _KernelMonitor(keras.callbacks.Callback):
         """What a monitor does once a record of `kernels` is taken (nothing by default)."""
 
     def save(self, path):
-        """Write the records to an HDF5 file, atomically."""
-        write_h5_atomic(
-            path,
-            self.records(),
-            {"layer_names": self.layer_names, "variable_paths": self.variable_paths, "quantity": self.quantity},
-        )
+        """Write the records to an HDF5 file, atomically (`RecordTable.save`)."""
+        self._read_pending_records()
+        self._table.save(path, self.quantity)
 
     @classmethod
     def load(cls, path):
         """A callback holding the records saved at `path` (for plotting or analysis)."""
-        arrays, attrs = read_h5(path)
-        if attrs.get("quantity") != cls.quantity:
-            raise ValueError(f"{path!r} holds {attrs.get('quantity')!r} records, not {cls.quantity!r}.")
         monitor = cls()
-        monitor.restore_records(
-            attrs["layer_names"], arrays[cls.quantity], arrays["epochs"], arrays["steps"], attrs.get("variable_paths")
-        )
+        monitor._continue_from(RecordTable.load(path, cls.quantity))
         return monitor
 
 
@@ -624,12 +572,3 @@ class ReplayRotationRates(keras.callbacks.Callback):
         layca = find_layca(self.model.optimizer)
         step = min(int(ops.convert_to_numpy(layca.iterations)), len(self.rates) - 1)
         layca.set_multipliers(dict(zip(self.layer_names, self.rates[step])))
-
-
-def find_layca(optimizer):
-    """The Layca optimizer in `optimizer` or inside its wrappers (LossScaleOptimizer)."""
-    while not isinstance(optimizer, Layca):
-        if not hasattr(optimizer, "inner_optimizer"):
-            raise ValueError(f"The model's optimizer {optimizer!r} is not Layca (nor wraps one).")
-        optimizer = optimizer.inner_optimizer
-    return optimizer

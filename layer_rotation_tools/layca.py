@@ -573,3 +573,12 @@ class _CompiledUpdates:
 
 def _slug(variable):
     return variable_path(variable).replace("/", "_").replace(":", "_")
+
+
+def find_layca(optimizer):
+    """The Layca optimizer in `optimizer` or inside its wrappers (LossScaleOptimizer)."""
+    while not isinstance(optimizer, Layca):
+        if not hasattr(optimizer, "inner_optimizer"):
+            raise ValueError(f"The model's optimizer {optimizer!r} is not Layca (nor wraps one).")
+        optimizer = optimizer.inner_optimizer
+    return optimizer
