@@ -18,12 +18,12 @@ _CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
 import keras, tensorflow as tf
-from benchmarks.common import INNERS, batch, compiled, model_and_weights
+from benchmarks.common import INNERS, compiled, model_and_weights
 from layer_rotation_tools import Layca
-make_model, shape, weights = model_and_weights({model!r})
+make_model, weights, batches = model_and_weights({model!r})
 inner = INNERS[{inner!r}]()
 model = compiled(make_model, Layca(inner) if {layca} else inner, weights, "graph")
-x, y = batch(shape)
+x, y = batches()
 for _ in range({steps}):
     model.train_on_batch(x, y)
 gpus = tf.config.list_physical_devices("GPU")

@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from benchmarks.common import DEFAULT_MODES, MODELS, MODES, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
+from benchmarks.common import DEFAULT_MODES, MODELS, MODES, compiled, interleaved_ratio, model_and_weights  # noqa: E402
 from layer_rotation_tools import LayerRotationCurves, backend, kernel_variables  # noqa: E402
 
 
@@ -74,12 +74,13 @@ def main(argv=None):
     print(f"{'model':10} {'epoch s':>8} {'ours':>7} {'numpy':>7} {'floor':>7}   (ratios to no monitoring)")
     rows = []
     for model_name in args.models:
-        make_model, shape, weights = model_and_weights(model_name)
-        x, y = batch(shape, size=128 * args.batches)
+        make_model, weights, batches = model_and_weights(model_name)
+        x, y = batches(args.batches)
         model = compiled(make_model, keras.optimizers.SGD(0.01), weights, args.mode)
 
         def epoch(callbacks):
-            return lambda: model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+            return lambda: model.fit(x, y, batch_size=len(x) // args.batches, epochs=1, verbose=0, shuffle=False,
+                                     callbacks=callbacks)
 
         ours, numpy_way = LayerRotationCurves(batch_frequency=1), NumpyRotation()
         for callbacks in ([], [ours], [numpy_way]):  # trace everything once

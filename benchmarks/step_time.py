@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import INNERS, MODELS, MODES, PEER, batch, compiled, interleaved_ratio, model_and_weights  # noqa: E402
+from benchmarks.common import INNERS, MODELS, MODES, PEER, compiled, interleaved_ratio, model_and_weights  # noqa: E402
 import keras  # noqa: E402
 
 from layer_rotation_tools import Layca, backend  # noqa: E402
@@ -35,8 +35,8 @@ def main(argv=None):
     print(f"{'model':10} {'mode':6} {'ratio of':18} {'base s/step':>11} {'other s/step':>12} {'ratio':>7}")
     rows = []
     for model_name in args.models:
-        make_model, shape, weights = model_and_weights(model_name)
-        x, y = batch(shape)
+        make_model, weights, batches = model_and_weights(model_name)
+        x, y = batches()
         for mode in args.modes:
             for label, base, other in comparisons:
                 plain = compiled(make_model, base(), weights, mode)

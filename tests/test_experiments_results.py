@@ -19,21 +19,15 @@ from experiments.results import (
     write_result,
 )
 from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
+from tests.run_results import made_result
 
 CONFIG = RunConfig("C10-CNN1", "layca", record_rates=True)
 
 
 def _result(**changes):
     rng = np.random.default_rng(0)
-    values = dict(
-        run_id=CONFIG.run_id, config=CONFIG.to_dict(), scale="smoke", test_accuracy=0.5, test_loss=1.25,
-        epochs_run=3, stop_reason=None, history={k: rng.random(3) for k in HISTORY_KEYS},
-        distances=rng.random((3, 4)), curve_epochs=np.arange(1.0, 4.0), curve_steps=np.array([2, 4, 6]),
-        layer_names=["a", "b", "c", "d"], kernel_layer_names=["a", "b", "c", "d"], initial_kernel_norms=[1.0] * 4,
-        wall_seconds=12.5, backend="tensorflow", keras_version="3.15.1",
-        rates=rng.random((6, 4)), rate_steps=np.arange(1, 7),
-    )
-    return RunResult(**{**values, **changes})
+    return made_result(CONFIG, val_accuracy=(0.2, 0.3, 0.4), layers=4,
+                       **{"rates": rng.random((6, 4)), "rate_steps": np.arange(1, 7), **changes})
 
 
 def _assert_equal(a, b):

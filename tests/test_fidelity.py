@@ -9,9 +9,8 @@ from experiments import data
 from experiments.figures import Results, results_table
 from experiments.models import build_model
 from experiments.recipes import RunConfig
-from experiments.results import run_paths
 from experiments.runner import is_new_best, make_optimizer
-from layer_rotation_tools.storage import write_h5_atomic
+from tests.run_results import write_made_result
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "sgd_weight_decay"])
@@ -103,9 +102,8 @@ def test_sgd_best_rate_is_chosen_by_validation_never_by_test(tmp_path):
             (RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-1), 0.70, 0.60),
             (RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2), 0.65, 0.68)]
     for config, validation, test in runs:
-        write_h5_atomic(run_paths(str(tmp_path), "full", config)["result"],
-                        {"history_val_accuracy": np.array([0.5, validation, validation - 0.01])},
-                        {"test_accuracy": test})
+        write_made_result(str(tmp_path), "full", config, test_accuracy=test,
+                          val_accuracy=(0.5, validation, validation - 0.01))
     table = results_table(Results(str(tmp_path), "full"), tasks=["C10-CNN1"])
     row = next(line for line in table.splitlines() if line.startswith("| SGD, best lr"))
     assert row.split("|")[2].split()[0] == "-10.00"  # 3^-1 (best validation), not 3^-2 (best test: -2.00)

@@ -1,0 +1,28 @@
+"""Results files written without training, for tests of what reads them."""
+
+import numpy as np
+
+from experiments.results import HISTORY_KEYS, RunResult, run_paths, write_result
+
+
+def made_result(config, test_accuracy=0.5, val_accuracy=(0.5,), layers=2, **changes):
+    """A complete `RunResult` of `config`, one epoch per validation accuracy given."""
+    epochs = len(val_accuracy)
+    history = {key: np.linspace(1.0, 0.5, epochs) for key in HISTORY_KEYS}
+    history["val_accuracy"] = np.asarray(val_accuracy, float)
+    values = dict(
+        run_id=config.run_id, config=config.to_dict(), scale="full", test_accuracy=test_accuracy, test_loss=1.0,
+        epochs_run=epochs, stop_reason=None, history=history,
+        distances=np.linspace(0.1, 0.9, epochs * layers).reshape(epochs, layers),
+        curve_epochs=np.arange(1.0, epochs + 1), curve_steps=np.arange(1, epochs + 1) * 10,
+        layer_names=[f"layer{i}" for i in range(layers)], kernel_layer_names=[f"layer{i}" for i in range(layers)],
+        initial_kernel_norms=[1.0] * layers, wall_seconds=1.0, backend="tensorflow", keras_version="3.15.1",
+    )
+    return RunResult(**{**values, **changes})
+
+
+def write_made_result(results_dir, scale, config, **fields):
+    """`made_result(config, **fields)` written where the runner would write `config`'s results."""
+    result = made_result(config, **fields)
+    write_result(run_paths(results_dir, scale, config)["result"], result)
+    return result
