@@ -14,6 +14,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments.models import build_model  # noqa: E402
+from layer_rotation_tools.kernels import kernel_mask  # noqa: E402
 
 
 def c10_cnn1():
@@ -97,13 +98,18 @@ MODES = {"tensorflow": ("eager", "graph", "xla"), "jax": ("eager", "xla"), "torc
 DEFAULT_MODES = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
 
 
-def compiled(make_model, optimizer, initial_weights, mode):
-    """A fresh model with `initial_weights`, compiled in `mode` (one of `MODES`)."""
+def compiled(make_model, optimizer, initial_weights, mode, kernels_only=False):
+    """A fresh model with `initial_weights`, compiled in `mode` (one of `MODES`); with
+    `kernels_only`, every trainable variable that is not a kernel (biases, normalisation
+    parameters) frozen, as Layca leaves them."""
     backend = keras.backend.backend()
     if mode not in MODES[backend]:
         raise ValueError(f"mode={mode!r} does not exist on the {backend} backend; its modes: {MODES[backend]}.")
     model = make_model()
     model.set_weights(initial_weights)
+    if kernels_only:
+        for variable, is_kernel in zip(model.trainable_variables, kernel_mask(model.trainable_variables)):
+            variable.trainable = is_kernel
     model.compile(optimizer, "categorical_crossentropy", run_eagerly=mode == "eager", jit_compile=mode == "xla")
     return model
 
