@@ -8,6 +8,10 @@ import numpy as np
 from experiments import feedback
 from layer_rotation_tools import kernel_variables, keras_adapter
 
+#: The lists these callbacks append to, by name (a run keeps them across resumptions and
+#: writes the non-empty ones to its `RunResult`).
+RECORD_NAMES = ("second_moment_epochs", "second_moments", "batch_accuracy", "feedback_silhouette")
+
 
 class SecondMoments(keras.callbacks.Callback):
     """10th, 50th and 90th percentile of Adam's second-moment estimate per kernel layer at

@@ -19,7 +19,7 @@ import numpy as np
 from experiments import data as datasets
 from experiments.models import build_model
 from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
-from experiments.recording import BatchAccuracy, FeedbackSilhouette, SecondMoments
+from experiments.recording import RECORD_NAMES, BatchAccuracy, FeedbackSilhouette, SecondMoments
 from experiments.results import (
     HISTORY_KEYS,
     Progress,
@@ -49,8 +49,6 @@ from layer_rotation_tools.storage import ResultsFileError, atomic_path
 #: Epochs (of the full recipe) at which Adam's second-moment percentiles are recorded
 #: (ICLR Figure 11, extended Figure 5).
 SECOND_MOMENT_EPOCHS = (1, 10, 50)
-#: The records kept beside the monitors' (`experiments.recording`).
-EXTRA_RECORDS = ("second_moment_epochs", "second_moments", "batch_accuracy", "feedback_silhouette")
 
 
 @functools.lru_cache(maxsize=4)
@@ -196,7 +194,7 @@ class Run:
         self.keep_best = self.task.keep_best
         self.label = f"[{scale}] {config.run_id}"
         self.history = {key: [] for key in HISTORY_KEYS}
-        self.extra = {name: [] for name in EXTRA_RECORDS}
+        self.extra = {name: [] for name in RECORD_NAMES}
         self.stopped = None
         self.epochs_done = 0
 
@@ -326,7 +324,7 @@ class Run:
             return model
         monitors = [m for m in (curves, rates) if m is not None]
         try:
-            progress = read_progress(self.paths["progress"], [m.quantity for m in monitors], EXTRA_RECORDS)
+            progress = read_progress(self.paths["progress"], [m.quantity for m in monitors], RECORD_NAMES)
             model = keras.models.load_model(os.path.join(self.paths["folder"], progress.model_file))
         except (ResultsFileError, OSError, ValueError) as error:
             self.printer(f"{self.label}: checkpoint unusable ({error}); starting over.")
