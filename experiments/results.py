@@ -80,12 +80,16 @@ _RESULT_ARRAYS = ("distances", "curve_epochs", "curve_steps", *OPTIONAL_ARRAYS)
 
 def write_result(path, result):
     """Write `result` to `path` atomically."""
-    values = dataclasses.asdict(result)
-    arrays = {f"history_{k}": np.asarray(v, float) for k, v in values.pop("history").items()}
-    arrays.update({k: values.pop(k) for k in _RESULT_ARRAYS if values[k] is not None})
-    for k in _RESULT_ARRAYS:
-        values.pop(k, None)
-    write_h5_atomic(path, arrays, values)
+    arrays = {f"history_{k}": np.asarray(v, float) for k, v in result.history.items()}
+    attrs = {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if f.name in _RESULT_ARRAYS:
+            if value is not None:
+                arrays[f.name] = value
+        elif f.name != "history":
+            attrs[f.name] = value
+    write_h5_atomic(path, arrays, attrs)
 
 
 def read_result(path):

@@ -309,9 +309,12 @@ class Run:
         model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
         with atomic_path(model_file, suffix=".keras") as tmp:
             model.save(tmp)
-        records = {m.quantity: {"layer_names": m.layer_names, "variable_paths": m.variable_paths,
-                                "values": m.records()[m.quantity], "epochs": m.epochs, "steps": m.steps}
-                   for m in monitors}
+        records = {}
+        for monitor in monitors:
+            arrays = monitor.records()
+            records[monitor.quantity] = {"layer_names": monitor.layer_names, "variable_paths": monitor.variable_paths,
+                                         "values": arrays[monitor.quantity], "epochs": arrays["epochs"],
+                                         "steps": arrays["steps"]}
         write_progress(self.paths["progress"], Progress(epochs_done, os.path.basename(model_file), self.stopped,
                                                         self.history, records, self.extra))
         for old in self._model_checkpoints():

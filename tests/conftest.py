@@ -117,8 +117,11 @@ def smoke_results(tmp_path_factory, smoke_data):
     results_dir = _shared_folder(tmp_path_factory, "results")
     locks = results_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    groups = {key: group for name, task in STUDY_TASKS.items()
-              for key, group in run_groups(study_configs(name, [task], "smoke")).items()}
+    # Every study's runs once, in study order (a run two studies share, once), grouped so
+    # that a run that replays another's rates runs after it, in the same worker.
+    configs = {config.run_id: config for name, task in STUDY_TASKS.items()
+               for config in study_configs(name, [task], "smoke")}
+    groups = run_groups(configs.values())
     for wait in (False, True):  # first the free groups, then those another worker held
         for key, group in groups.items():
             lock = FileLock(locks / f"{key}.lock", timeout=-1 if wait else 0)
