@@ -21,18 +21,13 @@ from keras import ops
 
 from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import whole_number
-
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
 from layer_rotation_tools.layca import find_layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
+from layer_rotation_tools.training_step import RECORD, JaxStepState, StepWithRecord, build_from_first_batch
 from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
-
-
-#: The logs' key under which a training step hands its record to the monitor (removed
-#: before Keras' callbacks see the logs).
-_RECORD = "_layer_rotation_record"
 
 
 class _KernelMonitor(keras.callbacks.Callback):
@@ -69,9 +64,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._pending_records = []  # (values, iterations, epoch, batches run) of batches, as tensors
         self._unplaced = []  # (row, epoch, batches run) of this epoch's records, data of unknown length
         self._epoch_length = None  # batches in the last epoch run
-        self._recording_functions = {}  # (Keras' train function, kernels) -> its variant with a record
+        self._step_with_record = StepWithRecord()
         self._batches = 0  # batches run in the current epoch
-        self._positions = None  # see _state_positions
+        self._jax_state = None  # JaxStepState of this fit, made at its first record
         self._step_offset = 0
         self._epoch_offset = None
         self._steps_done = 0  # the step of the last record, or at which this fit began
@@ -133,7 +128,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         # one of them can take its record inside Keras' step (it remakes the step).
         self._wraps_monitor = keras_adapter.train_function_wrapped(self.model)
         keras_adapter.wrap_train_function(self.model, self._wrapper)
-        self._positions = None
+        self._jax_state = None
 
     def _trainable_kernels(self):
         return kernel_variables(self.model, self.kernel_names)
@@ -152,7 +147,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         batches (Keras would build it inside the first step), so that the references
         are the kernels' values before that step."""
         if self._build_pending:
-            self._build_from(args[0])
+            if not self._trainable_kernels() and not build_from_first_batch(self.model, args[0]):
+                raise self._unbuilt_error()
+            self._build_pending = False
+            self._start()
         frequency = self.batch_frequency
         recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
         outputs = (recording or self._keras_train_function)(*args)
@@ -160,7 +158,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         if frequency and self._batches % frequency == 0:
             position = (self._current_epoch, self._batches)
             if recording is not None:
-                values, iterations = outputs.pop(_RECORD)
+                values, iterations = outputs.pop(RECORD)
                 self._pending_records.append((values, iterations, *position))
             else:
                 self._measure_after(outputs, position)
@@ -173,46 +171,16 @@ class _KernelMonitor(keras.callbacks.Callback):
         (and `keras_adapter.unsynced_model`, not `self.model`, whose JAX state sync would write the state
         of the step before back into the model)."""
         if backend.name() == "jax":
-            trainable, optimizer_variables = keras_adapter.jax_step_state(outputs)
-            kernel_positions, counter_position, batches_per_step = self._state_positions()
-            references, kernels = self._measure_references(), [trainable[i] for i in kernel_positions]
-            # A new array: the next step donates the state.
-            iterations = ops.floor_divide(optimizer_variables[counter_position], batches_per_step)
+            if self._jax_state is None:
+                self._jax_state = JaxStepState(keras_adapter.unsynced_model(self), self._kernels, type(self).__name__)
+            kernels, iterations = self._jax_state.read(outputs)
+            references = self._measure_references()
         else:
             references, kernels = self._arguments()
             iterations = ops.copy(self._counter())
         values = self._measure_fn(references, kernels)
         self._after_record(kernels)
         self._pending_records.append((values, iterations, *position))
-
-    def _state_positions(self):
-        """Where the kernels lie in the JAX state's trainable variables, where the
-        optimizer's batch count lies in its optimizer variables, and the batches per
-        applied step (`keras_adapter.step_counter`); found once per fit."""
-        if self._positions is None:
-            model = keras_adapter.unsynced_model(self)
-            trainable = {id(v): i for i, v in enumerate(model.trainable_variables)}
-            counter, batches_per_step = keras_adapter.step_counter(model.optimizer)
-            counters = [i for i, v in enumerate(model.optimizer.variables) if v is counter]
-            if not counters:
-                raise ValueError(
-                    f"{type(self).__name__} cannot read the step count of optimizer {model.optimizer.name!r}: its "
-                    "step counter is not among its `variables`."
-                )
-            self._positions = ([trainable[id(k)] for k in self._kernels], counters[0], batches_per_step)
-        return self._positions
-
-    def _build_from(self, iterator):
-        spec = getattr(iterator, "element_spec", None)
-        if spec is None:
-            raise self._unbuilt_error()
-        if not self._trainable_kernels():
-            batch = keras.tree.map_structure(
-                lambda s: keras.KerasTensor(s.shape, keras.backend.standardize_dtype(s.dtype.name)), spec
-            )
-            keras_adapter.build_from_batch(self.model, batch)
-        self._build_pending = False
-        self._start()
 
     def _unbuilt_error(self):
         return ValueError(
@@ -222,27 +190,19 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def _recording_function(self):
         """Keras' training function whose step also takes this monitor's record (values
-        and the optimizer's iterations, under the logs' key `_RECORD`): made by Keras
-        from a step that calls the model's `train_step` and then measures, once per
-        training function, kernels and references. None under a distribution strategy,
-        or where this Keras cannot make one (then the record is measured after the
-        step, as it is by a second monitor on the same fit)."""
-        model = keras_adapter.unsynced_model(self)
-        if backend.name() != "tensorflow" or backend.distributed(model):
-            return None
-        key = (self._keras_train_function, tuple(id(v) for v in [*self._kernels, *self._reference_variables()]))
-        if key not in self._recording_functions:
-            monitor = self
+        and the optimizer's iterations) inside the compiled step (`StepWithRecord`), or
+        None (then the record is measured after the step, as it is by a second monitor
+        on the same fit)."""
 
-            def step_with_record(data):
-                logs = model.train_step(data)
-                references, kernels = monitor._arguments()
-                values = type(monitor)._measure(references, kernels)
-                monitor._after_record(kernels)
-                return {**logs, _RECORD: (values, ops.convert_to_tensor(monitor._counter()))}
+        def record():
+            references, kernels = self._arguments()
+            values = type(self)._measure(references, kernels)
+            self._after_record(kernels)
+            return values, ops.convert_to_tensor(self._counter())
 
-            self._recording_functions = {key: keras_adapter.make_step_function(model, step_with_record)}
-        return self._recording_functions[key]
+        key = tuple(id(v) for v in [*self._kernels, *self._reference_variables()])
+        return self._step_with_record.function(keras_adapter.unsynced_model(self), self._keras_train_function,
+                                               record, key)
 
     def _read_pending_records(self):
         """Bring the batch records left on the device to the host, in order. A batch
