@@ -19,6 +19,7 @@ from experiments.recipes import (
     TASKS,
     WARMUP_EPOCHS,
     RunConfig,
+    scaled_epochs,
     with_layca,
 )
 from experiments.results import is_finished
@@ -86,11 +87,13 @@ def _adapt_copy(task, scale):
 
 def _warmup(task, scale):
     """SGD + L2 at 3^-1 with 0, 5, 10, 15 warmup epochs, and Layca without warmup (Figure 4;
-    the authors' runs are 'SGD_weight_decay', "Learning rate warmup experiment.ipynb")."""
-    return [RunConfig(task, "sgd_weight_decay", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True)
-            for w in _sweep(WARMUP_EPOCHS, scale)] + [
-        RunConfig(task, "layca", record_rates=True)
-    ]
+    the authors' runs are 'SGD_weight_decay', "Learning rate warmup experiment.ipynb").
+    Warmups that last the same number of epochs at `scale` train alike: the first runs."""
+    by_length = {}
+    for w in _sweep(WARMUP_EPOCHS, scale):
+        config = RunConfig(task, "sgd_weight_decay", learning_rate=3.0**-1, warmup_epochs=w, record_rates=True)
+        by_length.setdefault(scaled_epochs(w, config.schedule, SCALES[scale]), config)
+    return [*by_length.values(), RunConfig(task, "layca", record_rates=True)]
 
 
 def _sgd_first_epoch(task, scale):
