@@ -172,6 +172,14 @@ _KILLER = textwrap.dedent(
 )
 
 
+@pytest.fixture(scope="module")
+def straight_layca(tmp_path_factory, data_dir):
+    """The killer's run, uninterrupted: (config, result)."""
+    config = RunConfig("C10-CNN1", "layca", record_rates=True)
+    return config, run_one(config, "smoke", data_dir, str(tmp_path_factory.mktemp("straight")))
+
+
+@pytest.mark.xdist_group("straight_layca")  # one worker runs the straight run for both
 @pytest.mark.parametrize(
     "target, kill_at, before_kill",
     [
@@ -179,9 +187,9 @@ _KILLER = textwrap.dedent(
         ("write_progress", 2, "original(*args, **kwargs)"),  # killed mid-checkpoint (after the progress file, before old model files go)
     ],
 )
-def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tmp_path, data_dir, target, kill_at, before_kill):
-    config = RunConfig("C10-CNN1", "layca", record_rates=True)
-    straight = run_one(config, "smoke", data_dir, str(tmp_path / "straight"))
+def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tmp_path, data_dir, straight_layca, target,
+                                                                              kill_at, before_kill):
+    config, straight = straight_layca
     script = _KILLER.format(root=ROOT, target=target, kill_at=kill_at, before_kill=before_kill,
                             data=data_dir, results=str(tmp_path / "killed"))
     process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

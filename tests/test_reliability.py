@@ -106,8 +106,9 @@ _STUDY_KILLER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_one(tmp_path, smoke_data):
-    straight = run_study("sgd", ["C10-CNN1"], "smoke", smoke_data, str(tmp_path / "straight"), printer=lambda line: None)
+def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_one(tmp_path, smoke_data, smoke_results):
+    straight_dir, done = smoke_results  # the smoke studies ran the same study uninterrupted
+    straight = done["sgd"]
     # Killed after the 8th epoch checkpoint: two runs finished, the third after its 2nd epoch.
     script = _STUDY_KILLER.format(root=ROOT, kill_at=8, data=smoke_data, results=str(tmp_path / "killed"))
     process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
@@ -119,7 +120,7 @@ def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_on
     assert list(resumed) == list(straight)
     for config in study_configs("sgd", ["C10-CNN1"], "smoke"):
         ours = read_result(run_paths(str(tmp_path / "killed"), "smoke", config)["result"])
-        theirs = read_result(run_paths(str(tmp_path / "straight"), "smoke", config)["result"])
+        theirs = read_result(run_paths(straight_dir, "smoke", config)["result"])
         np.testing.assert_allclose(ours.distances, theirs.distances, rtol=1e-5, atol=1e-7)
         for key in ("loss", "accuracy"):
             np.testing.assert_allclose(ours.history[key], theirs.history[key], rtol=1e-5, atol=1e-7)
