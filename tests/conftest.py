@@ -50,6 +50,19 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _jax_compilation_cache(tmp_path_factory):
+    """On JAX, one persistent compilation cache for the session's workers: a program that
+    one worker compiled (a layer's initialiser, a training step) the other reads instead
+    of compiling it again (the JAX tier took 185 s without, 150 s with, measured)."""
+    if BACKEND == "jax":
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", str(_shared_folder(tmp_path_factory, "jax_cache")))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 @pytest.fixture(scope="session")
 def mirrored_strategy():
     """One MirroredStrategy over the two logical CPUs for the whole session: two strategy
