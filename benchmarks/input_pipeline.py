@@ -1,5 +1,6 @@
 """Batches per second of the experiments' augmented input pipeline (`EpochBatches`): made
-alone, and taken by `model.fit`.
+alone, and taken by `model.fit` in the training process and from Keras' `PyDataset`
+workers.
 
     KERAS_BACKEND=tensorflow|jax|torch python benchmarks/input_pipeline.py [--batches 200] [--repeats 5]
 
@@ -11,7 +12,10 @@ authors' shifts and flips (`augment=True`), beside the same batches without augm
   on its input per step;
 - fit: `model.fit` over the batches with a model that does almost nothing (global average
   pooling and a dense layer), so that the time is the pipeline's and Keras' handling of a
-  `PyDataset` on this backend.
+  `PyDataset` on this backend: the batches made in the training process (as the
+  experiments take them), and made ahead by `--workers` threads of Keras' `PyDataset`
+  (`workers=N`). One epoch per fit, where the workers' batches are the same ones (over
+  several epochs they restart at index 0 every epoch: `EpochBatches`' docstring).
 """
 
 import argparse
@@ -43,6 +47,14 @@ def batches_made_per_second(batches, count):
     return count / (time.perf_counter() - start)
 
 
+class WorkerBatches(EpochBatches):
+    """`EpochBatches` made ahead by `workers` threads of Keras' `PyDataset`."""
+
+    def __init__(self, *args, workers):
+        super().__init__(*args)
+        keras.utils.PyDataset.__init__(self, workers=workers)
+
+
 def fit_batches_per_second(model, batches, count):
     start = time.perf_counter()
     model.fit(batches, epochs=1, steps_per_epoch=count, shuffle=False, verbose=0)
@@ -53,6 +65,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=200, help="batches per timed block")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="PyDataset worker threads (default: %(default)s)")
     args = parser.parse_args(argv)
     x, y = data()
     inputs = keras.Input((32, 32, 3))
@@ -61,16 +74,20 @@ def main(argv=None):
     model.compile(keras.optimizers.SGD(0.01), "categorical_crossentropy")
     model.fit(EpochBatches(x, y, 128, 0, 0, 1), epochs=1, steps_per_epoch=4, shuffle=False, verbose=0)  # compile
     variants = {"augmented (C10-CNN2)": True, "plain (C10-CNN1)": False}
-    made, fitted = {name: [] for name in variants}, {name: [] for name in variants}
+    made, fitted, workers = ({name: [] for name in variants} for _ in range(3))
     for repeat in range(args.repeats):
         for name, augment in variants.items():
-            made[name].append(batches_made_per_second(EpochBatches(x, y, 128, repeat, 0, 1, augment), args.batches))
-            fitted[name].append(fit_batches_per_second(model, EpochBatches(x, y, 128, repeat, 0, 1, augment), args.batches))
+            settings = (x, y, 128, repeat, 0, 1, augment)
+            made[name].append(batches_made_per_second(EpochBatches(*settings), args.batches))
+            fitted[name].append(fit_batches_per_second(model, EpochBatches(*settings), args.batches))
+            workers[name].append(fit_batches_per_second(model, WorkerBatches(*settings, workers=args.workers),
+                                                        args.batches))
     print(f"backend: {keras.backend.backend()}, {os.cpu_count()} CPUs, batches of 128 images of 32x32x3 from 45,000")
-    print(f"{'batches':22} {'made/s':>8} {'ms each':>8} {'fit batches/s':>14}")
+    print(f"{'batches':22} {'made/s':>8} {'ms each':>8} {'fit batches/s':>14} "
+          f"{f'with {args.workers} workers':>16} {'ratio':>6}")
     for name in variants:
-        rate = float(np.median(made[name]))
-        print(f"{name:22} {rate:>8.1f} {1000 / rate:>8.2f} {np.median(fitted[name]):>14.1f}")
+        rate, fit, ahead = (float(np.median(m[name])) for m in (made, fitted, workers))
+        print(f"{name:22} {rate:>8.1f} {1000 / rate:>8.2f} {fit:>14.1f} {ahead:>16.1f} {ahead / fit:>6.2f}")
 
 
 if __name__ == "__main__":
