@@ -1,6 +1,7 @@
 """The run loop: results files, resume after a killed process, skipping, stopping rules."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -132,15 +133,19 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
     assert printed == [] and again.test_accuracy == result.test_accuracy
 
 
-def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, data_dir):
-    config = RunConfig("C10-CNN1", "sgd", learning_rate=0.1)
-    result = run_one(config, "smoke", data_dir, str(tmp_path))
+def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, smoke_data, smoke_results):
+    config = RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2)  # run by the smoke sgd study
+    ran = run_paths(smoke_results[0], "smoke", config)
     path = run_paths(str(tmp_path), "smoke", config)["result"]
+    os.makedirs(os.path.dirname(path))
+    for file in (ran["result"], ran["initial"]):
+        shutil.copy(file, os.path.dirname(path))
+    result = read_result(path)
     content = open(path, "rb").read()
     open(path, "wb").write(content[: len(content) // 3])
     assert not is_finished(str(tmp_path), "smoke", config)
     assert os.path.exists(path + ".corrupt")
-    again = run_one(config, "smoke", data_dir, str(tmp_path))
+    again = run_one(config, "smoke", smoke_data, str(tmp_path))
     np.testing.assert_allclose(again.distances, result.distances, rtol=1e-6)
 
 
@@ -219,13 +224,11 @@ def test_smoke_scale_only_shrinks():
     assert smoke.width < 1 and smoke.limit and smoke.epochs == 3
 
 
-def test_results_file_round_trip_of_config(tmp_path, data_dir):
-    config = RunConfig("tiny-CNN", "lars")
-    run_one(config, "smoke", data_dir, str(tmp_path))
-    result = read_result(run_paths(str(tmp_path), "smoke", config)["result"])
+def test_results_file_round_trip_of_config(smoke_results):
+    config = RunConfig("tiny-CNN", "layca", learning_rate=3.0**-3)  # run by the smoke rho study
+    result = read_result(run_paths(smoke_results[0], "smoke", config)["result"])
     assert RunConfig(**result.config) == config
     assert result.distances.shape[1] == 11
-    keras.backend.clear_session()
 
 
 def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, tmp_path):
@@ -257,11 +260,12 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
     np.testing.assert_allclose(result.distances, distances, rtol=1e-4, atol=1e-6)
 
 
-def test_init_scale_multiplies_every_initial_kernel(data_dir, tmp_path):
-    # ICLR Figure 7: the task's initial weights, every kernel rescaled by f.
-    plain = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1), "smoke", data_dir, str(tmp_path))
-    scaled = run_one(RunConfig("C10-CNN1", "sgd", only_epochs=1, init_scale=10.0), "smoke", data_dir, str(tmp_path))
-    assert len(plain.initial_kernel_norms) == 25
-    np.testing.assert_allclose(scaled.initial_kernel_norms, 10 * np.asarray(plain.initial_kernel_norms), rtol=1e-5)
+def test_init_scale_multiplies_every_initial_kernel(smoke_results):
+    # ICLR Figure 7: the task's initial weights, every kernel rescaled by f (the smoke
+    # init_scale study's SGD runs at f = 0.1 and 10).
+    small, large = (read_result(run_paths(smoke_results[0], "smoke", RunConfig(
+        "C10-CNN1", "sgd", learning_rate=3.0**-5, init_scale=f))["result"]) for f in (0.1, 10.0))
+    assert len(small.initial_kernel_norms) == 25
+    np.testing.assert_allclose(large.initial_kernel_norms, 100 * np.asarray(small.initial_kernel_norms), rtol=1e-5)
     with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0; received 0"):
         RunConfig("C10-CNN1", "sgd", init_scale=0)
