@@ -101,10 +101,10 @@ def test_the_smoke_scale_sweeps_each_grid_from_its_first_to_its_last_value():
     assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"], "smoke")] == [RHO_GRID[0], 3.0**-3, RHO_GRID[-1]]
     assert [c.alpha for c in study_configs("alpha", ["C10-CNN1"], "smoke")] == [-0.8, 0.0, 0.8]
     assert [c.trained_layer for c in study_configs("mnist_layers", ["MNIST-MLP11"], "smoke")] == [0, 4, 9] * 2
-    # Warmups of 10 and 15 of 100 epochs both last one of the smoke scale's 3: one runs. At
-    # the cpu scale (20 epochs) they last 1, 2 and 3 epochs: all run.
+    # ResNet-110's 200 epochs: warmups of 10 and 15 both last one of the smoke scale's 3 (one
+    # runs); at the cpu scale's 20, warmups of 5, 10 and 15 last 1, 1 and 2 (5 and 15 run).
     assert [c.warmup_epochs for c in study_configs("warmup", None, "smoke")] == [0, 10, 0]
-    assert [c.warmup_epochs for c in study_configs("warmup", None, "cpu")] == [0, 5, 10, 15, 0]
+    assert [c.warmup_epochs for c in study_configs("warmup", None, "cpu")] == [0, 5, 15, 0]
     # Crossed grids keep their ends: factors f 0.1 and 10, the first and last rates, for each of 3 optimizers.
     crossed = study_configs("init_scale", ["C10-CNN1"], "smoke")
     assert sorted({(c.init_scale, c.learning_rate) for c in crossed}) == [(0.1, 3.0**-5), (0.1, 3.0**-1), (10.0, 3.0**-5),
