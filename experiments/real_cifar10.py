@@ -19,6 +19,7 @@ on a GPU.
 
 import argparse
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,45 +51,57 @@ def _layers(distances):
     return 0, (count - 1) // 2, count - 1
 
 
+class Row(NamedTuple):
+    """A run of the report's table; a run not finished has only its name."""
+
+    name: str
+    test: float = None  # test accuracy
+    validation: float = None  # validation accuracy after the last epoch
+    training: float = None  # training accuracy of the last epoch (Keras' mean over its batches)
+    rotation: tuple = None  # final rotation of the first, middle and last kernel layers
+    epochs: int = None
+    stopped: str = None
+
+
 def rows(results, configs):
-    """One row per run: (label, test accuracy or None, (first, middle, last) final rotation,
-    epochs, stop reason, last validation accuracy)."""
+    """One `Row` per run."""
     out = []
     for config in configs:
         result = results.get(config)
         if result is None:
-            out.append((label(config), None, None, None, None, None))
+            out.append(Row(label(config)))
             continue
         final = result.distances[-1]
-        out.append((label(config), result.test_accuracy, tuple(final[i] for i in _layers(result.distances)),
-                    result.epochs_run, result.stop_reason or "schedule ended",
-                    float(result.history["val_accuracy"][-1])))
+        out.append(Row(label(config), result.test_accuracy, float(result.history["val_accuracy"][-1]),
+                       float(result.history["accuracy"][-1]), tuple(final[i] for i in _layers(result.distances)),
+                       result.epochs_run, result.stop_reason or "schedule ended"))
     return out
 
 
 def table(table_rows, scale_note):
     lines = [f"Data: {DATA_NOTE}; {scale_note}.", "",
-             "| run | test accuracy | validation accuracy | final rotation: first / middle / last kernel layer | epochs | stopped |",
-             "|---|---|---|---|---|---|"]
-    for name, accuracy, rotation, epochs, reason, validation in table_rows:
-        if accuracy is None:
-            lines.append(f"| {name} | not run | | | | |")
+             "| run | test accuracy | validation accuracy | training accuracy, last epoch "
+             "| final rotation: first / middle / last kernel layer | epochs | stopped |",
+             "|---|---|---|---|---|---|---|"]
+    for row in table_rows:
+        if row.test is None:
+            lines.append(f"| {row.name} | not run | | | | | |")
         else:
-            lines.append(f"| {name} | {100 * accuracy:.2f}% | {100 * validation:.2f}% | "
-                         f"{' / '.join(f'{d:.3f}' for d in rotation)} | {epochs} | {reason} |")
+            lines.append(f"| {row.name} | {100 * row.test:.2f}% | {100 * row.validation:.2f}% | "
+                         f"{100 * row.training:.2f}% | {' / '.join(f'{d:.3f}' for d in row.rotation)} | "
+                         f"{row.epochs} | {row.stopped} |")
     return "\n".join(lines)
 
 
 def claims(table_rows):
     """The papers' claims, each with what these runs measured and whether it holds."""
-    done = {name: (accuracy, rotation, validation)
-            for name, accuracy, rotation, _, _, validation in table_rows if accuracy is not None}
+    done = {row.name: row for row in table_rows if row.test is not None}
 
     def pick(prefix, exclude=()):
         return {n: v for n, v in done.items() if n.startswith(prefix) and not any(e in n for e in exclude)}
 
     def best(runs):
-        return max(runs.items(), key=lambda item: item[1][0]) if runs else None
+        return max(runs.values(), key=lambda row: row.test) if runs else None
 
     def pct(value):
         return f"{100 * value:.2f}%"
@@ -101,14 +114,14 @@ def claims(table_rows):
     reference = done.get("SGD+Layca rho(0)=3^-3")
     if reference and len({**layca, **alphas}) < 2:
         lines.append("1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet "
-                     f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {pct(reference[0])}).")
+                     f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {pct(reference.test)}).")
     elif reference:
         top = best({**layca, **alphas})
-        holds = top[0] == "SGD+Layca rho(0)=3^-3"
+        holds = top.name == "SGD+Layca rho(0)=3^-3"
         lines.append(
             f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: "
-            f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {pct(reference[0])}; the best Layca run "
-            f"is {top[0]} at {pct(top[1][0])}."
+            f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {pct(reference.test)}; the best Layca run "
+            f"is {top.name} at {pct(top.test)}."
         )
     runs = {**layca, **alphas, **sgd}
     if 0 < len(runs) < MIN_RUNS_FOR_CORRELATION:
@@ -117,10 +130,10 @@ def claims(table_rows):
             f"{len(runs)} SGD and SGD+Layca run(s) finished, a correlation needs at least {MIN_RUNS_FOR_CORRELATION}."
         )
     elif runs:
-        runs = sorted(runs.items(), key=lambda item: np.mean(item[1][1]))
-        rotation = np.array([np.mean(v[1]) for _, v in runs])
-        accuracy = np.array([v[0] for _, v in runs])
-        spread = np.array([np.ptp(v[1]) for _, v in runs])
+        runs = sorted(runs.values(), key=lambda row: np.mean(row.rotation))
+        rotation = np.array([np.mean(row.rotation) for row in runs])
+        accuracy = np.array([row.test for row in runs])
+        spread = np.array([np.ptp(row.rotation) for row in runs])
         with_height, with_spread = np.corrcoef(rotation, accuracy)[0, 1], np.corrcoef(spread, accuracy)[0, 1]
         verdict = "supports it" if with_height > 0 and with_spread < 0 else "does not support it"
         lines.append(
@@ -129,24 +142,24 @@ def claims(table_rows):
             f"and with its spread (max - min) {with_spread:+.2f} ({len(runs)} runs): this {verdict}."
         )
     if sgd and reference:
-        top = max(sgd.items(), key=lambda item: item[1][2])
-        less = [ours < theirs for ours, theirs in zip(top[1][1], reference[1])]
+        top = max(sgd.values(), key=lambda row: row.validation)
+        less = [ours < theirs for ours, theirs in zip(top.rotation, reference.rotation)]
         lines.append(
-            f"3. *SGD rotates little and generalises worse*: SGD's best run by validation accuracy ({top[0]}) "
-            f"gets {pct(top[1][0])} on the test set against {pct(reference[0])} for SGD+Layca at 3^-3 "
-            f"(generalises worse: {'holds' if top[1][0] < reference[0] else 'does not hold'}); its final rotation "
-            f"of the first / middle / last kernel layer is {' / '.join(f'{d:.3f}' for d in top[1][1])} against "
-            f"{' / '.join(f'{d:.3f}' for d in reference[1])} (rotates less: "
+            f"3. *SGD rotates little and generalises worse*: SGD's best run by validation accuracy ({top.name}) "
+            f"gets {pct(top.test)} on the test set against {pct(reference.test)} for SGD+Layca at 3^-3 "
+            f"(generalises worse: {'holds' if top.test < reference.test else 'does not hold'}); its final rotation "
+            f"of the first / middle / last kernel layer is {' / '.join(f'{d:.3f}' for d in top.rotation)} against "
+            f"{' / '.join(f'{d:.3f}' for d in reference.rotation)} (rotates less: "
             f"{'holds' if all(less) else 'holds for ' + str(sum(less)) + ' of the 3 layers'})."
         )
     with_layca = {n: v for n, v in adaptive.items() if "+Layca" in n}
     without = {n: v for n, v in adaptive.items() if "+Layca" not in n}
     if with_layca and reference:
         (name, value), = with_layca.items()
-        gap = 100 * (value[0] - reference[0])
-        alone = ", ".join(f"{n} alone gets {pct(v[0])}" for n, v in without.items())
+        gap = 100 * (value.test - reference.test)
+        alone = ", ".join(f"{n} alone gets {pct(v.test)}" for n, v in without.items())
         lines.append(
-            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {name} gets {pct(value[0])}, "
+            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {name} gets {pct(value.test)}, "
             f"{gap:+.2f} points from SGD+Layca at 3^-3{'; ' + alone if alone else ''}."
         )
     return "\n".join(lines)

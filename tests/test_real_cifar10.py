@@ -9,7 +9,7 @@ import pytest
 from experiments import fake_data
 from experiments.real_cifar10 import main
 from experiments.recipes import RunConfig
-from experiments.results import run_paths
+from experiments.results import read_result, run_paths
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
@@ -29,6 +29,11 @@ def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_resu
     assert "real CIFAR-10 (JPEG re-encoded)" in text and "500 training images per class" in text
     runs = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| run ")]
     assert len(runs) == 13 and not any("not run" in line for line in runs)
+    # The last epoch's training accuracy, beside the test and validation accuracy.
+    sgd = read_result(run_paths(str(tmp_path / "results"), "smoke", RunConfig(task, "sgd", learning_rate=1.0))["result"])
+    row = next(line for line in runs if line.startswith("| SGD lr=3^0 |")).split(" | ")
+    assert row[1:4] == [f"{100 * sgd.test_accuracy:.2f}%", f"{100 * sgd.history['val_accuracy'][-1]:.2f}%",
+                        f"{100 * sgd.history['accuracy'][-1]:.2f}%"]
     for name in ("SGD+Layca rho(0)=3^-3 |", "SGD+Layca rho(0)=3^-3 alpha=-0.6", "SGD lr=3^0 |",
                  "RMSprop (3^-6)", "RMSprop+Layca (3^-3)"):
         assert f"| {name}" in text, name
@@ -62,17 +67,17 @@ def test_the_all_images_scale_keeps_every_training_image_and_the_recipe_at_the_s
 
 
 def test_claims_wait_for_enough_runs_before_a_verdict():
-    from experiments.real_cifar10 import claims
+    from experiments.real_cifar10 import Row, claims
 
-    two = [("SGD+Layca rho(0)=3^-3", 0.435, (0.18, 0.29, 0.19), 20, "schedule ended", 0.44),
-           ("SGD lr=3^-1", 0.403, (0.60, 0.11, 0.06), 20, "schedule ended", 0.40),
-           ("SGD+Layca rho(0)=3^-2", None, None, None, None, None)]
+    two = [Row("SGD+Layca rho(0)=3^-3", 0.435, 0.44, 0.54, (0.18, 0.29, 0.19), 20, "schedule ended"),
+           Row("SGD lr=3^-1", 0.403, 0.40, 0.48, (0.60, 0.11, 0.06), 20, "schedule ended"),
+           Row("SGD+Layca rho(0)=3^-2")]
     text = claims(two)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet" in text
     assert "2. *Higher and more uniform rotation generalises better*: not testable yet: 2 SGD and SGD+Layca" in text
     assert "correlation of test accuracy" not in text and "SGD lr=3^-1) gets 40.30%" in text
-    four = two[:2] + [("SGD+Layca rho(0)=3^-2", 0.31, (0.77, 0.96, 0.85), 20, "schedule ended", 0.31),
-                      ("SGD lr=3^0", 0.38, (0.88, 0.24, 0.19), 20, "schedule ended", 0.37)]
+    four = two[:2] + [Row("SGD+Layca rho(0)=3^-2", 0.31, 0.31, 0.33, (0.77, 0.96, 0.85), 20, "schedule ended"),
+                      Row("SGD lr=3^0", 0.38, 0.37, 0.55, (0.88, 0.24, 0.19), 20, "schedule ended")]
     text = claims(four)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: holds" in text
     assert "(4 runs): this" in text
