@@ -1,5 +1,8 @@
 """Results files written without training, for tests of what reads them."""
 
+import os
+import shutil
+
 import numpy as np
 
 from experiments.results import HISTORY_KEYS, RunResult, run_paths, write_result
@@ -26,3 +29,12 @@ def write_made_result(results_dir, scale, config, **fields):
     result = made_result(config, **fields)
     write_result(run_paths(results_dir, scale, config)["result"], result)
     return result
+
+
+def copy_run(from_dir, to_dir, scale, config):
+    """`config`'s results file and its task's initial weights, copied from one results
+    folder to another (e.g. a run of the smoke studies, for a test to read or redo)."""
+    source, target = run_paths(from_dir, scale, config), run_paths(to_dir, scale, config)
+    os.makedirs(target["folder"], exist_ok=True)
+    for key in ("result", "initial"):
+        shutil.copy(source[key], target[key])

@@ -1,8 +1,5 @@
 """Every figure command draws from smoke-scale results; the results table."""
 
-import os
-import shutil
-
 import matplotlib.image
 import numpy as np
 import pytest
@@ -10,8 +7,8 @@ import pytest
 from experiments.__main__ import main
 from experiments.figures import FIGURES, PUBLISHED, PUBLISHED_ROWS, Results, draw, results_table
 from experiments.recipes import RunConfig
-from experiments.results import run_paths
 from experiments.studies import study_configs
+from tests.run_results import copy_run
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
 
@@ -54,11 +51,7 @@ def test_table_differences_are_relative_to_layca_best(tmp_path, smoke_data, smok
 
     best = RunConfig("C10-CNN1", "layca")
     sgd = RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2)  # run by the smoke sgd study
-    ran = run_paths(smoke_results[0], "smoke", sgd)
-    folder = os.path.dirname(run_paths(str(tmp_path), "smoke", sgd)["result"])
-    os.makedirs(folder)
-    for path in (ran["result"], ran["initial"]):
-        shutil.copy(path, folder)
+    copy_run(smoke_results[0], str(tmp_path), "smoke", sgd)
     accuracies = [100 * run_one(c, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).test_accuracy
                   for c in (best, sgd)]
     line = results_table(Results(str(tmp_path), "smoke")).splitlines()

@@ -1,7 +1,6 @@
 """The run loop: results files, resume after a killed process, skipping, stopping rules."""
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from experiments.results import is_finished, read_result, run_paths
 from experiments.runner import run_one, stop_reason
 from experiments.schedule import StepDecay
 from layer_rotation_tools import kernel_variables
+from tests.run_results import copy_run
 from tests.serialization import round_trip
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
@@ -135,11 +135,8 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
 
 def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, smoke_data, smoke_results):
     config = RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-2)  # run by the smoke sgd study
-    ran = run_paths(smoke_results[0], "smoke", config)
+    copy_run(smoke_results[0], str(tmp_path), "smoke", config)
     path = run_paths(str(tmp_path), "smoke", config)["result"]
-    os.makedirs(os.path.dirname(path))
-    for file in (ran["result"], ran["initial"]):
-        shutil.copy(file, os.path.dirname(path))
     result = read_result(path)
     content = open(path, "rb").read()
     open(path, "wb").write(content[: len(content) // 3])
