@@ -3,7 +3,7 @@
 A `Task` says which data and network, how long to train, how the learning rate drops,
 when to stop early and whether to keep the best-validation weights. A `RunConfig` is
 one training run of a task: optimizer, initial rate, alpha, warmup. `SCALES` says how
-`smoke` shrinks a task (data, widths, epochs) while keeping every code path.
+`smoke` shrinks a task (data, widths, depths, epochs) while keeping every code path.
 """
 
 import math
@@ -330,9 +330,10 @@ def best_rate(task, optimizer):
 @dataclass(frozen=True)
 class Scale:
     """How a scale shrinks a task: training/test examples kept (None: all), width factor,
-    epochs (None: the recipe's; drops and warmup are rescaled proportionally), and the
-    early-stopping accuracy threshold (None: the recipe's; smoke data is noise, on which
-    the rule would end every run after one epoch; -1 keeps the rule evaluated but idle)."""
+    units per stage (`stage_units`), epochs (None: the recipe's; drops and warmup are
+    rescaled proportionally), and the early-stopping accuracy threshold (None: the
+    recipe's; smoke data is noise, on which the rule would end every run after one epoch;
+    -1 keeps the rule evaluated but idle)."""
 
     name: str
     limit: tuple = None
@@ -344,6 +345,9 @@ class Scale:
     # values kept of each grid a study crosses with another (init_scale: f x rate), whose
     # product is run (`sweep(crossed=True)`); None: as `grid`
     crossed_grid: int = None
+    # repeated units per stage of a convolutional network at most (`models.build_model`);
+    # None: the published depth
+    stage_units: int = None
     # Layca's `jit_compile` (TensorFlow: its update compiled by XLA). Off at the smoke scale,
     # where compiling took about 7 s per run on the 2-core CPU, more than the training.
     layca_jit_compile: bool = True
@@ -363,7 +367,7 @@ class Scale:
 SCALES = {
     "full": Scale("full"),
     "smoke": Scale("smoke", limit=(160, 64), width=1 / 16, epochs=3, min_accuracy=-1.0, repeats=2, grid=3,
-                   crossed_grid=2, layca_jit_compile=False),
+                   crossed_grid=2, stage_units=1, layca_jit_compile=False),
     # A paper task shrunk to fit a 2-core CPU in minutes per run: every width / 8, 20 epochs
     # (drops at the same fractions of training). The accuracy rule (<= 0.2 at epoch 7 of
     # 100) would fall at epoch 1 of 20, where the papers' best configuration is still at

@@ -65,7 +65,8 @@ def _load_raw(dataset, data_dir):
 
 def _build(config, splits, scale):
     task = TASKS[config.task]
-    return build_model(task.model, splits.x_train.shape[1:], splits.num_classes, scale.width, config.weight_decay)
+    return build_model(task.model, splits.x_train.shape[1:], splits.num_classes, scale.width, config.weight_decay,
+                       scale.stage_units)
 
 
 def _initial_weights(model, path):

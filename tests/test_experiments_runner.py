@@ -48,6 +48,19 @@ def test_published_structures(model, kernels, params):
     assert not any(v.path.endswith(("bias", "gamma", "beta")) for v in network.trainable_variables)
 
 
+@pytest.mark.parametrize(
+    "model, kernels",
+    [("c10_cnn1", 5), ("resnet32", 10), ("resnet110", 10), ("tiny_cnn", 6), ("c10_cnn2", 7), ("wrn28_10", 11),
+     ("mlp11", 11)],  # ResNets: conv0, 3 blocks of 2, 2 projections, the classifier; the MLP keeps its layers
+)
+def test_one_unit_per_stage_keeps_every_kind_of_layer(model, kernels):
+    shape = (64, 64, 3) if model == "tiny_cnn" else (28, 28, 1) if model == "mlp11" else (32, 32, 3)
+    published = build_model(model, shape, 10, width=1 / 16)
+    shallow = build_model(model, shape, 10, width=1 / 16, stage_units=1)
+    assert len(kernel_variables(shallow)) == kernels
+    assert {type(layer) for layer in shallow.layers} == {type(layer) for layer in published.layers}
+
+
 def test_weight_decay_is_an_l2_kernel_regulariser():
     network = build_model("c10_cnn1", (32, 32, 3), 10, width=1 / 16, weight_decay=1e-3)
     network(np.zeros((1, 32, 32, 3), np.float32))
@@ -225,7 +238,7 @@ def test_results_file_round_trip_of_config(smoke_results):
     config = RunConfig("tiny-CNN", "layca", learning_rate=3.0**-3)  # run by the smoke rho study
     result = read_result(run_paths(smoke_results[0], "smoke", config)["result"])
     assert RunConfig(**result.config) == config
-    assert result.distances.shape[1] == 11
+    assert result.distances.shape[1] == 6  # tiny-CNN at smoke scale: 5 stages of one conv, the classifier
 
 
 def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, tmp_path):
@@ -240,7 +253,8 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
     # The same model, weights and batches, one train_on_batch at a time, each batch's
     # accuracy measured alone (Keras 2's on_batch_end logs, which the authors recorded).
     splits = load_splits("cifar10", data_dir, "smoke")
-    model = build_model(TASKS["C10-CNN1"].model, splits.x_train.shape[1:], 10, SCALES["smoke"].width)
+    model = build_model(TASKS["C10-CNN1"].model, splits.x_train.shape[1:], 10, SCALES["smoke"].width,
+                        stage_units=SCALES["smoke"].stage_units)
     model.load_weights(run_paths(str(tmp_path), "smoke", config)["initial"])
     model.compile(keras.optimizers.SGD(1.0), "categorical_crossentropy", metrics=["accuracy"])
     initial = [np.asarray(k, np.float64).ravel() for k in kernel_variables(model)]

@@ -39,7 +39,7 @@ def test_feedback_is_the_gradient_of_each_examples_loss_at_the_layer_output():
 
 
 def test_feedback_refuses_a_network_it_cannot_backpropagate():
-    model = build_model("c10_cnn1", (32, 32, 3), 10, width=1 / 16)
+    model = build_model("c10_cnn1", (32, 32, 3), 10, width=1 / 16, stage_units=1)
     with pytest.raises(ValueError, match=r"bias-free ReLU MLP"):
         feedback.layer_feedback(model, np.zeros((1, 32, 32, 3)), np.eye(10)[:1])
 

@@ -35,7 +35,7 @@ def test_wide_resnet_uses_keras_default_initializer_and_projects_the_raw_block_i
 
 def test_resnet_classifier_has_no_weight_decay():
     # models.py, resnet_v1: the last Dense has no kernel_regularizer; the convolutions do.
-    model = build_model("resnet32", (32, 32, 3), 100, width=1 / 8, weight_decay=1e-3)
+    model = build_model("resnet32", (32, 32, 3), 100, width=1 / 8, weight_decay=1e-3, stage_units=1)
     assert model.get_layer("classifier").kernel_regularizer is None
     assert model.get_layer("conv0").kernel_regularizer is not None
 
