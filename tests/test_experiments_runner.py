@@ -136,7 +136,8 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
     path = run_paths(str(tmp_path), "smoke", config)["result"]
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path), "initial.weights.h5"])
     assert result.config == config.to_dict() and result.epochs_run == 3 and 0 <= result.test_accuracy <= 1
-    assert result.distances.shape == (3, 25) and result.rates.shape == (6, 25)  # 2 steps per epoch
+    # C10-CNN1 at smoke scale: 4 stages of one conv, the classifier; 2 steps per epoch
+    assert result.distances.shape == (3, 5) and result.rates.shape == (6, 5)
     # Layca with the alpha profile: per-step rates are rho(t) times each layer's multiplier.
     from tests.references import alpha_profile
 
@@ -276,7 +277,7 @@ def test_init_scale_multiplies_every_initial_kernel(smoke_results):
     # init_scale study's SGD runs at f = 0.1 and 10).
     small, large = (read_result(run_paths(smoke_results[0], "smoke", RunConfig(
         "C10-CNN1", "sgd", learning_rate=3.0**-5, init_scale=f))["result"]) for f in (0.1, 10.0))
-    assert len(small.initial_kernel_norms) == 25
+    assert len(small.initial_kernel_norms) == 5  # C10-CNN1 at smoke scale
     np.testing.assert_allclose(large.initial_kernel_norms, 100 * np.asarray(small.initial_kernel_norms), rtol=1e-5)
     with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0; received 0"):
         RunConfig("C10-CNN1", "sgd", init_scale=0)
