@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from experiments.figures import Results, curves_grid
-from experiments.recipes import SCALES, TASKS, power_of_3
+from experiments.recipes import SCALES, TASKS, RunConfig, power_of_3
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"
@@ -52,15 +52,19 @@ def _layers(distances):
 
 
 class Row(NamedTuple):
-    """A run of the report's table; a run not finished has only its name."""
+    """A run of the report's table; a run not finished has only its configuration."""
 
-    name: str
+    config: RunConfig
     test: float = None  # test accuracy
     validation: float = None  # validation accuracy after the last epoch
     training: float = None  # training accuracy of the last epoch (Keras' mean over its batches)
     rotation: tuple = None  # final rotation of the first, middle and last kernel layers
     epochs: int = None
     stopped: str = None
+
+    @property
+    def name(self):
+        return label(self.config)
 
 
 def rows(results, configs):
@@ -69,10 +73,10 @@ def rows(results, configs):
     for config in configs:
         result = results.get(config)
         if result is None:
-            out.append(Row(label(config)))
+            out.append(Row(config))
             continue
         final = result.distances[-1]
-        out.append(Row(label(config), result.test_accuracy, float(result.history["val_accuracy"][-1]),
+        out.append(Row(config, result.test_accuracy, float(result.history["val_accuracy"][-1]),
                        float(result.history["accuracy"][-1]), tuple(final[i] for i in _layers(result.distances)),
                        result.epochs_run, result.stop_reason or "schedule ended"))
     return out
@@ -95,42 +99,36 @@ def table(table_rows, scale_note):
 
 def claims(table_rows):
     """The papers' claims, each with what these runs measured and whether it holds."""
-    done = {row.name: row for row in table_rows if row.test is not None}
-
-    def pick(prefix, exclude=()):
-        return {n: v for n, v in done.items() if n.startswith(prefix) and not any(e in n for e in exclude)}
-
-    def best(runs):
-        return max(runs.values(), key=lambda row: row.test) if runs else None
+    done = [row for row in table_rows if row.test is not None]
 
     def pct(value):
         return f"{100 * value:.2f}%"
 
     lines = []
-    layca = pick("SGD+Layca", exclude=("alpha",))
-    alphas = pick("SGD+Layca rho(0)=3^-3 alpha")
-    sgd = pick("SGD lr")
-    adaptive = {n: v for n, v in done.items() if not n.startswith("SGD")}
-    reference = done.get("SGD+Layca rho(0)=3^-3")
-    if reference and len({**layca, **alphas}) < 2:
+    layca = [row for row in done if row.config.optimizer == "layca"]  # SGD+Layca: every rho(0) and alpha
+    sgd = [row for row in done if row.config.optimizer == "sgd"]
+    adaptive = [row for row in done if row.config.optimizer not in ("layca", "sgd")]
+    reference = next((row for row in layca if not row.config.alpha and np.isclose(row.config.learning_rate, 3.0**-3)),
+                     None)
+    if reference and len(layca) < 2:
         lines.append("1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet "
                      f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {pct(reference.test)}).")
     elif reference:
-        top = best({**layca, **alphas})
-        holds = top.name == "SGD+Layca rho(0)=3^-3"
+        top = max(layca, key=lambda row: row.test)
+        holds = top is reference
         lines.append(
             f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: "
             f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {pct(reference.test)}; the best Layca run "
             f"is {top.name} at {pct(top.test)}."
         )
-    runs = {**layca, **alphas, **sgd}
+    runs = layca + sgd
     if 0 < len(runs) < MIN_RUNS_FOR_CORRELATION:
         lines.append(
             "2. *Higher and more uniform rotation generalises better*: not testable yet: "
             f"{len(runs)} SGD and SGD+Layca run(s) finished, a correlation needs at least {MIN_RUNS_FOR_CORRELATION}."
         )
     elif runs:
-        runs = sorted(runs.values(), key=lambda row: np.mean(row.rotation))
+        runs = sorted(runs, key=lambda row: np.mean(row.rotation))
         rotation = np.array([np.mean(row.rotation) for row in runs])
         accuracy = np.array([row.test for row in runs])
         spread = np.array([np.ptp(row.rotation) for row in runs])
@@ -142,7 +140,7 @@ def claims(table_rows):
             f"and with its spread (max - min) {with_spread:+.2f} ({len(runs)} runs): this {verdict}."
         )
     if sgd and reference:
-        top = max(sgd.values(), key=lambda row: row.validation)
+        top = max(sgd, key=lambda row: row.validation)
         less = [ours < theirs for ours, theirs in zip(top.rotation, reference.rotation)]
         lines.append(
             f"3. *SGD rotates little and generalises worse*: SGD's best run by validation accuracy ({top.name}) "
@@ -152,14 +150,14 @@ def claims(table_rows):
             f"{' / '.join(f'{d:.3f}' for d in reference.rotation)} (rotates less: "
             f"{'holds' if all(less) else 'holds for ' + str(sum(less)) + ' of the 3 layers'})."
         )
-    with_layca = {n: v for n, v in adaptive.items() if "+Layca" in n}
-    without = {n: v for n, v in adaptive.items() if "+Layca" not in n}
+    with_layca = [row for row in adaptive if row.config.spec.layca]
+    without = [row for row in adaptive if not row.config.spec.layca]
     if with_layca and reference:
-        (name, value), = with_layca.items()
+        value, = with_layca
         gap = 100 * (value.test - reference.test)
-        alone = ", ".join(f"{n} alone gets {pct(v.test)}" for n, v in without.items())
+        alone = ", ".join(f"{row.name} alone gets {pct(row.test)}" for row in without)
         lines.append(
-            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {name} gets {pct(value.test)}, "
+            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {value.name} gets {pct(value.test)}, "
             f"{gap:+.2f} points from SGD+Layca at 3^-3{'; ' + alone if alone else ''}."
         )
     return "\n".join(lines)

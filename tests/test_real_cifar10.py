@@ -69,15 +69,29 @@ def test_the_all_images_scale_keeps_every_training_image_and_the_recipe_at_the_s
 def test_claims_wait_for_enough_runs_before_a_verdict():
     from experiments.real_cifar10 import Row, claims
 
-    two = [Row("SGD+Layca rho(0)=3^-3", 0.435, 0.44, 0.54, (0.18, 0.29, 0.19), 20, "schedule ended"),
-           Row("SGD lr=3^-1", 0.403, 0.40, 0.48, (0.60, 0.11, 0.06), 20, "schedule ended"),
-           Row("SGD+Layca rho(0)=3^-2")]
+    def config(optimizer, exponent):
+        return RunConfig("C10-CNN1", optimizer, learning_rate=3.0**exponent)
+
+    two = [Row(config("layca", -3), 0.435, 0.44, 0.54, (0.18, 0.29, 0.19), 20, "schedule ended"),
+           Row(config("sgd", -1), 0.403, 0.40, 0.48, (0.60, 0.11, 0.06), 20, "schedule ended"),
+           Row(config("layca", -2))]
     text = claims(two)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet" in text
     assert "2. *Higher and more uniform rotation generalises better*: not testable yet: 2 SGD and SGD+Layca" in text
     assert "correlation of test accuracy" not in text and "SGD lr=3^-1) gets 40.30%" in text
-    four = two[:2] + [Row("SGD+Layca rho(0)=3^-2", 0.31, 0.31, 0.33, (0.77, 0.96, 0.85), 20, "schedule ended"),
-                      Row("SGD lr=3^0", 0.38, 0.37, 0.55, (0.88, 0.24, 0.19), 20, "schedule ended")]
+    four = two[:2] + [Row(config("layca", -2), 0.31, 0.31, 0.33, (0.77, 0.96, 0.85), 20, "schedule ended"),
+                      Row(config("sgd", 0), 0.38, 0.37, 0.55, (0.88, 0.24, 0.19), 20, "schedule ended")]
     text = claims(four)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: holds" in text
     assert "(4 runs): this" in text
+    # Runs are told apart by their configuration: an alpha run at 3^-3 is a Layca run, the
+    # adaptive method's runs with and without Layca are claim 4's.
+    rival = Row(RunConfig("C10-CNN1", "layca", alpha=0.6), 0.45, 0.45, 0.6, (0.5, 0.5, 0.5), 20, "schedule ended")
+    adaptive = [Row(RunConfig("C10-CNN1", "rmsprop"), 0.39, 0.39, 0.5, (0.1, 0.1, 0.1), 20, "schedule ended"),
+                Row(RunConfig("C10-CNN1", "rmsprop_layca"), 0.42, 0.42, 0.5, (0.3, 0.3, 0.3), 20, "schedule ended")]
+    text = claims(four + [rival] + adaptive)
+    assert ("does not hold: 3^-3, alpha = 0 gets 43.50%; the best Layca run is SGD+Layca rho(0)=3^-3 alpha=+0.6 "
+            "at 45.00%") in text
+    assert "(5 runs): this" in text
+    assert ("4. *The adaptive method with Layca comes close to SGD+Layca*: RMSprop+Layca (3^-3) gets 42.00%, "
+            "-1.50 points from SGD+Layca at 3^-3; RMSprop (3^-6) alone gets 39.00%.") in text
