@@ -141,7 +141,7 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
     # Layca with the alpha profile: per-step rates are rho(t) times each layer's multiplier.
     from tests.references import alpha_profile
 
-    np.testing.assert_allclose(result.rates[0], 3.0**-3 * alpha_profile(25, -0.4), rtol=2e-3)
+    np.testing.assert_allclose(result.rates[0], 3.0**-3 * alpha_profile(5, -0.4), rtol=2e-3)
     printed = []
     again = run_one(config, "smoke", data_dir, str(tmp_path), printer=printed.append)
     assert printed == [] and again.test_accuracy == result.test_accuracy
