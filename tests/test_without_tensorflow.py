@@ -15,7 +15,8 @@ from experiments.results import read_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]  # those installed
-pytestmark = pytest.mark.own_interpreter  # each test picks its interpreter's backend itself
+# Each test picks its interpreter's backend itself, and trains (the fast tier skips it).
+pytestmark = [pytest.mark.own_interpreter, pytest.mark.slow]
 
 
 def _without_tensorflow(backend, code, cwd):
