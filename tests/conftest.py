@@ -2,7 +2,7 @@
 logical CPU devices (for MirroredStrategy tests) and quiet logs; on JAX, float64 enabled
 (`layer_rotation_tools.backend.require_float64`) and XLA's CPU programs compiled without
 LLVM's optimisations: the tests' programs are small and run a few times, and compiling
-was most of their time (a random initialiser of a new shape took about 2 s to compile,
+was most of their time (`jax.random.uniform` of a new shape took about 2 s to compile,
 0.3 s without; the JAX tier took 150 s, 95 s without, measured on the 2-core machine)."""
 
 import os
