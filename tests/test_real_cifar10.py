@@ -4,6 +4,7 @@ class-folder layout) and reports every run and every claim."""
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from experiments import fake_data
@@ -72,26 +73,53 @@ def test_claims_wait_for_enough_runs_before_a_verdict():
     def config(optimizer, exponent):
         return RunConfig("C10-CNN1", optimizer, learning_rate=3.0**exponent)
 
-    two = [Row(config("layca", -3), 0.435, 0.44, 0.54, (0.18, 0.29, 0.19), 20, "schedule ended"),
-           Row(config("sgd", -1), 0.403, 0.40, 0.48, (0.60, 0.11, 0.06), 20, "schedule ended"),
+    two = [Row(config("layca", -3), 0.435, 0.44, 0.54, (0.18, 0.29, 0.19), 20),
+           Row(config("sgd", -1), 0.403, 0.40, 0.48, (0.60, 0.11, 0.06), 20),
            Row(config("layca", -2))]
     text = claims(two)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet" in text
     assert "2. *Higher and more uniform rotation generalises better*: not testable yet: 2 SGD and SGD+Layca" in text
     assert "correlation of test accuracy" not in text and "SGD lr=3^-1) gets 40.30%" in text
-    four = two[:2] + [Row(config("layca", -2), 0.31, 0.31, 0.33, (0.77, 0.96, 0.85), 20, "schedule ended"),
-                      Row(config("sgd", 0), 0.38, 0.37, 0.55, (0.88, 0.24, 0.19), 20, "schedule ended")]
+    four = two[:2] + [Row(config("layca", -2), 0.31, 0.31, 0.33, (0.77, 0.96, 0.85), 20),
+                      Row(config("sgd", 0), 0.38, 0.37, 0.55, (0.88, 0.24, 0.19), 20)]
     text = claims(four)
     assert "1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: holds" in text
     assert "(4 runs): this" in text
     # Runs are told apart by their configuration: an alpha run at 3^-3 is a Layca run, the
     # adaptive method's runs with and without Layca are claim 4's.
-    rival = Row(RunConfig("C10-CNN1", "layca", alpha=0.6), 0.45, 0.45, 0.6, (0.5, 0.5, 0.5), 20, "schedule ended")
-    adaptive = [Row(RunConfig("C10-CNN1", "rmsprop"), 0.39, 0.39, 0.5, (0.1, 0.1, 0.1), 20, "schedule ended"),
-                Row(RunConfig("C10-CNN1", "rmsprop_layca"), 0.42, 0.42, 0.5, (0.3, 0.3, 0.3), 20, "schedule ended")]
+    rival = Row(RunConfig("C10-CNN1", "layca", alpha=0.6), 0.45, 0.45, 0.6, (0.5, 0.5, 0.5), 20)
+    adaptive = [Row(RunConfig("C10-CNN1", "rmsprop"), 0.39, 0.39, 0.5, (0.1, 0.1, 0.1), 20),
+                Row(RunConfig("C10-CNN1", "rmsprop_layca"), 0.42, 0.42, 0.5, (0.3, 0.3, 0.3), 20)]
     text = claims(four + [rival] + adaptive)
     assert ("does not hold: 3^-3, alpha = 0 gets 43.50%; the best Layca run is SGD+Layca rho(0)=3^-3 alpha=+0.6 "
             "at 45.00%") in text
     assert "(5 runs): this" in text
     assert ("4. *The adaptive method with Layca comes close to SGD+Layca*: RMSprop+Layca (3^-3) gets 42.00%, "
             "-1.50 points from SGD+Layca at 3^-3; RMSprop (3^-6) alone gets 39.00%.") in text
+
+
+def test_claim_2_says_when_its_verdict_rests_on_runs_a_stopping_rule_ended():
+    from experiments.real_cifar10 import Row, claims
+
+    def correlations(runs):  # Pearson's r of test accuracy with the mean rotation, and with its spread
+        accuracy = [row.test for row in runs]
+        return (np.corrcoef([np.mean(row.rotation) for row in runs], accuracy)[0, 1],
+                np.corrcoef([np.ptp(row.rotation) for row in runs], accuracy)[0, 1])
+
+    finished = [Row(RunConfig("C10-CNN1", optimizer, learning_rate=3.0**exponent), test, test, test, rotation, 20)
+                for optimizer, exponent, test, rotation in [
+                    ("layca", -3, 0.435, (0.18, 0.29, 0.19)), ("sgd", -1, 0.403, (0.60, 0.11, 0.06)),
+                    ("layca", -2, 0.31, (0.77, 0.96, 0.85)), ("sgd", 0, 0.38, (0.88, 0.24, 0.19)),
+                    ("layca", -4, 0.45, (0.5, 0.5, 0.5))]]
+    # As the alpha = -0.6 run on every image: its first layer rotates, the others hardly, and
+    # the authors' accuracy rule ends it after 3 epochs.
+    stopped = Row(RunConfig("C10-CNN1", "layca", alpha=-0.6), 0.10, 0.10, 0.19, (0.6, 0.01, 0.0), 3,
+                  "train accuracy 0.190 <= 0.2 at epoch index 2")
+    text = claims(finished + [stopped])
+    every, alone = correlations(finished + [stopped]), correlations(finished)
+    assert every[0] > 0 > every[1] and not alone[0] > 0 > alone[1]
+    assert (f"is {every[0]:+.2f}, and with its spread (max - min) {every[1]:+.2f} (6 runs): this supports it. "
+            "A stopping rule ended 1 of them (SGD+Layca rho(0)=3^-3 alpha=-0.6 after 3 epochs), their rotation "
+            f"measured then; over the 5 runs that trained to the end, {alone[0]:+.2f} and {alone[1]:+.2f}: this does "
+            "not support it. Mixed: the verdict rests on the runs stopped early.") in text
+    assert "stopped early" not in claims(finished)
