@@ -172,21 +172,25 @@ def mlp(input_shape, num_classes, hidden, width=1.0, regularizer=None, name="mlp
     return keras.Model(inputs, _head(x, num_classes, initializer, regularizer), name=name)
 
 
-def mlp1(input_shape, num_classes, width=1.0, regularizer=None):
-    """The 1-hidden-layer MLP (784 ReLU units) of the features study (Section 6, Figure 8)."""
+def mlp1(input_shape, num_classes, width=1.0, regularizer=None, stage_units=None):
+    """The 1-hidden-layer MLP (784 ReLU units) of the features study (Section 6, Figure 8).
+    An MLP has no stages: `stage_units` keeps every layer (see `mlp11`)."""
     return mlp(input_shape, num_classes, (784,), width, regularizer, name="mlp1")
 
 
-def mlp11(input_shape, num_classes, width=1.0, regularizer=None):
+def mlp11(input_shape, num_classes, width=1.0, regularizer=None, stage_units=None):
     """The eleven-layer MLP of the one-layer-at-a-time study: 10 identical hidden layers
-    of 784 ReLU units and the classifier (Section 3 of arXiv:1806.01603v1)."""
+    of 784 ReLU units and the classifier (Section 3 of arXiv:1806.01603v1). An MLP has no
+    stages: every layer is kept whatever `stage_units`, since its studies train and
+    measure hidden layers by number."""
     return mlp(input_shape, num_classes, (784,) * 10, width, regularizer, name="mlp11")
 
 
-def mlp11_orthogonal(input_shape, num_classes, width=1.0, regularizer=None):
+def mlp11_orthogonal(input_shape, num_classes, width=1.0, regularizer=None, stage_units=None):
     """The eleven-layer MLP with orthogonal initial kernels (Figure 8, left, of the ICLR
     version), of gain sqrt(2) so that the ReLU layers keep the signal's scale as
-    he_normal does (Saxe et al., 2014; the paper gives no gain)."""
+    he_normal does (Saxe et al., 2014; the paper gives no gain). Every layer is kept, as
+    in `mlp11`."""
     initializer = keras.initializers.Orthogonal(gain=2.0**0.5)
     return mlp(input_shape, num_classes, (784,) * 10, width, regularizer, name="mlp11_orthogonal", initializer=initializer)
 
@@ -202,16 +206,12 @@ MODELS = {
     "mlp11": mlp11,
     "mlp11_orthogonal": mlp11_orthogonal,
 }
-# The networks made of stages of repeated units (`stage_units`); the MLPs keep every layer:
-# their studies train or measure hidden layers by number.
-STAGED = ("c10_cnn1", "resnet32", "tiny_cnn", "c10_cnn2", "wrn28_10", "resnet110")
 
 
 def build_model(name, input_shape, num_classes, width=1.0, weight_decay=None, stage_units=None):
     """The network `name` of MODELS, with an L2 kernel regulariser of `weight_decay`, and
-    at most `stage_units` units per stage if it is one of the STAGED networks."""
+    at most `stage_units` units per stage (the MLPs keep every layer)."""
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; known: {sorted(MODELS)}.")
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
-    options = {"stage_units": stage_units} if name in STAGED else {}
-    return MODELS[name](tuple(input_shape), num_classes, width=width, regularizer=regularizer, **options)
+    return MODELS[name](tuple(input_shape), num_classes, width=width, regularizer=regularizer, stage_units=stage_units)
