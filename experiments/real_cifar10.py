@@ -154,6 +154,12 @@ def claims(table_rows):
                      f"this {alone}")
             if alone != verdict:
                 line += ". Mixed: the verdict rests on the runs stopped early"
+        if len(finished) >= MIN_RUNS_FOR_CORRELATION:
+            accuracy = [row.test for row in finished]
+            by_layer = [np.corrcoef([row.rotation[i] for row in finished], accuracy)[0, 1] for i in range(3)]
+            line += (f". Layer by layer, over the {len(finished)} runs that trained to the end, test accuracy "
+                     "correlates with the final rotation of the first / middle / last layer at "
+                     + " / ".join(f"{r:+.2f}" for r in by_layer))
         lines.append(line + ".")
     if sgd and reference:
         top = max(sgd, key=lambda row: row.validation)

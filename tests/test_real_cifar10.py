@@ -122,4 +122,9 @@ def test_claim_2_says_when_its_verdict_rests_on_runs_a_stopping_rule_ended():
             "A stopping rule ended 1 of them (SGD+Layca rho(0)=3^-3 alpha=-0.6 after 3 epochs), their rotation "
             f"measured then; over the 5 runs that trained to the end, {alone[0]:+.2f} and {alone[1]:+.2f}: this does "
             "not support it. Mixed: the verdict rests on the runs stopped early.") in text
+    by_layer = [np.corrcoef([row.rotation[i] for row in finished], [row.test for row in finished])[0, 1]
+                for i in range(3)]
+    assert ("Layer by layer, over the 5 runs that trained to the end, test accuracy correlates with the final "
+            f"rotation of the first / middle / last layer at {by_layer[0]:+.2f} / {by_layer[1]:+.2f} / "
+            f"{by_layer[2]:+.2f}.") in text
     assert "stopped early" not in claims(finished)
