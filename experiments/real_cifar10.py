@@ -32,6 +32,8 @@ DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "full": "C10-C
 DATA_NOTE = "real CIFAR-10 (JPEG re-encoded)"
 #: Runs below which the correlation of claim 2 says nothing (two points always correlate at +-1).
 MIN_RUNS_FOR_CORRELATION = 4
+#: |r| below which a correlation is too weak to count as support (Cohen's medium effect, 0.3).
+WEAK_CORRELATION = 0.3
 
 
 def label(config):
@@ -101,11 +103,16 @@ def _rotation_correlations(runs):
     """Pearson correlations of the runs' test accuracy with the mean final rotation of the
     first, middle and last kernel layers and with its spread (max - min), and the verdict
     on claim 2: higher (r > 0) and more uniform (r < 0 with the spread) rotation
-    generalises better."""
+    generalises better; both pointing that way but one weaker than WEAK_CORRELATION is
+    said to be too weak to support it."""
     accuracy = [row.test for row in runs]
     height = np.corrcoef([np.mean(row.rotation) for row in runs], accuracy)[0, 1]
     spread = np.corrcoef([np.ptp(row.rotation) for row in runs], accuracy)[0, 1]
-    return height, spread, "supports it" if height > 0 and spread < 0 else "does not support it"
+    if not (height > 0 and spread < 0):
+        return height, spread, "does not support it"
+    if min(height, -spread) < WEAK_CORRELATION:
+        return height, spread, f"points the claimed way, too weakly to support it (|r| < {WEAK_CORRELATION})"
+    return height, spread, "supports it"
 
 
 def claims(table_rows):
