@@ -68,7 +68,6 @@ def test_the_all_images_scale_keeps_every_training_image_and_the_recipe_at_the_s
 
 
 def test_claims_wait_for_enough_runs_before_a_verdict():
-
     def config(optimizer, exponent):
         return RunConfig("C10-CNN1", optimizer, learning_rate=3.0**exponent)
 
