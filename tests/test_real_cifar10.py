@@ -12,9 +12,7 @@ from experiments.real_cifar10 import Row, claims, main
 from experiments.recipes import RunConfig
 from experiments.results import read_result, run_paths
 
-pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
-
-
+@pytest.mark.slow  # trains a model and reads the smoke studies
 def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_results):
     fake_data.write_class_folders(
         tmp_path / "data", [f"c{i}" for i in range(10)], 20, 7, image_format="JPEG", archive_name="cifar10-jpeg.tar.gz"
