@@ -99,15 +99,19 @@ def table(table_rows, scale_note):
     return "\n".join(lines)
 
 
+def _correlation_with_accuracy(runs, value):
+    """Pearson's r of the runs' test accuracy with `value(row)`, over `runs`."""
+    return np.corrcoef([value(row) for row in runs], [row.test for row in runs])[0, 1]
+
+
 def _rotation_correlations(runs):
     """Pearson correlations of the runs' test accuracy with the mean final rotation of the
     first, middle and last kernel layers and with its spread (max - min), and the verdict
     on claim 2: higher (r > 0) and more uniform (r < 0 with the spread) rotation
     generalises better; both pointing that way but one weaker than WEAK_CORRELATION is
     said to be too weak to support it."""
-    accuracy = [row.test for row in runs]
-    height = np.corrcoef([np.mean(row.rotation) for row in runs], accuracy)[0, 1]
-    spread = np.corrcoef([np.ptp(row.rotation) for row in runs], accuracy)[0, 1]
+    height = _correlation_with_accuracy(runs, lambda row: np.mean(row.rotation))
+    spread = _correlation_with_accuracy(runs, lambda row: np.ptp(row.rotation))
     if not (height > 0 and spread < 0):
         return height, spread, "does not support it"
     if min(height, -spread) < WEAK_CORRELATION:
@@ -162,8 +166,7 @@ def claims(table_rows):
             if alone != verdict:
                 line += ". Mixed: the verdict rests on the runs stopped early"
         if len(finished) >= MIN_RUNS_FOR_CORRELATION:
-            accuracy = [row.test for row in finished]
-            by_layer = [np.corrcoef([row.rotation[i] for row in finished], accuracy)[0, 1] for i in range(3)]
+            by_layer = [_correlation_with_accuracy(finished, lambda row, i=i: row.rotation[i]) for i in range(3)]
             line += (f". Layer by layer, over the {len(finished)} runs that trained to the end, test accuracy "
                      "correlates with the final rotation of the first / middle / last layer at "
                      + " / ".join(f"{r:+.2f}" for r in by_layer))
