@@ -12,6 +12,7 @@ from experiments.real_cifar10 import Row, claims, main
 from experiments.recipes import RunConfig
 from experiments.results import read_result, run_paths
 
+
 @pytest.mark.slow  # trains a model and reads the smoke studies
 def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_results):
     fake_data.write_class_folders(
@@ -94,8 +95,9 @@ def test_claims_wait_for_enough_runs_before_a_verdict():
             "-1.50 points from SGD+Layca at 3^-3; RMSprop (3^-6) alone gets 39.00%.") in text
 
 
-def _sgd_runs(tests_and_rotations, epochs=20, stopped=None):
-    return [Row(RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-i), test, test, test, rotation, epochs, stopped)
+def _sgd_runs(tests_and_rotations):
+    """SGD runs that trained 20 epochs to the end, one per (test accuracy, rotation) pair."""
+    return [Row(RunConfig("C10-CNN1", "sgd", learning_rate=3.0**-i), test, test, test, rotation, 20)
             for i, (test, rotation) in enumerate(tests_and_rotations)]
 
 
