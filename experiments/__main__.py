@@ -17,8 +17,6 @@ import sys
 
 from experiments.recipes import SCALES
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
-
 
 def _common(parser):
     parser.add_argument("--scale", choices=tuple(SCALES), default="full", help="default: %(default)s")

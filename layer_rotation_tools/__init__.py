@@ -3,7 +3,14 @@
 Carbonnelle & De Vleeschouwer, "Layer rotation: a surprisingly powerful indicator of
 generalization in deep networks?" (arXiv:1806.01603) and "On layer-level control of
 DNN training and its impact on generalization" (arXiv:1806.01603v1).
+
+Importing the package first imports Keras with TensorFlow's start-up lines held to its log
+level (`startup.py`: informational lines hidden unless `TF_CPP_MIN_LOG_LEVEL=0`).
 """
+
+from layer_rotation_tools import startup
+
+startup.import_keras()
 
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.callbacks import (

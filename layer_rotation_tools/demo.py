@@ -10,12 +10,10 @@ Both runs start from the same initial weights, as in the papers' protocol.
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from layer_rotation_tools import Layca, LayerRotationCurves, backend  # noqa: E402
+from layer_rotation_tools import Layca, LayerRotationCurves, backend
 
 
 def load_digits_split(seed=0, test_fraction=0.2):
@@ -99,6 +97,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     figure, axes = plt.subplots(1, len(runs), figsize=(8, 3), sharey=True)
     for ax, (name, (optimizer, rate)) in zip(axes, runs.items()):
+        print(f"{name}: training {args.epochs} epochs on {len(data[0])} digits...", flush=True)
         accuracy, curves = train(optimizer, rate, initial_weights, data, args.epochs)
         slug = name.split(" (")[0].replace(" + ", "_").replace(" ", "_").lower()
         curves.save(os.path.join(args.out, f"curves_{slug}.h5"))
