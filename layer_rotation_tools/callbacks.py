@@ -153,7 +153,16 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._start()
         frequency = self.batch_frequency
         recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
-        outputs = (recording or self._keras_train_function)(*args)
+        counter, _ = keras_adapter.step_counter(keras_adapter.unsynced_model(self).optimizer)
+        # Data of unknown length on TensorFlow: the call that finds it ended counts a step
+        # that applied nothing (`backend.after`); that count is taken back.
+        before = ops.copy(counter) if backend.name() == "tensorflow" and not self.params.get("steps") else None
+        try:
+            outputs = (recording or self._keras_train_function)(*args)
+        except backend.end_of_data_errors():
+            if before is not None:
+                counter.assign(before)
+            raise
         self._batches += getattr(keras_adapter.unsynced_model(self), "steps_per_execution", 1) or 1
         if frequency and self._batches % frequency == 0:
             position = (self._current_epoch, self._batches)

@@ -18,6 +18,7 @@ from layer_rotation_tools import (
 from layer_rotation_tools.plotting import layer_colors
 from layer_rotation_tools.storage import ResultsFileError
 from tests import references
+from tests.iterations import IterationsSeen, assert_steps_are_iterations
 
 
 def _model():
@@ -66,8 +67,8 @@ def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves, capture = LayerRotationCurves(batch_frequency=batch_frequency), _Capture(batch_frequency)
-    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[curves, capture])
+    curves, capture, seen = LayerRotationCurves(batch_frequency=batch_frequency), _Capture(batch_frequency), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[curves, capture, seen])
     expected = [[references.cosine_distance(w0, w) for w0, w in zip(capture.initial, ws)] for ws in capture.seen]
     assert curves.layer_names == ["first", "second", "last"]
     records_per_epoch = 4 // batch_frequency if batch_frequency else 1
@@ -77,6 +78,41 @@ def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency
     want_epochs = [e + (b + 1) / records_per_epoch for e in range(3) for b in range(records_per_epoch)]
     np.testing.assert_allclose(curves.epochs, want_epochs)
     np.testing.assert_array_equal(curves.steps, np.array(want_epochs) * 4)
+    assert_steps_are_iterations(curves, seen)
+
+
+def _batches_of_unknown_length(kind, x, y, batch_size):
+    """The same batches, in order, from data whose length Keras does not know: a `tf.data`
+    pipeline through `filter`, a PyTorch `IterableDataset`'s `DataLoader`, a generator (one
+    epoch: a generator ends for good)."""
+    if kind == "tf.data":
+        tf = pytest.importorskip("tensorflow")
+        return tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda *_: True).batch(batch_size)
+    if kind == "IterableDataset":
+        torch = pytest.importorskip("torch")
+
+        class Batches(torch.utils.data.IterableDataset):
+            def __iter__(self):
+                return ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size))
+
+        return torch.utils.data.DataLoader(Batches(), batch_size=None)
+    return ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size))
+
+
+@pytest.mark.parametrize("kind, epochs", [("tf.data", 2), ("IterableDataset", 2), ("generator", 1)])
+@pytest.mark.parametrize("optimizer", ["sgd", "layca"])
+def test_steps_on_data_of_unknown_length_are_the_optimizer_steps(kind, epochs, optimizer):
+    if kind == "tf.data" and keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.data pipelines feed Keras' TensorFlow backend")
+    x, y = _data(64)
+    model = _model()
+    model.compile(Layca() if optimizer == "layca" else keras.optimizers.SGD(0.1), "categorical_crossentropy")
+    curves, seen = LayerRotationCurves(batch_frequency=2), IterationsSeen()
+    model.fit(_batches_of_unknown_length(kind, x, y, 8), epochs=epochs, verbose=0, callbacks=[curves, seen])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 8 * epochs
+    assert curves.steps.tolist() == list(range(2, 8 * epochs + 1, 2))
+    np.testing.assert_allclose(curves.epochs, np.arange(1, 4 * epochs + 1) / 4)
+    assert_steps_are_iterations(curves, seen)
 
 
 def test_monitoring_every_step_changes_nothing_in_training():
