@@ -224,13 +224,6 @@ class Layca(keras.optimizers.Optimizer):
                 "'glorot_uniform'), or leave it out of Layca with kernel_names "
                 "(and train_non_kernels=True to train it with the inner optimizer)."
             )
-        if norm_value < 1e3 * self.epsilon:
-            raise ValueError(
-                f"Layca would never rotate kernel '{variable_path(variable)}': its norm {norm_value:.3g} is so "
-                f"small that its steps fall under epsilon={self.epsilon} (steps with a smaller norm count as "
-                "zero, as in the authors' code). Pass epsilon=0.0 (every non-zero step is then normalised) or "
-                "rescale the kernel."
-            )
         return norm_value
 
     @property

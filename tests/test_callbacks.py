@@ -125,12 +125,14 @@ def test_monitoring_every_step_changes_nothing_in_training():
     monitored = _model()
     monitored.set_weights(initial)
     monitored.compile(Layca(keras.optimizers.Adam(0.01), learning_rate=0.1), "categorical_crossentropy")
-    curves, rates = LayerRotationCurves(batch_frequency=1), LayerRotationRates()
-    monitored.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[curves, rates])
+    curves, rates, seen = LayerRotationCurves(batch_frequency=1), LayerRotationRates(), IterationsSeen()
+    monitored.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[curves, rates, seen])
     for want, got in zip(unmonitored, monitored.get_weights()):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(rates.rates, 0.1, rtol=1e-3)
     assert curves.steps.tolist() == rates.steps.tolist() == list(range(1, 9))
+    assert_steps_are_iterations(curves, seen)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_a_monitored_fit_leaves_logs_and_later_fits_as_keras_makes_them():
