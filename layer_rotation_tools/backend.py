@@ -40,22 +40,6 @@ def cond(pred, true_fn, false_fn):
     return true_fn() if bool(pred) else false_fn()
 
 
-def after(values):
-    """A context in which the operations made run after `values` are computed: on TensorFlow,
-    inside a traced function, control dependencies on them (elsewhere nothing). Keras'
-    TensorFlow training function is called once more at the end of data of unknown length,
-    where its `next(iterator)` fails; the optimizer's `iterations.assign_add(1)`, which
-    depends on no data, runs anyway and counts a step that applied nothing (two in 16
-    batches of two epochs, measured). Made after the gradients, it cannot."""
-    if name() == "tensorflow":
-        import tensorflow as tf
-
-        if tf.inside_function():
-            flat = [v for v in tf.nest.flatten(list(values), expand_composites=True) if v is not None]
-            return tf.control_dependencies(flat)
-    return contextlib.nullcontext()
-
-
 def end_of_data_errors():
     """What Keras' training function raises when the data ends (TensorFlow's calls pull the
     batch from an iterator themselves; on the other backends the batch is an argument)."""

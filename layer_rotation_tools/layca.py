@@ -240,8 +240,7 @@ class Layca(keras.optimizers.Optimizer):
         keras_adapter.set_learning_rate(self, _checked_rate(learning_rate))
 
     def apply(self, grads, trainable_variables=None):
-        with backend.after(grads):  # a call that ends the data counts no step (`backend.after`)
-            super().apply(grads, trainable_variables)
+        super().apply(grads, trainable_variables)
         # The inner optimizer's own counter (Adam's bias correction, its schedules) is
         # Layca's, whatever Keras counted (an empty list of gradients counts no step).
         self.inner_optimizer.iterations.assign(self.iterations)
