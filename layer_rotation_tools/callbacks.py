@@ -153,16 +153,18 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._start()
         frequency = self.batch_frequency
         recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
-        counter, _ = keras_adapter.step_counter(keras_adapter.unsynced_model(self).optimizer)
         # Data of unknown length on TensorFlow: Keras calls its training function once more
         # at the end of the data, where `next(iterator)` fails, and the optimizer's
         # `iterations.assign_add(1)`, which depends on no data, runs anyway (18 iterations for
         # 16 batches in two epochs, measured): that count of no step is taken back.
-        before = ops.copy(counter) if backend.name() == "tensorflow" and not self.params.get("steps") else None
+        counter = before = None
+        if backend.name() == "tensorflow" and not self.params.get("steps"):
+            counter, _ = keras_adapter.step_counter(keras_adapter.unsynced_model(self).optimizer)
+            before = ops.copy(counter)
         try:
             outputs = (recording or self._keras_train_function)(*args)
         except backend.end_of_data_errors():
-            if before is not None:
+            if counter is not None:
                 counter.assign(before)
             raise
         self._batches += getattr(keras_adapter.unsynced_model(self), "steps_per_execution", 1) or 1

@@ -14,8 +14,8 @@ anything that is not one of TensorFlow's log lines. The level is `TF_CPP_MIN_LOG
 as the user set it, else 1 (informational lines hidden), which is also set for the
 rest of the process so that later informational lines (XLA's "service initialized",
 "Compiled cluster using XLA!") follow the same rule. `TF_CPP_MIN_LOG_LEVEL=0` shows
-everything. Nothing is held once TensorFlow was imported before, or on the other
-backends, whose imports write none of these lines.
+everything. Nothing is held once Keras or TensorFlow was imported before; on the other
+backends the import is held too, but writes none of these lines.
 """
 
 import contextlib
