@@ -70,7 +70,8 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._step_offset = 0
         self._epoch_offset = None
         self._steps_done = 0  # the step of the last record, or at which this fit began
-        self._epochs_done = 0
+        self._epochs_begun = 0
+        self._fit_optimizer = None  # the optimizer of the fit under way
 
     @property
     def layer_names(self):
@@ -115,9 +116,11 @@ class _KernelMonitor(keras.callbacks.Callback):
                 f"Use a batch_frequency that is a multiple of {steps_per_execution}, or compile with a "
                 f"steps_per_execution that divides {self.batch_frequency}."
             )
+        self._end_fit()  # a fit that ended by an error never reached on_train_end
         iterations = self._optimizer_steps()
         self._step_offset = max(self._steps_done - iterations, 0)
         self._steps_done = self._step_offset + iterations
+        self._fit_optimizer = self.model.optimizer
         self._epoch_offset = None
         self._build_pending = not (self._trainable_kernels() or keras_adapter.all_built(self.model))
         if not self._build_pending:
@@ -297,7 +300,7 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _continue_from(self, table):
         self._table = table
         self._steps_done = table.last_step or 0
-        self._epochs_done = table.epochs_covered
+        self._epochs_begun = table.epochs_covered
 
     def _counter(self):
         """The optimizer's `iterations` (a variable, or with `gradient_accumulation_steps`
@@ -310,11 +313,11 @@ class _KernelMonitor(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._batches = 0
         if self._epoch_offset is None:
-            self._epoch_offset = max(self._epochs_done - epoch, 0)
+            self._epoch_offset = max(self._epochs_begun - epoch, 0)
         self._current_epoch = epoch + self._epoch_offset
+        self._epochs_begun = self._current_epoch + 1  # also where a fit stops within it
 
     def on_epoch_end(self, epoch, logs=None):
-        self._epochs_done = self._current_epoch + 1
         self._read_pending_records()
         self._epoch_length = self._batches
         for row, record_epoch, batches in self._unplaced:
@@ -324,9 +327,18 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._record(self._current_epoch + 1.0)
 
     def on_train_end(self, logs=None):
-        self._read_pending_records()
+        self._end_fit()
         keras_adapter.restore_train_function(self.model)
-        self._steps_done = self._step_offset + self._optimizer_steps()
+
+    def _end_fit(self):
+        """Close the last fit's count: its records left on the device, and the steps its
+        optimizer made (those after the last record too), counted before a next fit,
+        which may bring a new optimizer."""
+        if self._fit_optimizer is None:
+            return
+        self._read_pending_records()
+        steps = self._step_offset + int(ops.convert_to_numpy(self._fit_optimizer.iterations))
+        self._steps_done, self._fit_optimizer = max(self._steps_done, steps), None
 
     def _record(self, epoch_position):
         self._read_pending_records()

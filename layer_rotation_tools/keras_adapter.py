@@ -84,7 +84,10 @@ def wrap_train_function(model, wrapper):
     back Keras' own function, however the fit that wrapped it ended (an error in a
     callback, in the data, an interrupt). `restore_train_function` does it at once (the
     monitors, at the end of their fit).
-    Wrappers stack: a second one wraps the first; one restore removes them all."""
+    Wrappers stack: a second one wraps the first; one restore removes them all.
+    Where Keras dropped the function meanwhile (`compile`, after a fit that ended by an
+    error), the restore leaves Keras' choice: the next fit makes a new function, with the
+    new optimizer and loss."""
     current = model.train_function
     if _KERAS_FUNCTION not in vars(model):
         keras_make_train_function = model.make_train_function
@@ -93,9 +96,11 @@ def wrap_train_function(model, wrapper):
             restore_train_function(model)
             return keras_make_train_function(force)
 
-        object.__setattr__(model, _KERAS_FUNCTION, (current, make_train_function))
+        object.__setattr__(model, _KERAS_FUNCTION, {"keras": current, "hook": make_train_function})
         object.__setattr__(model, "make_train_function", make_train_function)
-    object.__setattr__(model, "train_function", wrapper(current))
+    wrapped = wrapper(current)
+    vars(model)[_KERAS_FUNCTION]["wrapped"] = wrapped
+    object.__setattr__(model, "train_function", wrapped)
 
 
 def train_function_wrapped(model):
@@ -104,14 +109,15 @@ def train_function_wrapped(model):
 
 
 def restore_train_function(model):
-    """Put back the training function (and `make_train_function`) Keras made, if wrapped."""
+    """Put back the training function (and `make_train_function`) Keras made, if wrapped
+    and still in place."""
     saved = vars(model).pop(_KERAS_FUNCTION, None)
     if saved is None:
         return
-    keras_function, hook = saved
-    if vars(model).get("make_train_function") is hook:
+    if vars(model).get("make_train_function") is saved["hook"]:
         del vars(model)["make_train_function"]
-    object.__setattr__(model, "train_function", keras_function)
+    if model.train_function is saved["wrapped"]:
+        object.__setattr__(model, "train_function", saved["keras"])
 
 
 _KERAS_FUNCTION = "_layer_rotation_keras_train_function"

@@ -8,30 +8,42 @@ import numpy as np
 class IterationsSeen(keras.callbacks.Callback):
     """The optimizer's `iterations` after each batch and at each epoch end, by the position
     on the monitors' x axis: batch b (1-based) of epoch e at e + b / batches, the end of
-    epoch e at e + 1 (`epoch_offset`: the epochs of earlier fits the monitor counts)."""
+    epoch e at e + 1 (on data of unknown length, batches are placed when the epoch ends).
 
-    def __init__(self, epoch_offset=0):
+    Pass the same instance to every fit a monitor records. Before a fit whose records
+    continue earlier ones, set `epoch_offset` (the epochs of earlier fits the monitor
+    counts) and, after a recompile, `step_offset` (the steps of the optimizers before)."""
+
+    def __init__(self):
         super().__init__()
-        self.epoch_offset, self.at, self._epoch_counts = epoch_offset, {}, []
+        self.epoch_offset, self.step_offset, self.at = 0, 0, {}
 
     def _iterations(self):
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) + self.step_offset
+
+    def _record(self, position, count):
+        self.at[round(self._epoch + position, 9)] = count
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._counts = epoch + self.epoch_offset, []
 
     def on_train_batch_end(self, batch, logs=None):
-        self._counts.append(self._iterations())
+        if self.params.get("steps"):  # `batch`: the last batch of the call (steps_per_execution)
+            self._record((batch + 1) / self.params["steps"], self._iterations())
+        else:  # placed at the epoch's end, when the number of batches is known
+            self._counts.append(self._iterations())
 
     def on_epoch_end(self, epoch, logs=None):
         for b, count in enumerate(self._counts, start=1):
-            self.at[round(self._epoch + b / len(self._counts), 9)] = count
-        self.at[round(self._epoch + 1.0, 9)] = self._iterations()
+            self._record(b / len(self._counts), count)
+        self._record(1.0, self._iterations())
 
 
-def assert_steps_are_iterations(monitor, seen, step_offset=0):
+def assert_steps_are_iterations(monitor, seen):
     """`monitor.steps` equals the iterations `seen` (an `IterationsSeen` of the same fits) at
-    each record's position, plus `step_offset` (steps of fits before a recompile)."""
-    want = [seen.at[round(float(e), 9)] + step_offset for e in monitor.epochs]
+    each record's position, and the steps only grow."""
+    missing = [float(e) for e in monitor.epochs if round(float(e), 9) not in seen.at]
+    assert not missing, f"records at {missing}, where no batch or epoch ended"
+    want = [seen.at[round(float(e), 9)] for e in monitor.epochs]
     np.testing.assert_array_equal(monitor.steps, want)
     assert np.all(np.diff(monitor.steps) > 0), f"steps not strictly increasing: {monitor.steps.tolist()}"

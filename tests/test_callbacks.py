@@ -141,29 +141,80 @@ def test_a_monitored_fit_leaves_logs_and_later_fits_as_keras_makes_them():
     x, y = _data()
     curves, seen = LayerRotationCurves(batch_frequency=1), []
     logs_seen = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(sorted(logs)))
-    monitored = model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, logs_seen])
+    iterations = IterationsSeen()
+    monitored = model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, logs_seen, iterations])
     plain = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert seen == [["accuracy", "loss"]] * 4
     assert sorted(monitored.history) == sorted(plain.history) == ["accuracy", "loss"]
     assert len(curves.distances) == 4  # the plain fit added nothing
+    assert_steps_are_iterations(curves, iterations)
 
 
 def test_a_fit_that_fails_midway_keeps_its_records_and_the_next_fit_records_again():
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves, capture = LayerRotationCurves(batch_frequency=1), _Capture(every=1)
+    curves, capture, seen = LayerRotationCurves(batch_frequency=1), _Capture(every=1), IterationsSeen()
 
     def fail(epoch, logs):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
         model.fit(x, y, batch_size=16, epochs=2, verbose=0,
-                  callbacks=[curves, capture, keras.callbacks.LambdaCallback(on_epoch_end=fail)])
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+                  callbacks=[curves, capture, seen, keras.callbacks.LambdaCallback(on_epoch_end=fail)])
+    seen.epoch_offset = 1
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture, seen])
     expected = [[references.cosine_distance(w0, w) for w0, w in zip(capture.initial, ws)] for ws in capture.seen]
     np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(curves.steps, np.arange(1, 9))
+    assert_steps_are_iterations(curves, seen)
+
+
+def test_records_of_a_fit_stopped_midway_keep_its_steps_and_epoch_after_a_recompile():
+    """A fit stopped by an error in its third batch, nothing read from the monitor, then a
+    fresh optimizer (its iterations restart at 0) and a new fit: the new records continue
+    at step 4 and in the next epoch."""
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, seen = LayerRotationCurves(batch_frequency=1), IterationsSeen()
+
+    def fail(batch, logs):
+        if batch == 2:
+            raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[curves, seen, keras.callbacks.LambdaCallback(on_train_batch_end=fail)])
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    seen.epoch_offset, seen.step_offset = 1, 3
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, seen])
+    np.testing.assert_array_equal(curves.steps, [1, 2, 3, 4, 5, 6, 7])
+    np.testing.assert_allclose(curves.epochs, [0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0])
+    assert_steps_are_iterations(curves, seen)
+
+
+@pytest.mark.parametrize("batch_frequency", [None, 1])
+def test_a_recompile_after_a_monitored_fit_that_raises_trains_with_the_new_optimizer(batch_frequency):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves, seen = LayerRotationCurves(batch_frequency=batch_frequency), IterationsSeen()
+
+    def fail(batch, logs):
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                  callbacks=[curves, seen, keras.callbacks.LambdaCallback(on_train_batch_end=fail)])
+    model.compile(keras.optimizers.SGD(0.0), "categorical_crossentropy")  # a rate of 0: no kernel may move
+    before = [v.numpy() for v in model.trainable_variables]
+    seen.epoch_offset, seen.step_offset = 1, 1
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, seen])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
+    for want, got in zip(before, [v.numpy() for v in model.trainable_variables]):
+        np.testing.assert_array_equal(got, want)
+    assert_steps_are_iterations(curves, seen)
 
 
 class _FailingBatches(keras.utils.PyDataset):
@@ -189,36 +240,42 @@ def test_after_a_fit_that_raises_later_fits_and_steps_are_not_monitored(where):
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves, rates = LayerRotationCurves(batch_frequency=1), LayerRotationRates()
+    curves, rates, seen = LayerRotationCurves(batch_frequency=1), LayerRotationRates(), IterationsSeen()
     error = KeyboardInterrupt() if where == "interrupt" else RuntimeError("bad batch")
     if where == "callback":
         def fail(batch, logs):
             if batch == 2:
                 raise error
 
-        data, callbacks = (x, y), [curves, rates, keras.callbacks.LambdaCallback(on_train_batch_end=fail)]
+        data, callbacks = (x, y), [curves, rates, seen, keras.callbacks.LambdaCallback(on_train_batch_end=fail)]
     else:
-        data, callbacks = (_FailingBatches(x, y, error),), [curves, rates]
+        data, callbacks = (_FailingBatches(x, y, error),), [curves, rates, seen]
     with pytest.raises(BaseException):  # TensorFlow raises its own error for one from the data
         model.fit(*data, batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
     recorded = (len(curves.steps), len(rates.steps))
     model.train_on_batch(x[:16], y[:16])
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert (len(curves.steps), len(rates.steps)) == recorded
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])  # and a monitored fit records again
+    seen.epoch_offset = 1  # the epoch the failed fit began
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, seen])  # and a monitored fit records again
     assert len(curves.steps) == recorded[0] + 4
+    np.testing.assert_allclose(curves.epochs[recorded[0]:], [1.25, 1.5, 1.75, 2.0])
+    assert_steps_are_iterations(curves, seen)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_a_second_fit_keeps_the_initial_kernels():
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves, capture = LayerRotationCurves(), _Capture()
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    curves, capture, seen = LayerRotationCurves(), _Capture(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture, seen])
+    seen.epoch_offset = 1
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture, seen])
     expected = [references.cosine_distance(w0, w) for w0, w in zip(capture.initial, capture.seen[-1])]
     assert len(curves.distances) == 2
     np.testing.assert_allclose(curves.distances[-1], expected, rtol=1e-4, atol=1e-6)
+    assert_steps_are_iterations(curves, seen)
 
 
 @pytest.mark.parametrize("batch_frequency", [None, 1])
@@ -226,27 +283,29 @@ def test_references_set_between_two_fits_are_those_measured_from(batch_frequency
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves = LayerRotationCurves(batch_frequency=batch_frequency)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])
+    curves, seen = LayerRotationCurves(batch_frequency=batch_frequency), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, seen])
     rng = np.random.default_rng(1)
     kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
     chosen = [rng.normal(size=tuple(k.shape)).astype("float32") for k in kernels]
     curves.set_reference_kernels(chosen)
-    capture = _Capture(batch_frequency)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture])
+    capture, seen.epoch_offset = _Capture(batch_frequency), 1
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, capture, seen])
     expected = [[references.cosine_distance(w0, w) for w0, w in zip(chosen, ws)] for ws in capture.seen]
     np.testing.assert_allclose(curves.distances[-len(expected):], expected, rtol=1e-4, atol=1e-6)
+    assert_steps_are_iterations(curves, seen)
 
 
 def test_rates_equal_numpy_tangent_between_consecutive_steps():
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data(32)
-    rates, capture = LayerRotationRates(), _Capture(every=1)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates, capture])
+    rates, capture, seen = LayerRotationRates(), _Capture(every=1), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates, capture, seen])
     states = [capture.initial] + capture.seen
     expected = [[references.tan_angle(a, b) for a, b in zip(s0, s1)] for s0, s1 in zip(states, states[1:])]
     np.testing.assert_allclose(rates.rates, expected, rtol=1e-3)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_replayed_rates_are_the_rotation_rates_layca_performs():
@@ -254,10 +313,11 @@ def test_replayed_rates_are_the_rotation_rates_layca_performs():
     model = _model()
     table = np.array([[0.05, 0.02, 0.01], [0.01, 0.03, 0.02], [0.02, 0.02, 0.04], [0.03, 0.01, 0.01]])
     model.compile(Layca("sgd", learning_rate=1.0), "categorical_crossentropy")
-    rates = LayerRotationRates()
+    rates, seen = LayerRotationRates(), IterationsSeen()
     replay = ReplayRotationRates(table, kernel_layer_names(model))
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[replay, rates])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[replay, rates, seen])
     np.testing.assert_allclose(rates.rates, np.vstack([table, np.repeat(table[-1:], 4, axis=0)]), rtol=1e-3)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_replay_checks_the_table_shape():
@@ -269,8 +329,10 @@ def test_save_and_load_round_trip(tmp_path):
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves, rates = LayerRotationCurves(batch_frequency=3), LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, rates])
+    curves, rates, seen = LayerRotationCurves(batch_frequency=3), LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, rates, seen])
+    assert_steps_are_iterations(curves, seen)
+    assert_steps_are_iterations(rates, seen)
     curves.save(tmp_path / "curves.h5")
     rates.save(tmp_path / "rates.h5")
     loaded = LayerRotationCurves.load(tmp_path / "curves.h5")
@@ -300,8 +362,9 @@ def test_tensorboard_receives_one_scalar_per_layer(tmp_path):
     model = _model()
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
     x, y = _data()
-    curves = LayerRotationCurves(log_dir=str(tmp_path))
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    curves, seen = LayerRotationCurves(log_dir=str(tmp_path)), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, seen])
+    assert_steps_are_iterations(curves, seen)
     logged = {}
     for path in glob.glob(str(tmp_path / "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
@@ -320,9 +383,10 @@ def test_curves_under_mirrored_strategy(mirrored_strategy):
         model = _model()
         model.compile(Layca("sgd", learning_rate=0.1), "categorical_crossentropy")
     x, y = _data(32)
-    rates = LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    rates, seen = LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates, seen])
     np.testing.assert_allclose(rates.rates, 0.1, rtol=1e-3)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_bad_batch_frequency_is_an_error():
