@@ -66,6 +66,9 @@ class RunResult:
     wall_seconds: float
     backend: str
     keras_version: str
+    # accuracy on the whole training set after training, in inference mode (None: files
+    # written before it was measured)
+    train_accuracy: float | None = None
     rates: np.ndarray | None = None
     rate_steps: np.ndarray | None = None
     second_moment_epochs: np.ndarray | None = None

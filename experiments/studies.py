@@ -166,6 +166,7 @@ def _real_cifar10(task, scale):
         RunConfig(task, adaptive),
         *(RunConfig(task, "layca", learning_rate=r) for r in REAL_DATA_RHOS),
         *(RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID),
+        RunConfig(task, "sgd_weight_decay"), RunConfig(task, "lars"),
     ]
     return first + rest
 
