@@ -16,6 +16,7 @@ from layer_rotation_tools import (
     ReplayRotationRates,
 )
 from tests import references
+from tests.iterations import IterationsSeen, assert_steps_are_iterations
 
 RHO = 0.05
 
@@ -49,8 +50,10 @@ def _fit_with_monitors(make_model, optimizer, build_first, epochs=2, jit_compile
     if build_first:
         model(x[:1])
     model.compile(optimizer(), "sparse_categorical_crossentropy", jit_compile=jit_compile)
-    curves, rates = LayerRotationCurves(batch_frequency=2), LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, callbacks=[curves, rates])
+    curves, rates, seen = LayerRotationCurves(batch_frequency=2), LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=epochs, shuffle=False, verbose=0, callbacks=[curves, rates, seen])
+    assert_steps_are_iterations(curves, seen)
+    assert_steps_are_iterations(rates, seen)
     return model, curves, rates
 
 
@@ -93,22 +96,21 @@ def _batches_of_unknown_length():
 def test_a_model_built_by_fit_from_a_generator_of_unknown_length():
     model = TwoDense()
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    rates = LayerRotationRates()
-    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[rates])
+    rates, seen = LayerRotationRates(), IterationsSeen()
+    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[rates, seen])
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
     assert rates.rates.shape == (4, 2)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_batch_records_of_data_of_unknown_length_are_placed_within_their_epoch():
     model = _lazy_sequential()
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    curves = LayerRotationCurves(batch_frequency=1)
-    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[curves])
-    # Keras' TensorFlow trainer counts one more optimizer step at the end of such data
-    # (`iterations` reads 5 after 4 batches, with SGD too): there the epoch's own record,
-    # at step 5, follows the fourth batch's.
-    np.testing.assert_allclose(np.unique(curves.epochs), [0.25, 0.5, 0.75, 1.0])
-    np.testing.assert_array_equal(curves.steps[:4], [1, 2, 3, 4])
+    curves, seen = LayerRotationCurves(batch_frequency=1), IterationsSeen()
+    model.fit(_batches_of_unknown_length(), epochs=1, verbose=0, callbacks=[curves, seen])
+    np.testing.assert_allclose(curves.epochs, [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(curves.steps, [1, 2, 3, 4])
+    assert_steps_are_iterations(curves, seen)
 
 
 @pytest.mark.tensorflow
@@ -119,9 +121,10 @@ def test_batch_records_of_a_dataset_of_unknown_cardinality_follow_each_epoch():
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda *_: True).batch(16)  # length unknown
     model = _lazy_sequential()
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    curves = LayerRotationCurves(batch_frequency=2)
-    model.fit(dataset, epochs=2, verbose=0, callbacks=[curves])
-    np.testing.assert_allclose(np.unique(curves.epochs), [0.5, 1.0, 1.5, 2.0])
+    curves, seen = LayerRotationCurves(batch_frequency=2), IterationsSeen()
+    model.fit(dataset, epochs=2, verbose=0, callbacks=[curves, seen])
+    np.testing.assert_allclose(curves.epochs, [0.5, 1.0, 1.5, 2.0])
+    assert_steps_are_iterations(curves, seen)
 
 
 @pytest.mark.tensorflow
@@ -163,7 +166,10 @@ def _spe_run(steps_per_execution, monitor):
     keras.utils.set_random_seed(5)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="hidden"), keras.layers.Dense(3, name="out")])
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy", steps_per_execution=steps_per_execution)
-    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[monitor])
+    seen = IterationsSeen()
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[monitor, seen])
+    if isinstance(monitor, (LayerRotationCurves, LayerRotationRates)):
+        assert_steps_are_iterations(monitor, seen)
     return monitor
 
 
@@ -210,8 +216,8 @@ def test_accumulating_four_batches_is_one_step_on_their_mean():
     rotations, Adam's bias correction at the same step, records at the applied steps."""
     x, y = _data()
     accumulating, one_batch = _accumulating_model(4), _accumulating_model(None)
-    curves, rates = LayerRotationCurves(batch_frequency=1), LayerRotationRates()
-    accumulating.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[curves, rates])
+    curves, rates, seen = LayerRotationCurves(batch_frequency=1), LayerRotationRates(), IterationsSeen()
+    accumulating.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[curves, rates, seen])
     one_batch.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(accumulating.weights, one_batch.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
@@ -220,6 +226,8 @@ def test_accumulating_four_batches_is_one_step_on_their_mean():
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
     np.testing.assert_array_equal(curves.steps, [1, 2, 3, 4])
     np.testing.assert_allclose(curves.epochs, [0.25, 0.5, 0.75, 1.0])
+    assert_steps_are_iterations(curves, seen)
+    assert_steps_are_iterations(rates, seen)
 
 
 def test_a_model_saved_mid_accumulation_resumes_where_it_stopped(tmp_path):
@@ -310,23 +318,28 @@ def test_records_of_several_fits_form_one_history():
     model = _small_model()
     initial = [v.numpy() for v in model.trainable_variables if v.path.endswith("kernel")]
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    curves = LayerRotationCurves()
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    curves, seen = LayerRotationCurves(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, seen])
+    seen.epoch_offset = 2
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, seen])
     np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4])
     np.testing.assert_array_equal(curves.steps, [4, 8, 12, 16])
     # A fresh optimizer (its iterations restart at 0): steps and epochs still continue.
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])
+    seen.epoch_offset, seen.step_offset = 4, 16
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves, seen])
     np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4, 5])
     np.testing.assert_array_equal(curves.steps, [4, 8, 12, 16, 20])
+    assert_steps_are_iterations(curves, seen)
     final = [v.numpy() for v in model.trainable_variables if v.path.endswith("kernel")]
     np.testing.assert_allclose(
         curves.distances[-1], [references.cosine_distance(a, b) for a, b in zip(initial, final)], atol=1e-6
     )
     # Keras' own numbering, when the user gives it, is kept.
-    model.fit(x, y, batch_size=16, epochs=7, initial_epoch=5, verbose=0, callbacks=[curves])
+    seen.epoch_offset = 0
+    model.fit(x, y, batch_size=16, epochs=7, initial_epoch=5, verbose=0, callbacks=[curves, seen])
     np.testing.assert_array_equal(curves.epochs, [1, 2, 3, 4, 5, 6, 7])
+    assert_steps_are_iterations(curves, seen)
 
 
 # -- trainability changes ---------------------------------------------------------------
@@ -337,14 +350,16 @@ def test_frozen_then_fine_tuned_layers_get_a_curve_with_gaps(tmp_path):
     base = keras.layers.Dense(8, name="base")
     model = keras.Sequential([keras.Input((6,)), base, keras.layers.Dense(3, name="head")])
     base_initial = base.kernel.numpy()
-    curves = LayerRotationCurves()
+    curves, seen = LayerRotationCurves(), IterationsSeen()
     base.trainable = False
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, seen])
     np.testing.assert_array_equal(base.kernel.numpy(), base_initial)
     base.trainable = True
     model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy")
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves])
+    seen.epoch_offset, seen.step_offset = 2, 8
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, seen])
+    assert_steps_are_iterations(curves, seen)
 
     assert curves.layer_names == ["head", "base"]
     distances = curves.distances
@@ -460,8 +475,9 @@ def test_multipliers_take_the_keras_names_of_recurrent_layers():
     x, y = rng.normal(size=(16, 5, 3)).astype("float32"), rng.integers(0, 2, 16)
     model = _recurrent_model()
     model.compile(Layca(learning_rate=RHO, multipliers={"enc": 0.5, "bi": 2.0}), "sparse_categorical_crossentropy")
-    rates = LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    rates, seen = LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates, seen])
+    assert_steps_are_iterations(rates, seen)
     expected = {"enc": 0.5, "forward": 2.0, "backward": 2.0, "out": 1.0}
     assert len(rates.variable_paths) == 7  # kernel and recurrent kernel of 3 cells, and out
     for path, rate in zip(rates.variable_paths, rates.rates[0]):

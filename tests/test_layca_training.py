@@ -6,6 +6,7 @@ import pytest
 
 from layer_rotation_tools import Layca, LayerRotationRates, SGDAMom
 from tests import references
+from tests.iterations import IterationsSeen, assert_steps_are_iterations
 from tests.serialization import round_trip
 
 
@@ -108,8 +109,9 @@ def test_loss_scale_optimizer_with_mixed_precision():
     optimizer = keras.optimizers.LossScaleOptimizer(Layca("sgd", learning_rate=0.1))
     model.compile(optimizer, "categorical_crossentropy")
     x, y = _data(16)
-    rates = LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[rates])
+    rates, seen = LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[rates, seen])
+    assert_steps_are_iterations(rates, seen)
     kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
     assert all(v.dtype == "float32" for v in kernels)
     # A step whose scaled float16 gradients overflow is skipped (kernels untouched, no
@@ -125,9 +127,10 @@ def test_learning_rate_scheduler_callback_sets_rho():
     model = _mlp()
     model.compile(Layca("sgd", learning_rate=0.1), "categorical_crossentropy")
     x, y = _data(32)
-    rates = LayerRotationRates()
+    rates, seen = LayerRotationRates(), IterationsSeen()
     scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 if epoch == 0 else 0.02)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, rates])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, rates, seen])
+    assert_steps_are_iterations(rates, seen)
     np.testing.assert_allclose(rates.rates[:2], 0.1, rtol=1e-3)
     np.testing.assert_allclose(rates.rates[2:], 0.02, rtol=1e-3)
 
@@ -137,8 +140,9 @@ def test_learning_rate_schedule_object_drives_rho():
     model = _mlp()
     model.compile(Layca("sgd", learning_rate=schedule), "categorical_crossentropy")
     x, y = _data(64)
-    rates = LayerRotationRates()
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    rates, seen = LayerRotationRates(), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates, seen])
+    assert_steps_are_iterations(rates, seen)
     # PiecewiseConstantDecay: iterations 0 and 1 take 0.1, later ones 0.03.
     np.testing.assert_allclose(rates.rates[:2], 0.1, rtol=1e-3)
     np.testing.assert_allclose(rates.rates[2:], 0.03, rtol=1e-3)

@@ -19,6 +19,7 @@ from experiments.results import read_result, run_paths
 from experiments.studies import run_study, study_configs
 from layer_rotation_tools import Layca, LayerRotationRates
 from tests import references
+from tests.iterations import IterationsSeen, assert_steps_are_iterations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,9 +61,10 @@ def test_loss_scaled_float16_training_rotates_by_rho():
     model = _mlp()
     model.compile(Layca("adam", learning_rate=0.05), "categorical_crossentropy")  # auto-wrapped in LossScaleOptimizer
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    rates = LayerRotationRates()
+    rates, seen = LayerRotationRates(), IterationsSeen()
     x, y = _data()
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates, seen])
+    assert_steps_are_iterations(rates, seen)
     applied = ~np.all(rates.rates == 0, axis=1)
     np.testing.assert_allclose(rates.rates[applied], 0.05, rtol=1e-3)
 
@@ -77,9 +79,10 @@ def test_a_kernel_of_tiny_norm_rotates_by_rho_with_the_default_epsilon(scale, in
     hidden.kernel.assign(hidden.kernel * scale)
     norm = np.linalg.norm(np.asarray(hidden.kernel, np.float64))
     model.compile(Layca(inner, learning_rate=0.1), "categorical_crossentropy")
-    rates = LayerRotationRates()
+    rates, seen = LayerRotationRates(), IterationsSeen()
     x, y = _data()
-    model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[rates])
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[rates, seen])
+    assert_steps_are_iterations(rates, seen)
     assert rates.layer_names[0] == "hidden"
     np.testing.assert_allclose(rates.rates[:, 0], 0.1, rtol=1e-3)
     assert np.linalg.norm(np.asarray(hidden.kernel, np.float64)) == pytest.approx(norm, rel=1e-5)
