@@ -2,6 +2,7 @@
 
     python -m experiments list
     python -m experiments run --task C10-CNN1 --optimizer layca --alpha -0.4 --data-dir DATA
+    python -m experiments study alpha --tasks C10-CNN1 C100-resnet --data-dir DATA   # one process a core
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --shard 2/4 --data-dir DATA
     python -m experiments figure rotation_grid    # or: all; from saved results only
     python -m experiments table                   # our results beside the published ones
@@ -53,6 +54,9 @@ def main(argv=None):
     study.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                        help="run the study's runs as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS")
     study.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each Ray task asks for (default: %(default)s)")
+    study.add_argument("--jobs", type=int, default=None,
+                       help="shards run at once on this machine, each a process pinned to one core with single-threaded "
+                            "frameworks (default: one per usable core, at most one per run; 1: in this process)")
     _common(study)
 
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
@@ -68,7 +72,7 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     from experiments.recipes import TASKS, RunConfig
-    from experiments.studies import STUDIES, run_study, shard_from_environment, study_configs
+    from experiments.studies import STUDIES, run_groups, run_study, shard_from_environment, study_configs
 
     try:
         if args.command == "list":
@@ -98,9 +102,25 @@ def main(argv=None):
                 except StudyFailed as error:
                     print(f"error: {error}", file=sys.stderr)
                     return 2
+            elif args.shard or "SLURM_ARRAY_TASK_ID" in os.environ:
+                if args.jobs is not None:
+                    raise ValueError("--jobs splits the whole study into shards on this machine; leave out --shard "
+                                     "(or run outside a SLURM job array).")
+                run_study(args.name, args.tasks, args.scale, args.data_dir, args.results,
+                          args.shard or shard_from_environment(os.environ))
             else:
-                share = args.shard or shard_from_environment(os.environ)
-                run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, share)
+                from experiments.parallel import run_shards, usable_cores
+
+                if args.jobs is not None and args.jobs < 1:
+                    raise ValueError(f"--jobs must be at least 1; received {args.jobs}.")
+                jobs = min(args.jobs or len(usable_cores()), len(run_groups(study_configs(args.name, args.tasks, args.scale))))
+                if jobs <= 1:
+                    run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, "1/1")
+                else:
+                    study_arguments = [args.name, "--scale", args.scale, "--results", args.results,
+                                       *(["--tasks", *args.tasks] if args.tasks else []),
+                                       *(["--data-dir", args.data_dir] if args.data_dir else [])]
+                    return run_shards(study_arguments, jobs)
         elif args.command == "figure":
             from experiments.figures import draw
 
