@@ -7,6 +7,7 @@ import pytest
 
 from experiments import data, fake_data
 from experiments.real_mnist import main
+from experiments.results import read_result, run_paths
 from experiments.studies import study_configs
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
@@ -36,6 +37,10 @@ def test_real_mnist_script_writes_table_and_figures(tmp_path, capsys):
     features = study_configs("mnist_features", ["MNIST-MLP1-t10k"], "smoke")
     layers = {c.trained_layer for c in study_configs("mnist_layers", ["MNIST-MLP11-t10k"], "smoke")}
     assert text.count("\n| ") == len(features) + 1 + len(layers) and len(layers) >= 3
+    # Each run's accuracy on its whole training set, beside its test accuracy.
+    layca = next(c for c in features if c.optimizer == "layca" and np.isclose(c.learning_rate, 3.0**-3))
+    result = read_result(run_paths(str(tmp_path / "results"), "smoke", layca)["result"])
+    assert f"| SGD+Layca rho(0)=3^-3 | {100 * result.test_accuracy:.2f}% | {100 * result.train_accuracy:.2f}% |" in text
     assert sorted(os.listdir(out)) == ["real_mnist.md", "real_mnist_curves.png", "real_mnist_features.png",
                                        "real_mnist_layers.png"]
     assert (out / "real_mnist.md").read_text().strip() == text
