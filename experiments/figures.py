@@ -132,7 +132,8 @@ def _best(results, configs):
 # -- drawing helpers -----------------------------------------------------------------
 
 
-def _figure(rows, cols, size=(2.6, 2.1)):
+def new_figure(rows, cols, size=(2.6, 2.1)):
+    """A figure of rows x cols panels of `size` inches each (matplotlib's Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -166,17 +167,18 @@ def _curves_panel(ax, results, config, label, best=None):
 def curves_grid(results, grid, out):
     """`grid`: rows of (row label, [(column label, config)]); titles give each run's
     accuracy and its difference to its task's Layca best."""
-    figure, axes = _figure(len(grid), max(len(cells) for _, cells in grid))
+    figure, axes = new_figure(len(grid), max(len(cells) for _, cells in grid))
     for r, (row_label, cells) in enumerate(grid):
         for c, (label, config) in enumerate(cells):
             best = results.accuracy(RunConfig(config.task, "layca"))
             _curves_panel(axes[r, c], results, config, f"{row_label} {label}".strip(), best)
         for c in range(len(cells), axes.shape[1]):
             axes[r, c].axis("off")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
-def _save(figure, out):
+def save_figure(figure, out):
+    """Write `figure` to `out` (its folder made), close it; returns `out`."""
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     figure.tight_layout()
     figure.savefig(out, dpi=110)
@@ -246,7 +248,7 @@ def sgd_first_epoch(results, out):
     """Extended Figure 10: SGD at 3^0 in its first epoch, per task: layer rotation curves
     at every iteration (top) and each batch's training accuracy (bottom), where updates
     rotate layers far without improving training accuracy."""
-    figure, axes = _figure(2, len(PAPER_TASKS))
+    figure, axes = new_figure(2, len(PAPER_TASKS))
     highest = 0.0
     for column, task in enumerate(PAPER_TASKS):
         top, bottom = axes[0, column], axes[1, column]
@@ -266,7 +268,7 @@ def sgd_first_epoch(results, out):
         highest = max(highest, float(np.max(result.batch_accuracy)))
     for bottom in axes[1]:  # one accuracy scale for every task, as the authors' figure
         bottom.set_ylim(0, 1.05 * highest or 1)
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("weight_decay_curves", extended="3")
@@ -290,7 +292,7 @@ def adaptive_equivalent_curves(results, out):
     find the curves indistinguishable. The held-out curve is the 10% validation split
     (the runs evaluate the test set once, at the end), whose final value is in the legend
     beside the test accuracy."""
-    figure, axes = _figure(1, len(PAPER_TASKS), size=(3.0, 2.6))
+    figure, axes = new_figure(1, len(PAPER_TASKS), size=(3.0, 2.6))
     for ax, task in zip(axes[0], PAPER_TASKS):
         ax.set_title(task, fontsize=9)
         drawn = False
@@ -310,7 +312,7 @@ def adaptive_equivalent_curves(results, out):
         ax.set_xlabel("Epoch")
         ax.legend(fontsize=6, loc="lower right")
     axes[0, 0].set_ylabel("Accuracy")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("init_scale_consistency", iclr="7")
@@ -318,7 +320,7 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
     """ICLR Figure 7: training (dotted) and test (full) accuracy against the initial rate,
     one line per factor f rescaling every kernel's initial weights, for Layca (left),
     block-normalised SGD (centre) and SGD (right)."""
-    figure, axes = _figure(1, 3, size=(3.2, 2.6))
+    figure, axes = new_figure(1, 3, size=(3.2, 2.6))
     configs = study_configs("init_scale", [task])
     colors = dict(zip(INIT_SCALES, ("tab:green", "tab:blue", "tab:red")))
     for ax, optimizer in zip(axes[0], ("layca", "normalized_sgd", "sgd")):
@@ -341,7 +343,7 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
         ax.set_xlabel("log3 of the initial rate")
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("Accuracy")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("lars_curves", extended="12", iclr="9")
@@ -356,7 +358,7 @@ def accuracy_vs_alpha_rho(results, out):
     training accuracy exceeds 0.9, as the authors filtered) and against rho(0) (alpha = 0,
     3^-7 .. 3^0), a line per task of the first three ("Study of the relation between layer
     rotation and generalization.ipynb")."""
-    figure, axes = _figure(1, 2, size=(4.2, 2.8))
+    figure, axes = new_figure(1, 2, size=(4.2, 2.8))
     rhos = [r for r in RHO_GRID if r <= 1.0]
     for ax, label, settings in (
         (axes[0, 0], "alpha", [(a, {"alpha": a}) for a in ALPHAS]),
@@ -379,7 +381,7 @@ def accuracy_vs_alpha_rho(results, out):
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("test accuracy (%)")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("loss_plateaus", extended="11", iclr="3 and 10")
@@ -393,7 +395,7 @@ def loss_plateaus(results, out):
         ("alpha >= 0", [(f"a={a:g}", {"alpha": a}) for a in PLATEAU_ALPHAS]),
         ("rho(0)", [(f"r={power_of_3(r)}", {"learning_rate": r}) for r in PLATEAU_RHOS]),
     )
-    figure, axes = _figure(len(FIRST_THREE), len(columns), size=(3.0, 2.2))
+    figure, axes = new_figure(len(FIRST_THREE), len(columns), size=(3.0, 2.2))
     for row, task in enumerate(FIRST_THREE):
         for column, (title, settings) in enumerate(columns):
             ax = axes[row, column]
@@ -410,7 +412,7 @@ def loss_plateaus(results, out):
             ax.set_title(f"{task}, {title}", fontsize=8)
             ax.legend(fontsize=5, ncol=2)
         axes[row, 0].set_ylabel("Training loss")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("warmup", extended="4")
@@ -420,7 +422,7 @@ def warmup(results, out, task="C10-resnet", first_epochs=25):
     configs = [(f"{'SGD+L2' if c.spec.weight_decay else 'Layca'}, "
                 + (f"warmup {c.warmup_epochs}" if c.warmup_epochs else "no warmup"), c)
                for c in study_configs("warmup", [task])]
-    figure, axes = _figure(2, len(configs))
+    figure, axes = new_figure(2, len(configs))
     for c, (label, config) in enumerate(configs):
         result = results.get(config)
         if result is None:
@@ -435,7 +437,7 @@ def warmup(results, out, task="C10-resnet", first_epochs=25):
         axes[1, c].set_ylim(0, 1)
         axes[1, c].set_xlabel("Epoch")
         axes[1, c].set_ylabel("train accuracy")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("second_moments", extended="5", iclr="11")
@@ -444,11 +446,11 @@ def second_moments(results, out, config=None):
     layer at the end of epochs 1, 10 and 50 of C10-CNN1."""
     config = config or study_configs("second_moments")[0]
     result = results.get(config)
-    figure, axes = _figure(1, 3, size=(3.2, 2.6))
+    figure, axes = new_figure(1, 3, size=(3.2, 2.6))
     if result is None or result.second_moments is None:
         for ax in axes[0]:
             _missing(ax, config.run_id)
-        return _save(figure, out)
+        return save_figure(figure, out)
     moments, epochs = result.second_moments, result.second_moment_epochs
     for ax, epoch, values in zip(axes[0], epochs, moments):
         layers = np.arange(len(values))
@@ -459,14 +461,14 @@ def second_moments(results, out, config=None):
         ax.set_xlabel("layer index")
     for ax in axes[0][len(moments):]:
         ax.axis("off")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("adapt_copy_curves", extended="7")
 def adapt_copy_curves(results, out):
     """Figure 7: training curves of the adaptive method, SGD + L2, and SGD(-AMom)+Layca
     replaying the adaptive method's layer rotation rates."""
-    figure, axes = _figure(1, len(PAPER_TASKS))
+    figure, axes = new_figure(1, len(PAPER_TASKS))
     for ax, task in zip(axes[0], PAPER_TASKS):
         configs = study_configs("adapt_copy", [task])
         drawn = 0
@@ -483,7 +485,7 @@ def adapt_copy_curves(results, out):
         ax.set_xlabel("Epoch")
         ax.set_ylabel("train accuracy")
         ax.legend(fontsize=6)
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("mnist_features", extended="8")
@@ -494,7 +496,7 @@ def mnist_features(results, out, task="MNIST-MLP1"):
     (as "MNIST 1st layer feature visualization.ipynb")."""
     configs = [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS]
     count = TASKS[task].features
-    figure, axes = _figure(len(configs), count + 1, size=(1.5, 1.5))
+    figure, axes = new_figure(len(configs), count + 1, size=(1.5, 1.5))
     for row, config in enumerate(configs):
         result = results.get(config)
         label = f"rho(0)={power_of_3(config.learning_rate)}"
@@ -514,7 +516,7 @@ def mnist_features(results, out, task="MNIST-MLP1"):
         text_ax.text(0.0, 0.5, f"{label}\nTrain: {100 * result.history['accuracy'][-1]:.1f}%\n"
                      f"Test: {100 * result.test_accuracy:.2f}%\nd={result.distances[-1, 0]:.2f}",
                      va="center", fontsize=7, transform=text_ax.transAxes)
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("mnist_layers", iclr="1")
@@ -532,7 +534,7 @@ def mnist_layers_init(results, out, tasks=(("MNIST-MLP11", "he_normal"), ("MNIST
 
 
 def _layers_figure(results, out, tasks):
-    figure, axes = _figure(1, 1, size=(4, 3))
+    figure, axes = new_figure(1, 1, size=(4, 3))
     ax = axes[0, 0]
     drawn = False
     for task, label in tasks:
@@ -549,12 +551,12 @@ def _layers_figure(results, out, tasks):
             drawn = True
     if not drawn:
         _missing(ax, ", ".join(task for task, _ in tasks))
-        return _save(figure, out)
+        return save_figure(figure, out)
     if any(label for _, label in tasks):
         ax.legend(fontsize=8)
     ax.set_xlabel("index of the trained layer")
     ax.set_ylabel("test accuracy (%)")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("mnist_feedback_silhouette", iclr="8 right")
@@ -562,7 +564,7 @@ def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
     """Figure 8, right, of the ICLR version: the silhouette score, with respect to the
     classes, of the first layer's feedback (the gradient of each example's loss with
     respect to its output) while only that layer trains; one line per repetition."""
-    figure, axes = _figure(1, 1, size=(4, 3))
+    figure, axes = new_figure(1, 1, size=(4, 3))
     ax = axes[0, 0]
     drawn = False
     for config in study_configs("mnist_feedback", [task], results.scale):
@@ -573,16 +575,16 @@ def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
             drawn = True
     if not drawn:
         _missing(ax, task)
-        return _save(figure, out)
+        return save_figure(figure, out)
     ax.set_xlabel("Epoch")
     ax.set_ylabel("silhouette of the feedback")
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 @figure("alpha_profile", extended="13", iclr="12")
 def alpha_profile_figure(results, out, num_layers=25):
     """Figure 13: the layer-wise multipliers of the alpha profile, against l / L."""
-    figure, axes = _figure(1, 2, size=(3.4, 2.6))
+    figure, axes = new_figure(1, 2, size=(3.4, 2.6))
     x = np.arange(num_layers) / num_layers
     for ax, alphas, title in ((axes[0, 0], [a for a in ALPHAS if a < 0], "alpha < 0: first layers faster"),
                               (axes[0, 1], [a for a in ALPHAS if a > 0], "alpha > 0: last layers faster")):
@@ -592,7 +594,7 @@ def alpha_profile_figure(results, out, num_layers=25):
         ax.set_xlabel("l / L")
         ax.set_ylabel("multiplier")
         ax.legend(fontsize=5)
-    return _save(figure, out)
+    return save_figure(figure, out)
 
 
 def draw(name, results_dir="results", scale="full", out_dir="figures"):

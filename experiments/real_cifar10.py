@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.figures import Results, curves_grid
+from experiments.figures import Results, curves_grid, new_figure, save_figure
 from experiments.recipes import SCALES, TASKS, RunConfig, power_of_3
 from experiments.studies import run_study, study_configs
 
@@ -179,7 +179,7 @@ def claims(table_rows):
     if 0 < len(runs) < MIN_RUNS_FOR_CORRELATION:
         lines.append(
             "2. *Higher and more uniform rotation generalises better*: not testable yet: "
-            f"{len(runs)} SGD and SGD+Layca run(s) finished, a correlation needs at least {MIN_RUNS_FOR_CORRELATION}."
+            f"{len(runs)} SGD and SGD+Layca run(s) in the papers' scope, a correlation needs at least {MIN_RUNS_FOR_CORRELATION}."
         )
     elif runs:
         height, spread, verdict = _rotation_correlations(runs)
@@ -239,6 +239,30 @@ def curves_figure(results, configs, out):
     return curves_grid(results, [row for row in grid if row[1]], out)
 
 
+def rotation_figure(table_rows, out):
+    """Claim 2 as a picture: each finished run's test accuracy against the mean (left) and
+    the spread, max - min (right), of the final rotation of its first, middle and last
+    kernel layers; SGD+Layca, SGD and the other optimizers in three colours, runs out of
+    the papers' scope (`Row.out_of_scope`) as hollow markers."""
+    figure, axes = new_figure(1, 2, size=(3.6, 3.0))
+    kinds = (("SGD+Layca", "C0", lambda row: row.config.optimizer == "layca"),
+             ("SGD", "C1", lambda row: row.config.optimizer == "sgd"),
+             ("other", "C2", lambda row: row.config.optimizer not in ("layca", "sgd")))
+    finished = [row for row in table_rows if row.test is not None]
+    for ax, (xlabel, value) in zip(axes[0], (("mean final rotation", np.mean), ("spread of final rotation", np.ptp))):
+        for name, color, belongs in kinds:
+            for scope, face in (("in scope", color), ("out of scope", "none")):
+                runs = [row for row in finished if belongs(row) and bool(row.out_of_scope) == (scope == "out of scope")]
+                if runs:
+                    ax.scatter([value(row.rotation) for row in runs], [100 * row.test for row in runs],
+                               edgecolors=color, facecolors=face, label=f"{name}, {scope}", s=22)
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(0, 1.05)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[0, 0].legend(fontsize=6, loc="best")
+    return save_figure(figure, out)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True,
@@ -267,10 +291,11 @@ def main(argv=None):
     text = table(table_rows, scale_note) + "\n\n" + claims(table_rows)
     os.makedirs(args.out, exist_ok=True)
     figure = curves_figure(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))
+    scatter = rotation_figure(table_rows, os.path.join(args.out, f"{STUDY}_{args.scale}_rotation.png"))
     with open(os.path.join(args.out, f"{STUDY}_{args.scale}.md"), "w") as f:
         f.write(text + "\n")
     print(text)
-    print(f"figure written to {figure}")
+    print(f"figures written to {figure} and {scatter}")
     return text
 
 

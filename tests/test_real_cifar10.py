@@ -42,7 +42,8 @@ def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_resu
     assert "Over the 0 of 15 runs in the papers' scope" in text
     assert "No run fits its training set: these runs give no verdict on the papers' claims." in text
     assert "1. *Layca" not in text and "2. *Higher" not in text
-    assert sorted(os.listdir(tmp_path / "out")) == ["real_cifar10_smoke.md", "real_cifar10_smoke_curves.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["real_cifar10_smoke.md", "real_cifar10_smoke_curves.png",
+                                                 "real_cifar10_smoke_rotation.png"]
     assert (tmp_path / "out" / "real_cifar10_smoke.md").read_text().strip() == text
     assert main([*args, "--report-only"]) == text
 
