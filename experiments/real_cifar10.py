@@ -79,7 +79,8 @@ class Row(NamedTuple):
     def out_of_scope(self):
         """Why the run lies outside the papers' scope (`SCOPE_TRAIN_ACCURACY`), or None."""
         if self.training is None:
-            return "training accuracy not measured on the training set"
+            running = "" if self.running is None else f"; last epoch's running mean {100 * self.running:.1f}%"
+            return f"training accuracy not measured on the training set{running}"
         if self.training <= SCOPE_TRAIN_ACCURACY:
             return f"{100 * self.training:.1f}% on its training set"
         return None

@@ -163,7 +163,7 @@ def test_claims_are_judged_over_the_runs_that_fit_their_training_set():
     assert text.startswith(
         "Over the 4 of 6 runs in the papers' scope (more than 90% on their whole training set, the authors' filter). "
         "Out of it: SGD+Layca rho(0)=3^-7 (45.0% on its training set); SGD+Layca rho(0)=3^-5 (training accuracy not "
-        "measured on the training set).")
+        "measured on the training set; last epoch's running mean 99.0%).")
     height, spread = _correlations(fitted)
     assert f"is {height:+.2f}, and with its spread (max - min) {spread:+.2f} (4 runs): this supports it." in text
     assert claims(fitted).startswith("2. *Higher")
