@@ -184,3 +184,18 @@ def test_a_task_that_keeps_its_best_weights_is_refused_at_a_scale_that_validates
 
     with pytest.raises(ValueError, match=r"C100-resnet keeps its best-validation weights.*every 20 epochs.*validation_freq=1"):
         Run(RunConfig("C100-resnet", "layca"), scale="cpu_fit")
+
+
+def test_weight_decay_and_lars_are_compared_with_layca_and_kept_apart_from_the_adaptive_method():
+    def row(optimizer, test, rotation):
+        return Row(RunConfig("C10-CNN1", optimizer), test, test, 1.0, rotation, 20)
+
+    runs = [row("layca", 0.40, (0.5, 0.6, 0.7)), row("rmsprop_layca", 0.39, (0.5, 0.5, 0.5)),
+            row("sgd_weight_decay", 0.395, (0.4, 0.5, 0.6)), row("lars", 0.37, (0.5, 0.6, 0.7))]
+    text = claims(runs)
+    assert "4. *The adaptive method with Layca comes close to SGD+Layca*: RMSprop+Layca (3^-3) gets 39.00%, -1.00" in text
+    assert ("5. *SGD with weight decay rotates like SGD+Layca and generalises as well*: SGD+L2 (3^-1) gets 39.50%, "
+            "-0.50 points from SGD+Layca at 3^-3 (as well, within 1 point: holds); its final rotation of the first / "
+            "middle / last kernel layer is 0.400 / 0.500 / 0.600 against 0.500 / 0.600 / 0.700.") in text
+    assert ("6. *LARS controls layer rotation like Layca and generalises as well*: LARS (3^-3) gets 37.00%, -3.00 "
+            "points from SGD+Layca at 3^-3 (as well, within 1 point: does not hold)") in text
