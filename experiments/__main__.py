@@ -92,8 +92,8 @@ def main(argv=None):
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
             if args.ray is not None:
-                if args.shard:
-                    raise ValueError("--ray runs the whole study on the Ray cluster; leave out --shard.")
+                if args.shard or args.jobs is not None:
+                    raise ValueError("--ray runs the whole study on the Ray cluster; leave out --shard and --jobs.")
                 from experiments.ray_runner import StudyFailed, run_study_on_ray
 
                 try:

@@ -22,6 +22,7 @@ def test_a_shards_frameworks_run_on_one_thread_and_keep_the_users_xla_flags():
 @pytest.mark.parametrize("arguments, message", [
     (["--shard", "1/2", "--jobs", "2"], "--jobs splits the whole study into shards on this machine; leave out --shard"),
     (["--jobs", "0"], "--jobs must be at least 1; received 0."),
+    (["--ray", "--jobs", "2"], "--ray runs the whole study on the Ray cluster; leave out --shard and --jobs."),
 ])
 def test_jobs_that_cannot_be_honoured_are_refused(tmp_path, capsys, arguments, message):
     assert main(["study", "adaptive", "--tasks", "C10-CNN1", "--scale", "smoke", "--results", str(tmp_path),
