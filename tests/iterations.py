@@ -25,11 +25,15 @@ class IterationsSeen(keras.callbacks.Callback):
         self.at[round(self._epoch + position, 9)] = count
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._counts = epoch + self.epoch_offset, []
+        self._epoch, self._counts, self._batches = epoch + self.epoch_offset, [], 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.params.get("steps"):  # `batch`: the last batch of the call (steps_per_execution)
-            self._record((batch + 1) / self.params["steps"], self._iterations())
+        # One call per `steps_per_execution` batches (Keras numbers the call by its first
+        # batch in 3.10, by its last in 3.15: counted here, not read from `batch`).
+        steps = self.params.get("steps")
+        self._batches += getattr(self.model, "steps_per_execution", 1) or 1
+        if steps:
+            self._record(min(self._batches, steps) / steps, self._iterations())
         else:  # placed at the epoch's end, when the number of batches is known
             self._counts.append(self._iterations())
 
