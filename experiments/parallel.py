@@ -36,8 +36,6 @@ def run_shards(study_arguments, jobs, cores=None, printer=print):
     or the exit status of the first shard that failed (each failure is printed). An
     interrupt stops every shard (their finished runs and checkpoints are kept)."""
     cores = cores or usable_cores()
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1; received {jobs}.")
     environment = shard_environment(os.environ)
     processes = []
     try:

@@ -104,6 +104,11 @@ def rows(results, configs):
     return out
 
 
+def _rotations(values):
+    """Final rotations as the report writes them: '0.459 / 0.531 / 0.565'."""
+    return " / ".join(f"{d:.3f}" for d in values)
+
+
 def _percent(value):
     return "" if value is None else f"{100 * value:.2f}%"
 
@@ -119,7 +124,7 @@ def table(table_rows, scale_note):
         else:
             training = "not measured" if row.training is None else _percent(row.training)
             lines.append(f"| {row.name} | {_percent(row.test)} | {_percent(row.validation) or 'not evaluated'} | "
-                         f"{training} ({_percent(row.running)}) | {' / '.join(f'{d:.3f}' for d in row.rotation)} | "
+                         f"{training} ({_percent(row.running)}) | {_rotations(row.rotation)} | "
                          f"{row.epochs} | {row.stopped or 'schedule ended'} |")
     return "\n".join(lines)
 
@@ -150,7 +155,6 @@ def claims(table_rows):
     runs out of it are listed first, with why."""
     finished = [row for row in table_rows if row.test is not None]
     done = [row for row in finished if not row.out_of_scope]
-    pct = _percent
 
     lines = []
     outside = [row for row in finished if row.out_of_scope]
@@ -170,14 +174,14 @@ def claims(table_rows):
                      None)
     if reference and len(layca) < 2:
         lines.append("1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet "
-                     f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {pct(reference.test)}).")
+                     f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {_percent(reference.test)}).")
     elif reference:
         top = max(layca, key=lambda row: row.test)
         holds = top is reference
         lines.append(
             f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: "
-            f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {pct(reference.test)}; the best Layca run "
-            f"is {top.name} at {pct(top.test)}."
+            f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {_percent(reference.test)}; the best Layca run "
+            f"is {top.name} at {_percent(top.test)}."
         )
     runs = layca + sgd
     if 0 < len(runs) < MIN_RUNS_FOR_CORRELATION:
@@ -212,10 +216,10 @@ def claims(table_rows):
         less = [ours < theirs for ours, theirs in zip(top.rotation, reference.rotation)]
         lines.append(
             f"3. *SGD rotates little and generalises worse*: SGD's best run by validation accuracy ({top.name}) "
-            f"gets {pct(top.test)} on the test set against {pct(reference.test)} for SGD+Layca at 3^-3 "
+            f"gets {_percent(top.test)} on the test set against {_percent(reference.test)} for SGD+Layca at 3^-3 "
             f"(generalises worse: {'holds' if top.test < reference.test else 'does not hold'}); its final rotation "
-            f"of the first / middle / last kernel layer is {' / '.join(f'{d:.3f}' for d in top.rotation)} against "
-            f"{' / '.join(f'{d:.3f}' for d in reference.rotation)} (rotates less: "
+            f"of the first / middle / last kernel layer is {_rotations(top.rotation)} against "
+            f"{_rotations(reference.rotation)} (rotates less: "
             f"{'holds' if all(less) else 'holds for ' + str(sum(less)) + ' of the 3 layers'})."
         )
     with_layca = [row for row in adaptive if row.config.spec.layca]
@@ -223,9 +227,9 @@ def claims(table_rows):
     if with_layca and reference:
         value, = with_layca
         gap = 100 * (value.test - reference.test)
-        alone = ", ".join(f"{row.name} alone gets {pct(row.test)}" for row in without)
+        alone = ", ".join(f"{row.name} alone gets {_percent(row.test)}" for row in without)
         lines.append(
-            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {value.name} gets {pct(value.test)}, "
+            f"4. *The adaptive method with Layca comes close to SGD+Layca*: {value.name} gets {_percent(value.test)}, "
             f"{gap:+.2f} points from SGD+Layca at 3^-3{'; ' + alone if alone else ''}."
         )
     for number, name, claim in ((5, "sgd_weight_decay", "SGD with weight decay rotates like SGD+Layca and generalises "
@@ -234,10 +238,10 @@ def claims(table_rows):
             row, = others[name]
             gap = 100 * (row.test - reference.test)
             lines.append(
-                f"{number}. *{claim}*: {row.name} gets {pct(row.test)}, {gap:+.2f} points from SGD+Layca at 3^-3 "
+                f"{number}. *{claim}*: {row.name} gets {_percent(row.test)}, {gap:+.2f} points from SGD+Layca at 3^-3 "
                 f"(as well, within {SAME_ACCURACY_POINTS:g} point: {'holds' if abs(gap) <= SAME_ACCURACY_POINTS else 'does not hold'}); "
                 f"its final rotation of the first / middle / last kernel layer is "
-                f"{' / '.join(f'{d:.3f}' for d in row.rotation)} against {' / '.join(f'{d:.3f}' for d in reference.rotation)}."
+                f"{_rotations(row.rotation)} against {_rotations(reference.rotation)}."
             )
     return "\n".join(lines)
 
@@ -252,12 +256,16 @@ def curves_figure(results, configs, out):
     """The study's curves: Layca's rates, then its alphas and the adaptive runs, then SGD's grid."""
     by_kind = {"layca": [], "sgd": [], "other": []}
     for config in configs:
-        kind = "layca" if config.optimizer == "layca" else "sgd" if config.optimizer == "sgd" else "other"
-        by_kind[kind].append((label(config), config))
+        by_kind[_kind(config)].append((label(config), config))
     by_kind["layca"].sort(key=lambda cell: (cell[1].alpha != 0, cell[1].learning_rate, cell[1].alpha))
     by_kind["sgd"].sort(key=lambda cell: cell[1].learning_rate)
     grid = [("", by_kind["layca"][:4]), ("", by_kind["layca"][4:] + by_kind["other"]), ("", by_kind["sgd"])]
     return curves_grid(results, [row for row in grid if row[1]], out)
+
+
+def _kind(config):
+    """'layca' (SGD+Layca), 'sgd' or 'other': how the figures group the runs."""
+    return config.optimizer if config.optimizer in ("layca", "sgd") else "other"
 
 
 def rotation_figure(table_rows, out):
@@ -266,14 +274,13 @@ def rotation_figure(table_rows, out):
     kernel layers; SGD+Layca, SGD and the other optimizers in three colours, runs out of
     the papers' scope (`Row.out_of_scope`) as hollow markers."""
     figure, axes = new_figure(1, 2, size=(3.6, 3.0))
-    kinds = (("SGD+Layca", "C0", lambda row: row.config.optimizer == "layca"),
-             ("SGD", "C1", lambda row: row.config.optimizer == "sgd"),
-             ("other", "C2", lambda row: row.config.optimizer not in ("layca", "sgd")))
+    kinds = (("SGD+Layca", "C0", "layca"), ("SGD", "C1", "sgd"), ("other", "C2", "other"))
     finished = [row for row in table_rows if row.test is not None]
     for ax, (xlabel, value) in zip(axes[0], (("mean final rotation", np.mean), ("spread of final rotation", np.ptp))):
-        for name, color, belongs in kinds:
+        for name, color, kind in kinds:
             for scope, face in (("in scope", color), ("out of scope", "none")):
-                runs = [row for row in finished if belongs(row) and bool(row.out_of_scope) == (scope == "out of scope")]
+                runs = [row for row in finished
+                        if _kind(row.config) == kind and bool(row.out_of_scope) == (scope == "out of scope")]
                 if runs:
                     ax.scatter([value(row.rotation) for row in runs], [100 * row.test for row in runs],
                                edgecolors=color, facecolors=face, label=f"{name}, {scope}", s=22)
