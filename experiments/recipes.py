@@ -77,6 +77,12 @@ class Task:
     checkpoint_every: int = 1  # epochs between checkpoints (short toy runs: fewer)
     variant_of: str = None  # the task whose best learning rates this variant takes
 
+    @property
+    def paper_task(self):
+        """The papers' task this one is a variant of (itself when it is one of them): its
+        rates, schedules and grids are the paper task's."""
+        return self.variant_of or self.name
+
 
 # Stopping rules: get_stopping_criteria of the authors' paper-experiments/get_training_utils.py.
 TASKS = {
@@ -110,7 +116,7 @@ TASKS["MNIST-MLP11-orthogonal"] = replace(TASKS["MNIST-MLP11"], name="MNIST-MLP1
 # The toy studies on the official MNIST test set alone (data.load_mnist_t10k_split).
 for _name in ("MNIST-MLP1", "MNIST-MLP11", "MNIST-MLP11-orthogonal"):
     TASKS[f"{_name}-t10k"] = replace(TASKS[_name], name=f"{_name}-t10k", dataset="mnist_t10k",
-                                     variant_of=TASKS[_name].variant_of or _name)
+                                     variant_of=TASKS[_name].paper_task)
 # C10-CNN1 on a balanced subset of the training part (500 images per class), for the
 # study on the real CIFAR-10 images that fits a 2-core CPU (experiments/real_cifar10.py).
 TASKS["C10-CNN1-subset"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-subset", train_per_class=500, variant_of="C10-CNN1")
@@ -258,7 +264,7 @@ class RunConfig:
     @property
     def inner_options(self):
         """Keyword arguments of the plain optimizer beyond its rate (`INNER_OPTIONS`)."""
-        return INNER_OPTIONS.get((TASKS[self.task].variant_of or self.task, self.optimizer), {})
+        return INNER_OPTIONS.get((TASKS[self.task].paper_task, self.optimizer), {})
 
     @property
     def spec(self):
@@ -274,8 +280,7 @@ class RunConfig:
 
     @property
     def schedule(self):
-        base = TASKS[self.task].variant_of or self.task
-        rate_schedule = RATE_SCHEDULES.get((base, self.optimizer, self.learning_rate))
+        rate_schedule = RATE_SCHEDULES.get((TASKS[self.task].paper_task, self.optimizer, self.learning_rate))
         return rate_schedule or SCHEDULE_EXCEPTIONS.get((self.task, self.optimizer), TASKS[self.task].schedule)
 
     @property
@@ -320,7 +325,7 @@ def power_of_3(rate):
 
 
 def best_rate(task, optimizer):
-    task = TASKS[task].variant_of or task
+    task = TASKS[task].paper_task
     if (task, optimizer) in BEST_TASK_RATES:
         return BEST_TASK_RATES[(task, optimizer)]
     if optimizer in BEST_RATES:

@@ -37,12 +37,18 @@ def _sweep(values, scale, crossed=False):
     return SCALES[scale].sweep(values, crossed)
 
 
+def _full_grid(task):
+    """Whether the papers explore `task` (or the paper task it is a variant of) over the
+    full alpha and rho(0) grids."""
+    return TASKS[task].paper_task in FIRST_THREE
+
+
 def _alpha(task, scale):
-    return [RunConfig(task, "layca", alpha=a) for a in _sweep(ALPHAS if task in FIRST_THREE else SHORT_ALPHAS, scale)]
+    return [RunConfig(task, "layca", alpha=a) for a in _sweep(ALPHAS if _full_grid(task) else SHORT_ALPHAS, scale)]
 
 
 def _rho(task, scale):
-    return [RunConfig(task, "layca", learning_rate=r) for r in _sweep(RHO_GRID if task in FIRST_THREE else SHORT_RHOS, scale)]
+    return [RunConfig(task, "layca", learning_rate=r) for r in _sweep(RHO_GRID if _full_grid(task) else SHORT_RHOS, scale)]
 
 
 def _rho_fine(task, scale):

@@ -35,6 +35,9 @@ def test_grids_follow_the_papers():
     assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"])] == list(RHO_GRID)
     assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1"], "cpu")] == list(RHO_GRID)
     assert len(study_configs("alpha", ["C10-CNN1"])) == 13 and len(study_configs("alpha", ["C100-WRN"])) == 3
+    # A variant of a paper task (a subset of its training set) is explored over its grids.
+    assert [c.learning_rate for c in study_configs("rho", ["C10-CNN1-fit"], "cpu_fit")] == list(RHO_GRID)
+    assert len(study_configs("alpha", ["C10-CNN1-fit"], "cpu_fit")) == 13
     assert [c.optimizer for c in study_configs("adaptive", ["tiny-CNN"])] == ["adagrad", "adagrad_layca"]
     assert [c.optimizer for c in study_configs("adapt_copy", ["C100-WRN"])] == [
         "adam_weight_decay", "sgd_amom_layca_copy", "sgd_weight_decay",
