@@ -5,6 +5,7 @@
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --data-dir DATA   # one process a core
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --shard 2/4 --data-dir DATA
     python -m experiments figure rotation_grid    # or: all; from saved results only
+    python -m experiments figure rotation_grid sgd_curves --tasks C10-CNN1-fit --scale cpu_fit
     python -m experiments table                   # our results beside the published ones
     python -m experiments fake-data DATA          # small datasets in the official formats
 
@@ -60,7 +61,10 @@ def main(argv=None):
     _common(study)
 
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
-    figure.add_argument("name", help="a figure name (see list) or 'all'")
+    figure.add_argument("names", nargs="+", metavar="name", help="figure names (see list) or 'all'")
+    figure.add_argument("--tasks", nargs="+", default=None,
+                        help="the tasks to draw, e.g. a variant of a paper task such as C10-CNN1-fit (default: "
+                             "each figure's own)")
     figure.add_argument("--out", default="figures", help="output folder (default: %(default)s)")
     _common(figure)
 
@@ -124,7 +128,7 @@ def main(argv=None):
         elif args.command == "figure":
             from experiments.figures import draw
 
-            for path in draw(args.name, args.results, args.scale, args.out):
+            for path in draw(args.names, args.results, args.scale, args.out, args.tasks):
                 print(f"figure written to {path}")
         elif args.command == "table":
             from experiments.figures import Results, results_table

@@ -198,9 +198,29 @@ class Figure:
     networks?", and the ICLR version, "On layer-level control of DNN training..."; None
     where a paper lacks it)."""
 
-    draw: object  # draw(results, out) -> the path written
+    name: str
+    draw: object  # draw(results, out, tasks) -> the path written; draw(results, out) when it draws no task
+    tasks: tuple = ()  # the tasks it draws unless told others, a row, column or line each; (): none
+    one_task: bool = False  # it draws exactly one task
     extended: str = None
     iclr: str = None
+
+    def render(self, results, out, tasks=None):
+        """Draw into `out` for `tasks` (None: `self.tasks`), a variant of a paper task as
+        well as the paper task itself (e.g. C10-CNN1-fit, drawn from its own results)."""
+        if tasks is None:
+            tasks = self.tasks
+        elif not self.tasks:
+            raise ValueError(f"Figure {self.name!r} draws no task, so it takes none; received {list(tasks)}: "
+                             "drop --tasks.")
+        tasks = tuple(tasks)
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
+        if self.one_task and len(tasks) != 1:
+            raise ValueError(f"Figure {self.name!r} draws one task; received {list(tasks)}: give one, e.g. "
+                             f"--tasks {self.tasks[0]}.")
+        return self.draw(results, out, tasks) if self.tasks else self.draw(results, out)
 
     @property
     def numbers(self):
@@ -212,45 +232,45 @@ class Figure:
 FIGURES = {}
 
 
-def figure(name, extended=None, iclr=None):
+def figure(name, tasks=(), one_task=False, extended=None, iclr=None):
     """Register the decorated function as figure command `name` (`Figure`)."""
 
     def register(draw):
-        FIGURES[name] = Figure(draw, extended, iclr)
+        FIGURES[name] = Figure(name, draw, tuple(tasks), one_task, extended, iclr)
         return draw
 
     return register
 
 
-@figure("rotation_grid", extended="1", iclr="2")
-def rotation_grid(results, out):
+@figure("rotation_grid", PAPER_TASKS, extended="1", iclr="2")
+def rotation_grid(results, out, tasks):
     """Figure 1: layer rotation curves of alpha = 0.6, -0.6, rho(0) = 3^-5, 3^-4 and the
     best configuration, per task, with test accuracy and difference to the best."""
     grid = [
         (task, [("a=0.6", RunConfig(task, "layca", alpha=0.6)), ("a=-0.6", RunConfig(task, "layca", alpha=-0.6)),
                 ("r=3^-5", RunConfig(task, "layca", learning_rate=3.0**-5)),
                 ("r=3^-4", RunConfig(task, "layca", learning_rate=3.0**-4)), ("best", RunConfig(task, "layca"))])
-        for task in PAPER_TASKS
+        for task in tasks
     ]
     return curves_grid(results, grid, out)
 
 
-@figure("sgd_curves", extended="2", iclr="4")
-def sgd_curves(results, out):
+@figure("sgd_curves", PAPER_TASKS, extended="2", iclr="4")
+def sgd_curves(results, out, tasks):
     """Figure 2: SGD over its learning-rate grid, per task."""
     grid = [(task, [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
-            for task in PAPER_TASKS]
+            for task in tasks]
     return curves_grid(results, grid, out)
 
 
-@figure("sgd_first_epoch", extended="10")
-def sgd_first_epoch(results, out):
+@figure("sgd_first_epoch", PAPER_TASKS, extended="10")
+def sgd_first_epoch(results, out, tasks):
     """Extended Figure 10: SGD at 3^0 in its first epoch, per task: layer rotation curves
     at every iteration (top) and each batch's training accuracy (bottom), where updates
     rotate layers far without improving training accuracy."""
-    figure, axes = new_figure(2, len(PAPER_TASKS))
+    figure, axes = new_figure(2, len(tasks))
     highest = 0.0
-    for column, task in enumerate(PAPER_TASKS):
+    for column, task in enumerate(tasks):
         top, bottom = axes[0, column], axes[1, column]
         result = results.get(study_configs("sgd_first_epoch", [task])[0])
         if result is None:
@@ -271,29 +291,29 @@ def sgd_first_epoch(results, out):
     return save_figure(figure, out)
 
 
-@figure("weight_decay_curves", extended="3")
-def weight_decay_curves(results, out):
+@figure("weight_decay_curves", PAPER_TASKS, extended="3")
+def weight_decay_curves(results, out, tasks):
     """Figure 3: SGD with weight decay (L2), per task."""
-    return curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in PAPER_TASKS])], out)
+    return curves_grid(results, [("SGD+L2", [(t, RunConfig(t, "sgd_weight_decay")) for t in tasks])], out)
 
 
-@figure("adaptive_curves", extended="6", iclr="5")
-def adaptive_curves(results, out):
+@figure("adaptive_curves", PAPER_TASKS, extended="6", iclr="5")
+def adaptive_curves(results, out, tasks):
     """Figure 6: the adaptive method of each task without (top) and with (bottom) Layca."""
-    top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in PAPER_TASKS]
-    bottom = [(t, RunConfig(t, with_layca(TASKS[t].adaptive))) for t in PAPER_TASKS]
+    top = [(t, RunConfig(t, TASKS[t].adaptive)) for t in tasks]
+    bottom = [(t, RunConfig(t, with_layca(TASKS[t].adaptive))) for t in tasks]
     return curves_grid(results, [("adaptive", top), ("+Layca", bottom)], out)
 
 
-@figure("adaptive_equivalent_curves", iclr="6")
-def adaptive_equivalent_curves(results, out):
+@figure("adaptive_equivalent_curves", PAPER_TASKS, iclr="6")
+def adaptive_equivalent_curves(results, out, tasks):
     """ICLR Figure 6: training (dotted) and held-out (full) accuracy per epoch of each
     task's adaptive method and its non-adaptive equivalent, both with Layca; the papers
     find the curves indistinguishable. The held-out curve is the 10% validation split
     (the runs evaluate the test set once, at the end), whose final value is in the legend
     beside the test accuracy."""
-    figure, axes = new_figure(1, len(PAPER_TASKS), size=(3.0, 2.6))
-    for ax, task in zip(axes[0], PAPER_TASKS):
+    figure, axes = new_figure(1, len(tasks), size=(3.0, 2.6))
+    for ax, task in zip(axes[0], tasks):
         ax.set_title(task, fontsize=9)
         drawn = False
         for config, color in zip(study_configs("adaptive_equivalent", [task]), ("tab:red", "tab:blue")):
@@ -315,13 +335,13 @@ def adaptive_equivalent_curves(results, out):
     return save_figure(figure, out)
 
 
-@figure("init_scale_consistency", iclr="7")
-def init_scale_consistency(results, out, task="C10-CNN1"):
+@figure("init_scale_consistency", ("C10-CNN1",), one_task=True, iclr="7")
+def init_scale_consistency(results, out, tasks):
     """ICLR Figure 7: training (dotted) and test (full) accuracy against the initial rate,
     one line per factor f rescaling every kernel's initial weights, for Layca (left),
     block-normalised SGD (centre) and SGD (right)."""
     figure, axes = new_figure(1, 3, size=(3.2, 2.6))
-    configs = study_configs("init_scale", [task])
+    configs = study_configs("init_scale", tasks)
     colors = dict(zip(INIT_SCALES, ("tab:green", "tab:blue", "tab:red")))
     for ax, optimizer in zip(axes[0], ("layca", "normalized_sgd", "sgd")):
         drawn = False
@@ -346,14 +366,14 @@ def init_scale_consistency(results, out, task="C10-CNN1"):
     return save_figure(figure, out)
 
 
-@figure("lars_curves", extended="12", iclr="9")
-def lars_curves(results, out):
+@figure("lars_curves", FIRST_THREE, extended="12", iclr="9")
+def lars_curves(results, out, tasks):
     """Figure 12: LARS at alpha = 0, rho(0) = 3^-3."""
-    return curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in FIRST_THREE])], out)
+    return curves_grid(results, [("LARS", [(t, RunConfig(t, "lars")) for t in tasks])], out)
 
 
-@figure("accuracy_vs_alpha_rho", extended="9")
-def accuracy_vs_alpha_rho(results, out):
+@figure("accuracy_vs_alpha_rho", FIRST_THREE, extended="9")
+def accuracy_vs_alpha_rho(results, out, tasks):
     """Figure 9 (extended): test accuracy against alpha (rho(0) = 3^-3; only where the final
     training accuracy exceeds 0.9, as the authors filtered) and against rho(0) (alpha = 0,
     3^-7 .. 3^0), a line per task of the first three ("Study of the relation between layer
@@ -365,7 +385,7 @@ def accuracy_vs_alpha_rho(results, out):
         (axes[0, 1], "log3 rho(0)", [(round(math.log(r, 3)), {"learning_rate": r}) for r in rhos]),
     ):
         drawn = False
-        for index, task in enumerate(FIRST_THREE):
+        for index, task in enumerate(tasks):
             points = []
             for x, options in settings:
                 result = results.get(RunConfig(task, "layca", **options))
@@ -384,8 +404,8 @@ def accuracy_vs_alpha_rho(results, out):
     return save_figure(figure, out)
 
 
-@figure("loss_plateaus", extended="11", iclr="3 and 10")
-def loss_plateaus(results, out):
+@figure("loss_plateaus", FIRST_THREE, extended="11", iclr="3 and 10")
+def loss_plateaus(results, out, tasks):
     """Figures 11 (extended) / 3 and 10 (ICLR): training loss per epoch of Layca for the
     first three tasks (rows), at rho(0) = 3^-3 with alpha in 0 .. -0.6 and 0 .. 0.6, and at
     alpha = 0 with rho(0) from 3^-3 to 3^-4 (columns); linear axis, as the authors ("Study
@@ -395,8 +415,8 @@ def loss_plateaus(results, out):
         ("alpha >= 0", [(f"a={a:g}", {"alpha": a}) for a in PLATEAU_ALPHAS]),
         ("rho(0)", [(f"r={power_of_3(r)}", {"learning_rate": r}) for r in PLATEAU_RHOS]),
     )
-    figure, axes = new_figure(len(FIRST_THREE), len(columns), size=(3.0, 2.2))
-    for row, task in enumerate(FIRST_THREE):
+    figure, axes = new_figure(len(tasks), len(columns), size=(3.0, 2.2))
+    for row, task in enumerate(tasks):
         for column, (title, settings) in enumerate(columns):
             ax = axes[row, column]
             drawn = False
@@ -415,13 +435,13 @@ def loss_plateaus(results, out):
     return save_figure(figure, out)
 
 
-@figure("warmup", extended="4")
-def warmup(results, out, task="C10-resnet", first_epochs=25):
+@figure("warmup", ("C10-resnet",), one_task=True, extended="4")
+def warmup(results, out, tasks, first_epochs=25):
     """Figure 4: rotation curves and training accuracy of SGD + L2 (3^-1) with 0/5/10/15
     warmup epochs and of Layca without warmup, over the first 25 epochs."""
     configs = [(f"{'SGD+L2' if c.spec.weight_decay else 'Layca'}, "
                 + (f"warmup {c.warmup_epochs}" if c.warmup_epochs else "no warmup"), c)
-               for c in study_configs("warmup", [task])]
+               for c in study_configs("warmup", tasks)]
     figure, axes = new_figure(2, len(configs))
     for c, (label, config) in enumerate(configs):
         result = results.get(config)
@@ -440,11 +460,11 @@ def warmup(results, out, task="C10-resnet", first_epochs=25):
     return save_figure(figure, out)
 
 
-@figure("second_moments", extended="5", iclr="11")
-def second_moments(results, out, config=None):
+@figure("second_moments", ("C10-CNN1",), one_task=True, extended="5", iclr="11")
+def second_moments(results, out, tasks):
     """ICLR Figure 11 (extended Figure 5): 10th / 50th / 90th percentiles of Adam's second-moment estimates per
     layer at the end of epochs 1, 10 and 50 of C10-CNN1."""
-    config = config or study_configs("second_moments")[0]
+    (config,) = study_configs("second_moments", tasks)
     result = results.get(config)
     figure, axes = new_figure(1, 3, size=(3.2, 2.6))
     if result is None or result.second_moments is None:
@@ -464,12 +484,12 @@ def second_moments(results, out, config=None):
     return save_figure(figure, out)
 
 
-@figure("adapt_copy_curves", extended="7")
-def adapt_copy_curves(results, out):
+@figure("adapt_copy_curves", PAPER_TASKS, extended="7")
+def adapt_copy_curves(results, out, tasks):
     """Figure 7: training curves of the adaptive method, SGD + L2, and SGD(-AMom)+Layca
     replaying the adaptive method's layer rotation rates."""
-    figure, axes = new_figure(1, len(PAPER_TASKS))
-    for ax, task in zip(axes[0], PAPER_TASKS):
+    figure, axes = new_figure(1, len(tasks))
+    for ax, task in zip(axes[0], tasks):
         configs = study_configs("adapt_copy", [task])
         drawn = 0
         for config in configs:
@@ -488,12 +508,13 @@ def adapt_copy_curves(results, out):
     return save_figure(figure, out)
 
 
-@figure("mnist_features", extended="8")
-def mnist_features(results, out, task="MNIST-MLP1"):
+@figure("mnist_features", ("MNIST-MLP1",), one_task=True, extended="8")
+def mnist_features(results, out, tasks):
     """Figure 8 (extended): the input weights of first-layer neurons 5 to 9 (columns) after
     training with Layca at rho(0) = 3^-2, 3^-2.5, 3^-3, 3^-4 (rows), viridis, with each
     run's final training and test accuracy and the hidden layer's rotation at the right
     (as "MNIST 1st layer feature visualization.ipynb")."""
+    (task,) = tasks
     configs = [RunConfig(task, "layca", learning_rate=r) for r in MNIST_RHOS]
     count = TASKS[task].features
     figure, axes = new_figure(len(configs), count + 1, size=(1.5, 1.5))
@@ -519,25 +540,27 @@ def mnist_features(results, out, task="MNIST-MLP1"):
     return save_figure(figure, out)
 
 
-@figure("mnist_layers", iclr="1")
-def mnist_layers(results, out, task="MNIST-MLP11"):
+@figure("mnist_layers", ("MNIST-MLP11",), iclr="1")
+def mnist_layers(results, out, tasks):
     """Figure 1 of the ICLR version: test accuracy against the index of the only trained
     layer of the 11-layer MLP, mean and std over the repetitions found."""
-    return _layers_figure(results, out, [(task, None)])
+    return _layers_figure(results, out, tasks)
 
 
-@figure("mnist_layers_init", iclr="8 left")
-def mnist_layers_init(results, out, tasks=(("MNIST-MLP11", "he_normal"), ("MNIST-MLP11-orthogonal", "orthogonal"))):
+@figure("mnist_layers_init", ("MNIST-MLP11", "MNIST-MLP11-orthogonal"), iclr="8 left")
+def mnist_layers_init(results, out, tasks):
     """Figure 8, left, of the ICLR version: the 11-layer MLP study from he_normal and from
-    orthogonal initial kernels, side by side."""
+    orthogonal initial kernels (MNIST-MLP11-orthogonal), side by side."""
     return _layers_figure(results, out, tasks)
 
 
 def _layers_figure(results, out, tasks):
+    """Mean and std of the test accuracy per trained layer, a line per task (named when
+    there are several)."""
     figure, axes = new_figure(1, 1, size=(4, 3))
     ax = axes[0, 0]
     drawn = False
-    for task, label in tasks:
+    for task in tasks:
         means, stds, layers = [], [], []
         for layer in range(10):
             accuracies = [a for a in (results.accuracy(RunConfig(task, "layca", trained_layer=layer, seed=seed))
@@ -547,27 +570,28 @@ def _layers_figure(results, out, tasks):
                 means.append(np.mean(accuracies))
                 stds.append(np.std(accuracies))
         if layers:
-            ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=label)
+            ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=task)
             drawn = True
     if not drawn:
-        _missing(ax, ", ".join(task for task, _ in tasks))
+        _missing(ax, ", ".join(tasks))
         return save_figure(figure, out)
-    if any(label for _, label in tasks):
+    if len(tasks) > 1:
         ax.legend(fontsize=8)
     ax.set_xlabel("index of the trained layer")
     ax.set_ylabel("test accuracy (%)")
     return save_figure(figure, out)
 
 
-@figure("mnist_feedback_silhouette", iclr="8 right")
-def mnist_feedback_silhouette(results, out, task="MNIST-MLP11"):
+@figure("mnist_feedback_silhouette", ("MNIST-MLP11",), one_task=True, iclr="8 right")
+def mnist_feedback_silhouette(results, out, tasks):
     """Figure 8, right, of the ICLR version: the silhouette score, with respect to the
     classes, of the first layer's feedback (the gradient of each example's loss with
     respect to its output) while only that layer trains; one line per repetition."""
     figure, axes = new_figure(1, 1, size=(4, 3))
     ax = axes[0, 0]
     drawn = False
-    for config in study_configs("mnist_feedback", [task], results.scale):
+    (task,) = tasks
+    for config in study_configs("mnist_feedback", tasks, results.scale):
         result = results.get(config)
         if result is not None:
             scores = result.feedback_silhouette
@@ -597,11 +621,15 @@ def alpha_profile_figure(results, out, num_layers=25):
     return save_figure(figure, out)
 
 
-def draw(name, results_dir="results", scale="full", out_dir="figures"):
-    """Draw figure `name` (or every figure for "all") into `out_dir/<scale>/`; returns the paths."""
-    names = list(FIGURES) if name == "all" else [name]
+def draw(names, results_dir="results", scale="full", out_dir="figures", tasks=None):
+    """Draw the figures `names` (a name, a list of names, or "all") into
+    `out_dir/<scale>/<name>.png`, each for `tasks` (None: its own `Figure.tasks`; with
+    "all", only the figures that draw tasks take them); returns the paths."""
+    names = [names] if isinstance(names, str) else list(names)
+    if names == ["all"]:
+        names = [n for n, f in FIGURES.items() if tasks is None or f.tasks]
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"Unknown figure {unknown[0]!r}; known: {sorted(FIGURES)} or 'all'.")
     results = Results(results_dir, scale)
-    return [FIGURES[n].draw(results, os.path.join(out_dir, scale, f"{n}.png")) for n in names]
+    return [FIGURES[n].render(results, os.path.join(out_dir, scale, f"{n}.png"), tasks) for n in names]

@@ -88,8 +88,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     paths = [
         curves_grid(results, grid, os.path.join(args.out, "real_mnist_curves.png")),
-        mnist_features(results, os.path.join(args.out, "real_mnist_features.png"), task=FEATURES_TASK),
-        mnist_layers(results, os.path.join(args.out, "real_mnist_layers.png"), task=LAYERS_TASK),
+        mnist_features(results, os.path.join(args.out, "real_mnist_features.png"), (FEATURES_TASK,)),
+        mnist_layers(results, os.path.join(args.out, "real_mnist_layers.png"), (LAYERS_TASK,)),
     ]
     text = table(results, args.scale)
     with open(os.path.join(args.out, "real_mnist.md"), "w") as f:

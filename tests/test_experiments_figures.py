@@ -70,3 +70,38 @@ def test_every_figure_names_its_number_in_both_papers():
     for paper in ("extended", "iclr"):
         numbers = [getattr(figure, paper) for figure in FIGURES.values() if getattr(figure, paper)]
         assert len(numbers) == len(set(numbers)), paper
+
+
+def test_a_figure_draws_the_tasks_it_is_given_from_their_own_results(tmp_path):
+    from experiments.results import HISTORY_KEYS
+    from tests.run_results import write_made_result
+
+    fitted = {key: np.array([0.95]) for key in HISTORY_KEYS}
+    results_dir, empty_dir = tmp_path / "results", tmp_path / "empty"
+    for alpha, accuracy in ((0.0, 0.6), (0.6, 0.3)):  # a variant of C10-CNN1: the authors' filter keeps both
+        write_made_result(str(results_dir), "cpu_fit", RunConfig("C10-CNN1-fit", "layca", alpha=alpha),
+                          test_accuracy=accuracy, history=fitted)
+    arguments = ["figure", "lars_curves", "accuracy_vs_alpha_rho", "--tasks", "C10-CNN1-fit", "--scale", "cpu_fit"]
+    assert main([*arguments, "--results", str(results_dir), "--out", str(tmp_path / "drawn")]) == 0
+    assert main([*arguments, "--results", str(empty_dir), "--out", str(tmp_path / "none")]) == 0
+    assert main(["figure", "lars_curves", "--scale", "cpu_fit", "--results", str(empty_dir),
+                 "--out", str(tmp_path / "default")]) == 0
+    image = {folder: {path.stem: matplotlib.image.imread(path) for path in (tmp_path / folder / "cpu_fit").iterdir()}
+             for folder in ("drawn", "none", "default")}
+    # The variant's results are read (its points drawn, not "not run"); its one panel per task.
+    drawn, none = image["drawn"]["accuracy_vs_alpha_rho"], image["none"]["accuracy_vs_alpha_rho"]
+    assert drawn.shape == none.shape and not np.array_equal(drawn, none)
+    assert image["drawn"]["lars_curves"].shape[1] * 3 == pytest.approx(image["default"]["lars_curves"].shape[1], rel=0.02)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["second_moments", "--tasks", "C10-CNN1", "C10-CNN1-fit"],
+     "Figure 'second_moments' draws one task; received ['C10-CNN1', 'C10-CNN1-fit']: give one, e.g. --tasks C10-CNN1."),
+    (["alpha_profile", "--tasks", "C10-CNN1"],
+     "Figure 'alpha_profile' draws no task, so it takes none; received ['C10-CNN1']: drop --tasks."),
+    (["rotation_grid", "--tasks", "C10-CNN3"], "Unknown tasks ['C10-CNN3']; known: ['C10-CNN1', "),
+])
+def test_tasks_a_figure_cannot_draw_are_refused_with_the_fix(arguments, message, tmp_path, capsys):
+    assert main(["figure", *arguments, "--results", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
