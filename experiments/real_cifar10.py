@@ -3,8 +3,12 @@
 Runs the `real_cifar10` study (resumably, like every study) on the CIFAR-10 images in
 the class-folder layout (`--data-dir`: the folder holding `cifar10-jpeg.tar.gz`, the
 archive itself, or its unpacked folder), then writes `real_cifar10_<scale>.md` (a table,
-and the papers' claims checked one by one against it) and `real_cifar10_<scale>_curves.png`
-into `--out`. A report that finds no results file at all refuses to overwrite them.
+and the papers' claims checked one by one against it), `real_cifar10_<scale>_curves.png`,
+`real_cifar10_<scale>_rotation.png` and the papers' figures these runs feed
+(`real_cifar10_<scale>_<figure>.png`, `PAPER_FIGURES`) into `--out`. The report also takes
+in every finished run of the papers' grids on the task (`GRID_STUDIES`, run with
+`python -m experiments study <name> --tasks <task> --scale <scale>`). A report that finds
+no results file at all refuses to overwrite them.
 
 At `--scale cpu` (the default) the task is `C10-CNN1-subset`: C10-CNN1 with every width
 divided by 8, 500 training images per class (5,000; the 5,000-image validation split and
@@ -23,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.figures import Results, curves_grid, new_figure, save_figure
+from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
 from experiments.recipes import SCALES, TASKS, RunConfig, power_of_3, with_layca
 from experiments.studies import run_study, study_configs
 
@@ -42,17 +46,26 @@ WEAK_CORRELATION = 0.3
 SCOPE_TRAIN_ACCURACY = 0.9
 #: Test accuracies this close (in points) count as "generalises as well" (claims 5 and 6).
 SAME_ACCURACY_POINTS = 1.0
+#: Studies whose finished runs of the report's task join its table, claims and figures
+#: beside the study's own: the papers' full grids and the runs their figures need.
+GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch")
+#: The papers' figures these runs feed, drawn for the report's task (`experiments.figures`).
+PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_first_epoch", "weight_decay_curves",
+                 "adaptive_curves", "lars_curves", "loss_plateaus", "second_moments")
+#: Runs a verdict on an ordering (claims 7 and 8) needs at least.
+MIN_RUNS_FOR_ORDER = 3
 
 
 def label(config):
     """'SGD+Layca rho(0)=3^-3', 'SGD lr=3^-1', 'RMSprop', 'RMSprop+Layca', with alpha."""
     exponent = power_of_3(config.learning_rate)
     if config.optimizer == "layca":
-        text = f"SGD+Layca rho(0)={exponent}"
-        return text + (f" alpha={config.alpha:+.1f}" if config.alpha else "")
-    if config.optimizer == "sgd":
-        return f"SGD lr={exponent}"
-    return f"{config.spec.label} ({exponent})"
+        text = f"SGD+Layca rho(0)={exponent}" + (f" alpha={config.alpha:+.1f}" if config.alpha else "")
+    elif config.optimizer == "sgd":
+        text = f"SGD lr={exponent}"
+    else:
+        text = f"{config.spec.label} ({exponent})"
+    return text + (f", first {config.only_epochs} epoch only" if config.only_epochs else "")
 
 
 def _layers(distances):
@@ -72,6 +85,7 @@ class Row(NamedTuple):
     epochs: int = None
     stopped: str = None  # why a stopping rule ended the run; None: the schedule ended
     running: float = None  # Keras' running mean of the training accuracy over the last epoch
+    plateau: float = None  # the training loss's plateau before the first drop (`_plateau`)
 
     @property
     def name(self):
@@ -80,12 +94,36 @@ class Row(NamedTuple):
     @property
     def out_of_scope(self):
         """Why the run lies outside the papers' scope (`SCOPE_TRAIN_ACCURACY`), or None."""
+        if self.config.only_epochs:
+            return f"trained for its first {self.config.only_epochs} epoch only, for extended Figure 10"
         if self.training is None:
             running = "" if self.running is None else f"; last epoch's running mean {100 * self.running:.1f}%"
             return f"training accuracy not measured on the training set{running}"
         if self.training <= SCOPE_TRAIN_ACCURACY:
             return f"{100 * self.training:.1f}% on its training set"
         return None
+
+
+def report_configs(results, task, scale):
+    """The report's runs: the study's (run or not), then every finished run of
+    `GRID_STUDIES` on `task` that the study lacks."""
+    configs = {config.run_id: config for config in study_configs(STUDY, [task], scale)}
+    for name in GRID_STUDIES:
+        for config in study_configs(name, [task], scale):
+            if config.run_id not in configs and results.get(config) is not None:
+                configs[config.run_id] = config
+    return list(configs.values())
+
+
+def _plateau(history):
+    """The height of the training loss's plateau: its mean over the last tenth of the
+    epochs before the learning rate's first drop (of the whole run when it never drops).
+    Extended paper, Section 6 and Figure 11: "the larger or the more uniform the layer
+    rotation rates, the higher the plateaus in which the loss gets stuck into"."""
+    rate = history["learning_rate"]
+    drops = np.flatnonzero(rate < rate[0])
+    before = drops[0] if len(drops) else len(rate)
+    return float(np.mean(history["loss"][before - max(1, before // 10):before]))
 
 
 def rows(results, configs):
@@ -100,7 +138,8 @@ def rows(results, configs):
         validated = result.history["val_accuracy"][np.isfinite(result.history["val_accuracy"])]
         out.append(Row(config, result.test_accuracy, float(validated[-1]) if len(validated) else None,
                        result.train_accuracy, tuple(final[i] for i in _layers(result.distances)),
-                       result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1])))
+                       result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1]),
+                       _plateau(result.history)))
     return out
 
 
@@ -130,8 +169,10 @@ def table(table_rows, scale_note):
 
 
 def _correlation_with_accuracy(runs, value):
-    """Pearson's r of the runs' test accuracy with `value(row)`, over `runs`."""
-    return np.corrcoef([value(row) for row in runs], [row.test for row in runs])[0, 1]
+    """Pearson's r of the runs' test accuracy with `value(row)`, over `runs` (nan when
+    either is the same in every run)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.corrcoef([value(row) for row in runs], [row.test for row in runs])[0, 1]
 
 
 def _rotation_correlations(runs):
@@ -142,6 +183,8 @@ def _rotation_correlations(runs):
     said to be too weak to support it."""
     height = _correlation_with_accuracy(runs, lambda row: np.mean(row.rotation))
     spread = _correlation_with_accuracy(runs, lambda row: np.ptp(row.rotation))
+    if not (np.isfinite(height) and np.isfinite(spread)):
+        return height, spread, "says nothing (a correlation with a value equal in every run is undefined)"
     if not (height > 0 and spread < 0):
         return height, spread, "does not support it"
     if min(height, -spread) < WEAK_CORRELATION:
@@ -177,7 +220,7 @@ def claims(table_rows):
                      f"(SGD+Layca at 3^-3 is the only SGD+Layca run finished: {_percent(reference.test)}).")
     elif reference:
         top = max(layca, key=lambda row: row.test)
-        holds = top is reference
+        holds = reference.test >= top.test  # a tie with the best is no defeat
         lines.append(
             f"1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: "
             f"{'holds' if holds else 'does not hold'}: 3^-3, alpha = 0 gets {_percent(reference.test)}; the best Layca run "
@@ -192,8 +235,8 @@ def claims(table_rows):
     elif runs:
         height, spread, verdict = _rotation_correlations(runs)
         line = ("2. *Higher and more uniform rotation generalises better*: over the SGD and SGD+Layca runs, the "
-                f"correlation of test accuracy with the mean final rotation of the three layers is {height:+.2f}, "
-                f"and with its spread (max - min) {spread:+.2f} ({len(runs)} runs): this {verdict}")
+                f"correlation of test accuracy with the mean final rotation of the three layers is {_signed(height)}, "
+                f"and with its spread (max - min) {_signed(spread)} ({len(runs)} runs): this {verdict}")
         # A run a stopping rule ended has its rotation measured then, not after a whole schedule.
         stopped = [row for row in runs if row.stopped]
         finished = [row for row in runs if not row.stopped]
@@ -201,7 +244,7 @@ def claims(table_rows):
             height, spread, alone = _rotation_correlations(finished)
             names = ", ".join(f"{row.name} after {row.epochs} epochs" for row in stopped)
             line += (f". A stopping rule ended {len(stopped)} of them ({names}), their rotation measured then; "
-                     f"over the {len(finished)} runs that trained to the end, {height:+.2f} and {spread:+.2f}: "
+                     f"over the {len(finished)} runs that trained to the end, {_signed(height)} and {_signed(spread)}: "
                      f"this {alone}")
             if alone != verdict:
                 line += ". Mixed: the verdict rests on the runs stopped early"
@@ -209,7 +252,7 @@ def claims(table_rows):
             by_layer = [_correlation_with_accuracy(finished, lambda row, i=i: row.rotation[i]) for i in range(3)]
             line += (f". Layer by layer, over the {len(finished)} runs that trained to the end, test accuracy "
                      "correlates with the final rotation of the first / middle / last layer at "
-                     + " / ".join(f"{r:+.2f}" for r in by_layer))
+                     + " / ".join(_signed(r) for r in by_layer))
         lines.append(line + ".")
     if sgd and reference:
         top = max(sgd, key=lambda row: -np.inf if row.validation is None else row.validation)
@@ -243,7 +286,82 @@ def claims(table_rows):
                 f"its final rotation of the first / middle / last kernel layer is "
                 f"{_rotations(row.rotation)} against {_rotations(reference.rotation)}."
             )
+    if layca:
+        lines.append(_plateau_claim(layca))
+    if sgd:
+        lines.append(_sgd_rate_claim(sgd, [row for row in finished if row.config.only_epochs]))
     return "\n".join(lines)
+
+
+def _rank_correlation(x, y):
+    """Spearman's rank correlation of `x` and `y` (ranks by order; nan when either is constant)."""
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y)))[0, 1])
+
+
+def _signed(r):
+    """'+0.66', or 'undefined' for nan."""
+    return f"{r:+.2f}" if np.isfinite(r) else "undefined"
+
+
+def _order_verdict(r, sign):
+    """Whether a rank correlation `r` goes the claimed way (`sign`), strongly enough."""
+    if not np.isfinite(r):
+        return "says nothing (every run has the same value)"
+    if sign * r <= 0:
+        return "does not hold"
+    return "holds" if sign * r >= WEAK_CORRELATION else f"points the claimed way, too weakly (|r| < {WEAK_CORRELATION})"
+
+
+def _plateau_claim(layca):
+    """Claim 7 over the SGD+Layca runs that trained to the end: the loss plateau (`_plateau`)
+    against rho(0) at alpha = 0 (higher for a larger rate) and against |alpha| at
+    rho(0) = 3^-3 (higher for more uniform rates: alpha nearer 0)."""
+    ended = [row for row in layca if not row.stopped]
+    groups = (
+        ("rho(0) at alpha = 0", [row for row in ended if not row.config.alpha],
+         lambda row: row.config.learning_rate, lambda row: power_of_3(row.config.learning_rate), +1),
+        ("|alpha| at rho(0) = 3^-3", [row for row in ended if np.isclose(row.config.learning_rate, 3.0**-3)],
+         lambda row: abs(row.config.alpha), lambda row: f"{row.config.alpha:+.1f}", -1),
+    )
+    parts = []
+    for name, runs, value, show, sign in groups:
+        if len(runs) < MIN_RUNS_FOR_ORDER:
+            parts.append(f"against {name}: not testable yet ({len(runs)} run(s), at least {MIN_RUNS_FOR_ORDER} needed)")
+            continue
+        runs = sorted(runs, key=lambda row: (value(row), row.config.alpha))
+        r = _rank_correlation([value(row) for row in runs], [row.plateau for row in runs])
+        parts.append(f"against {name} (" + ", ".join(f"{show(row)}: {row.plateau:.3f}" for row in runs)
+                     + f"), rank correlation {_signed(r)}: {_order_verdict(r, sign)}")
+    return ("7. *The larger or the more uniform the rotation rates, the higher the loss plateau*: the SGD+Layca "
+            "runs' plateau (mean training loss over the last tenth of the epochs before the first drop of the "
+            "learning rate), " + "; ".join(parts) + ".")
+
+
+def _sgd_rate_claim(sgd, first_epoch):
+    """Claim 8 over SGD's runs that trained to the end: test accuracy rises with the
+    rotation its learning rate brings, until a tipping point where rotations turn abrupt
+    (extended paper, Section 5.1, Figures 2 and 10); with what SGD's first-epoch runs
+    rotated and trained."""
+    ended = sorted((row for row in sgd if not row.stopped), key=lambda row: row.config.learning_rate)
+    claim = "8. *SGD: test accuracy rises with the rotation its learning rate brings, until a tipping point*"
+    if len(ended) < MIN_RUNS_FOR_ORDER:
+        return f"{claim}: not testable yet ({len(ended)} run(s), at least {MIN_RUNS_FOR_ORDER} needed)."
+    r = _rank_correlation([np.mean(row.rotation) for row in ended], [row.test for row in ended])
+    top = max(ended, key=lambda row: row.test)
+    beyond = [row for row in ended if row.config.learning_rate > top.config.learning_rate]
+    tipping = (f"reached: beyond {power_of_3(top.config.learning_rate)}, "
+               + ", ".join(f"{power_of_3(row.config.learning_rate)} gets {_percent(row.test)}" for row in beyond)
+               if beyond else f"not reached within the grid (its largest rate, {power_of_3(top.config.learning_rate)}, is the best)")
+    text = (f"{claim}: over SGD's rates " + ", ".join(
+        f"{power_of_3(row.config.learning_rate)}: {_percent(row.test)} at mean final rotation {np.mean(row.rotation):.3f}"
+        for row in ended) + f", the rank correlation of test accuracy with the mean final rotation is {_signed(r)} "
+        f"(rises with rotation: {_order_verdict(r, +1)}); the tipping point is {tipping}")
+    for row in first_epoch:
+        text += (f". In its first epoch, {row.name.split(',')[0]} rotates the first / middle / last kernel layer to "
+                 f"{_rotations(row.rotation)} and ends it at {_percent(row.running)} training accuracy (running mean)")
+    return text + "."
 
 
 def _adaptive_names(task):
@@ -306,7 +424,7 @@ def main(argv=None):
     if not args.report_only:
         run_study(STUDY, [task], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)
-    configs = study_configs(STUDY, [task], args.scale)
+    configs = report_configs(results, task, args.scale)
     scale = SCALES[args.scale]
     per_class = TASKS[task].train_per_class
     scale_note = (
@@ -318,12 +436,14 @@ def main(argv=None):
     table_rows = rows(results, configs)
     text = table(table_rows, scale_note) + "\n\n" + claims(table_rows)
     os.makedirs(args.out, exist_ok=True)
-    figure = curves_figure(results, configs, os.path.join(args.out, f"{STUDY}_{args.scale}_curves.png"))
-    scatter = rotation_figure(table_rows, os.path.join(args.out, f"{STUDY}_{args.scale}_rotation.png"))
-    with open(os.path.join(args.out, f"{STUDY}_{args.scale}.md"), "w") as f:
+    prefix = os.path.join(args.out, f"{STUDY}_{args.scale}")
+    paths = [curves_figure(results, study_configs(STUDY, [task], args.scale), f"{prefix}_curves.png"),
+             rotation_figure(table_rows, f"{prefix}_rotation.png"),
+             *(FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES)]
+    with open(f"{prefix}.md", "w") as f:
         f.write(text + "\n")
     print(text)
-    print(f"figures written to {figure} and {scatter}")
+    print("figures written to " + ", ".join(paths))
     return text
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import fake_data
-from experiments.real_cifar10 import Row, claims, main
+from experiments.real_cifar10 import PAPER_FIGURES, Row, claims, main, report_configs, rows
 from experiments.recipes import RunConfig
 from experiments.results import read_result, run_paths
 
@@ -42,8 +42,9 @@ def test_real_cifar10_script_writes_table_claims_and_figure(tmp_path, smoke_resu
     assert "Over the 0 of 15 runs in the papers' scope" in text
     assert "No run fits its training set: these runs give no verdict on the papers' claims." in text
     assert "1. *Layca" not in text and "2. *Higher" not in text
-    assert sorted(os.listdir(tmp_path / "out")) == ["real_cifar10_smoke.md", "real_cifar10_smoke_curves.png",
-                                                 "real_cifar10_smoke_rotation.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(
+        ["real_cifar10_smoke.md", "real_cifar10_smoke_curves.png", "real_cifar10_smoke_rotation.png"]
+        + [f"real_cifar10_smoke_{name}.png" for name in PAPER_FIGURES])
     assert (tmp_path / "out" / "real_cifar10_smoke.md").read_text().strip() == text
     assert main([*args, "--report-only"]) == text
 
@@ -199,3 +200,64 @@ def test_weight_decay_and_lars_are_compared_with_layca_and_kept_apart_from_the_a
             "middle / last kernel layer is 0.400 / 0.500 / 0.600 against 0.500 / 0.600 / 0.700.") in text
     assert ("6. *LARS controls layer rotation like Layca and generalises as well*: LARS (3^-3) gets 37.00%, -3.00 "
             "points from SGD+Layca at 3^-3 (as well, within 1 point: does not hold)") in text
+
+
+def _layca(plateau, stopped=None, **options):
+    return Row(RunConfig("C10-CNN1", "layca", **options), 0.4, 0.4, 1.0, (0.5, 0.5, 0.5), 20, stopped, plateau=plateau)
+
+
+def test_claim_7_orders_the_loss_plateaus_of_layca_by_rate_and_by_uniformity():
+    runs = [_layca(0.10, learning_rate=3.0**-5), _layca(0.20, learning_rate=3.0**-4), _layca(0.30),
+            _layca(0.25, alpha=0.2), _layca(0.15, alpha=-0.4), _layca(0.05, alpha=0.6),
+            _layca(0.90, "train accuracy 0.1 <= 0.2 at epoch index 14", learning_rate=3.0**-2)]  # stopped: left out
+    text = claims(runs)
+    assert ("7. *The larger or the more uniform the rotation rates, the higher the loss plateau*: the SGD+Layca "
+            "runs' plateau (mean training loss over the last tenth of the epochs before the first drop of the "
+            "learning rate), against rho(0) at alpha = 0 (3^-5: 0.100, 3^-4: 0.200, 3^-3: 0.300), rank correlation "
+            "+1.00: holds; against |alpha| at rho(0) = 3^-3 (+0.0: 0.300, +0.2: 0.250, -0.4: 0.150, +0.6: 0.050), "
+            "rank correlation -1.00: holds.") in text
+    reversed_rates = [_layca(0.30, learning_rate=3.0**-5), _layca(0.20, learning_rate=3.0**-4), _layca(0.10)]
+    assert "against rho(0) at alpha = 0 (3^-5: 0.300, 3^-4: 0.200, 3^-3: 0.100), rank correlation -1.00: does not hold" in claims(reversed_rates)
+    assert "against |alpha| at rho(0) = 3^-3: not testable yet (1 run(s), at least 3 needed)" in claims(reversed_rates)
+    # Equal values give no order (and equal rotations no correlation): no verdict either way.
+    level = [_layca(0.2, learning_rate=rate) for rate in (3.0**-5, 3.0**-4, 3.0**-3)]
+    text = claims(level)
+    assert "rank correlation undefined: says nothing (every run has the same value)" in text
+    assert "(3 runs)" not in text  # claim 2 waits for 4 runs
+    assert "this says nothing (a correlation with a value equal in every run is undefined)" in claims(level + [_layca(0.1, learning_rate=3.0**-6)])
+
+
+def test_claim_8_finds_the_tipping_point_of_sgd_s_learning_rate():
+    runs = _sgd_runs([(0.50, (0.9, 0.9, 0.9)), (0.60, (0.6, 0.6, 0.6)), (0.55, (0.4, 0.4, 0.4)), (0.40, (0.1, 0.1, 0.1))])
+    text = claims(runs)  # rates 3^0, 3^-1, 3^-2, 3^-3: the best is 3^-1
+    r = np.corrcoef(np.argsort(np.argsort([0.1, 0.4, 0.6, 0.9])), np.argsort(np.argsort([0.40, 0.55, 0.60, 0.50])))[0, 1]
+    assert ("8. *SGD: test accuracy rises with the rotation its learning rate brings, until a tipping point*: over "
+            "SGD's rates 3^-3: 40.00% at mean final rotation 0.100, 3^-2: 55.00% at mean final rotation 0.400, "
+            "3^-1: 60.00% at mean final rotation 0.600, 3^0: 50.00% at mean final rotation 0.900, the rank "
+            f"correlation of test accuracy with the mean final rotation is {r:+.2f} (rises with rotation: holds); the "
+            "tipping point is reached: beyond 3^-1, 3^0 gets 50.00%.") in text
+    first = Row(RunConfig("C10-CNN1", "sgd", learning_rate=1.0, only_epochs=1, per_batch=True), 0.2, None, 0.2,
+                (0.8, 0.3, 0.1), 1, running=0.15)
+    text = claims(runs[1:] + [first])
+    assert "the tipping point is not reached within the grid (its largest rate, 3^-1, is the best)" in text
+    assert ("In its first epoch, SGD lr=3^0 rotates the first / middle / last kernel layer to 0.800 / 0.300 / 0.100 "
+            "and ends it at 15.00% training accuracy (running mean).") in text
+    assert "SGD lr=3^0, first 1 epoch only (trained for its first 1 epoch only, for extended Figure 10)" in text
+
+
+def test_the_report_adds_the_grids_finished_runs_and_measures_their_plateau(tmp_path):
+    from experiments.figures import Results
+    from experiments.results import HISTORY_KEYS
+    from experiments.studies import study_configs
+    from tests.run_results import write_made_result
+
+    history = {key: np.linspace(1.0, 0.5, 25) for key in HISTORY_KEYS}
+    history["learning_rate"] = np.array([0.1] * 20 + [0.02] * 5)  # the first drop after epoch 20
+    history["loss"] = np.arange(25.0)[::-1]
+    low = RunConfig("C10-CNN1-fit", "layca", learning_rate=3.0**-7)  # of the rho grid, not of the study
+    write_made_result(str(tmp_path), "cpu_fit", low, history=history)
+    results = Results(str(tmp_path), "cpu_fit")
+    configs = report_configs(results, "C10-CNN1-fit", "cpu_fit")
+    assert [c.run_id for c in configs] == [c.run_id for c in study_configs("real_cifar10", ["C10-CNN1-fit"], "cpu_fit")] + [low.run_id]
+    (row,) = [row for row in rows(results, configs) if row.test is not None]
+    assert row.plateau == pytest.approx(np.mean(history["loss"][18:20]))  # the last tenth of the 20 epochs before it
