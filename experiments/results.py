@@ -112,17 +112,19 @@ def read_result(path):
 
 
 def is_finished(results_dir, scale, config):
-    """Whether a readable results file exists. A corrupt one is moved aside (kept as
-    `.corrupt`) so that the run is done again."""
+    """Whether a readable results file exists that holds what `config` records. A corrupt
+    one is moved aside (kept as `.corrupt`) so that the run is done again; one without the
+    rotation rates that `config.record_rates` asks for (the run id is the same with or
+    without them, e.g. an adaptive run that another run will replay) is done again, with them."""
     path = run_paths(results_dir, scale, config)["result"]
     if not os.path.exists(path):
         return False
     try:
-        read_result(path)
-        return True
+        result = read_result(path)
     except ResultsFileError:
         os.replace(path, path + ".corrupt")
         return False
+    return not (config.record_rates and result.rates is None)
 
 
 @dataclass

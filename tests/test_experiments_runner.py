@@ -281,3 +281,18 @@ def test_init_scale_multiplies_every_initial_kernel(smoke_results):
     np.testing.assert_allclose(large.initial_kernel_norms, 100 * np.asarray(small.initial_kernel_norms), rtol=1e-5)
     with pytest.raises(ValueError, match=r"init_scale must be a finite number > 0; received 0"):
         RunConfig("C10-CNN1", "sgd", init_scale=0)
+
+
+def test_a_finished_run_without_rates_runs_again_when_a_study_needs_them(tmp_path, smoke_data):
+    """The adaptive method's run of one study records no rates; the study that replays
+    them (adapt_copy) asks for the same run id with rates: it is run again, with them."""
+    plain = RunConfig("C10-CNN1", "rmsprop")
+    recording = RunConfig("C10-CNN1", "rmsprop", record_rates=True)
+    assert recording.run_id == plain.run_id
+    assert run_one(plain, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).rates is None
+    assert is_finished(str(tmp_path), "smoke", plain) and not is_finished(str(tmp_path), "smoke", recording)
+    result = run_one(recording, "smoke", smoke_data, str(tmp_path), printer=lambda line: None)
+    assert result.rates is not None and result.rates.shape[1] == len(result.kernel_layer_names)
+    assert is_finished(str(tmp_path), "smoke", recording)
+    copy = RunConfig("C10-CNN1", "layca_copy", copy_from=plain.run_id)
+    assert run_one(copy, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).test_accuracy >= 0
