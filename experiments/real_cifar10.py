@@ -48,10 +48,10 @@ SCOPE_TRAIN_ACCURACY = 0.9
 SAME_ACCURACY_POINTS = 1.0
 #: Studies whose finished runs of the report's task join its table, claims and figures
 #: beside the study's own: the papers' full grids and the runs their figures need.
-GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch")
+GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch", "adapt_copy")
 #: The papers' figures these runs feed, drawn for the report's task (`experiments.figures`).
 PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_first_epoch", "weight_decay_curves",
-                 "adaptive_curves", "lars_curves", "loss_plateaus", "second_moments")
+                 "adaptive_curves", "adapt_copy_curves", "lars_curves", "loss_plateaus", "second_moments")
 #: Runs a verdict on an ordering (claims 7 and 8) needs at least.
 MIN_RUNS_FOR_ORDER = 3
 
@@ -86,6 +86,7 @@ class Row(NamedTuple):
     stopped: str = None  # why a stopping rule ended the run; None: the schedule ended
     running: float = None  # Keras' running mean of the training accuracy over the last epoch
     plateau: float = None  # the training loss's plateau before the first drop (`_plateau`)
+    fit_epoch: int = None  # the first epoch whose running training accuracy exceeds SCOPE_TRAIN_ACCURACY
 
     @property
     def name(self):
@@ -126,6 +127,13 @@ def _plateau(history):
     return float(np.mean(history["loss"][before - max(1, before // 10):before]))
 
 
+def _fit_epoch(history):
+    """The first epoch (from 1) whose running training accuracy exceeds
+    SCOPE_TRAIN_ACCURACY, or None: how fast a run trains (claim 9)."""
+    reached = np.flatnonzero(history["accuracy"] > SCOPE_TRAIN_ACCURACY)
+    return int(reached[0]) + 1 if len(reached) else None
+
+
 def rows(results, configs):
     """One `Row` per run."""
     out = []
@@ -139,7 +147,7 @@ def rows(results, configs):
         out.append(Row(config, result.test_accuracy, float(validated[-1]) if len(validated) else None,
                        result.train_accuracy, tuple(final[i] for i in _layers(result.distances)),
                        result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1]),
-                       _plateau(result.history)))
+                       _plateau(result.history), _fit_epoch(result.history)))
     return out
 
 
@@ -290,7 +298,29 @@ def claims(table_rows):
         lines.append(_plateau_claim(layca))
     if sgd:
         lines.append(_sgd_rate_claim(sgd, [row for row in finished if row.config.only_epochs]))
+    copies = [row for row in done if row.config.spec.replays_rates]
+    if copies:
+        lines.append(_copy_claim(copies, done))
     return "\n".join(lines)
+
+
+def _copy_claim(copies, done):
+    """Claim 9 (extended paper, Section 5.4, Figure 7): SGD+Layca replaying the adaptive
+    method's per-layer rotation rates trains as fast as the adaptive method, which trains
+    faster than SGD + L2; speed as `Row.fit_epoch`. It holds when the adaptive method
+    fits first and the copy fits nearer to it than to SGD + L2."""
+    copy = copies[0]
+    source = next((row for row in done if row.config.run_id == copy.config.copy_from), None)
+    weight_decay = next((row for row in done if row.config.optimizer == "sgd_weight_decay"), None)
+    claim = ("9. *SGD+Layca replaying the adaptive method's rotation rates trains as fast as the adaptive method, "
+             "faster than SGD+L2*")
+    if source is None or weight_decay is None or None in (copy.fit_epoch, source.fit_epoch, weight_decay.fit_epoch):
+        return f"{claim}: not testable yet (the three runs must fit their training set)."
+    holds = (source.fit_epoch < weight_decay.fit_epoch
+             and abs(copy.fit_epoch - source.fit_epoch) < abs(copy.fit_epoch - weight_decay.fit_epoch))
+    return (f"{claim}: the first epoch above {100 * SCOPE_TRAIN_ACCURACY:.0f}% running training accuracy is "
+            + ", ".join(f"{row.fit_epoch} for {row.name} ({_percent(row.test)} test)" for row in (source, copy, weight_decay))
+            + f": {'holds' if holds else 'does not hold'}.")
 
 
 def _rank_correlation(x, y):

@@ -261,3 +261,20 @@ def test_the_report_adds_the_grids_finished_runs_and_measures_their_plateau(tmp_
     assert [c.run_id for c in configs] == [c.run_id for c in study_configs("real_cifar10", ["C10-CNN1-fit"], "cpu_fit")] + [low.run_id]
     (row,) = [row for row in rows(results, configs) if row.test is not None]
     assert row.plateau == pytest.approx(np.mean(history["loss"][18:20]))  # the last tenth of the 20 epochs before it
+
+
+def test_claim_9_compares_how_fast_the_copy_of_the_adaptive_rates_trains():
+    source = RunConfig("C10-CNN1", "rmsprop", record_rates=True)
+    copy = RunConfig("C10-CNN1", "layca_copy", copy_from=source.run_id)
+
+    def row(config, fit_epoch, test):
+        return Row(config, test, test, 1.0, (0.3, 0.3, 0.3), 200, fit_epoch=fit_epoch)
+
+    runs = [row(source, 40, 0.27), row(copy, 45, 0.30), row(RunConfig("C10-CNN1", "sgd_weight_decay"), 90, 0.31)]
+    assert ("9. *SGD+Layca replaying the adaptive method's rotation rates trains as fast as the adaptive method, "
+            "faster than SGD+L2*: the first epoch above 90% running training accuracy is 40 for RMSprop (3^-6) "
+            "(27.00% test), 45 for SGD+Layca (copied rates) (3^0) (30.00% test), 90 for SGD+L2 (3^-1) (31.00% test): "
+            "holds.") in claims(runs)
+    runs[1] = row(copy, 80, 0.30)
+    assert "90 for SGD+L2 (3^-1) (31.00% test): does not hold." in claims(runs)
+    assert "faster than SGD+L2*: not testable yet (the three runs must fit their training set)." in claims(runs[1:])
