@@ -468,8 +468,10 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     prefix = os.path.join(args.out, f"{STUDY}_{args.scale}")
     paths = [curves_figure(results, study_configs(STUDY, [task], args.scale), f"{prefix}_curves.png"),
-             rotation_figure(table_rows, f"{prefix}_rotation.png"),
-             *(FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES)]
+             rotation_figure(table_rows, f"{prefix}_rotation.png")]
+    # The papers' figures illustrate their statements: drawn where some run is in their scope.
+    if any(row.test is not None and not row.out_of_scope for row in table_rows):
+        paths += [FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES]
     with open(f"{prefix}.md", "w") as f:
         f.write(text + "\n")
     print(text)
