@@ -23,6 +23,7 @@ on a GPU.
 
 import argparse
 import os
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -247,18 +248,18 @@ def claims(table_rows):
                 f"and with its spread (max - min) {_signed(spread)} ({len(runs)} runs): this {verdict}")
         # A run a stopping rule ended has its rotation measured then, not after a whole schedule.
         stopped = [row for row in runs if row.stopped]
-        finished = [row for row in runs if not row.stopped]
-        if stopped and len(finished) >= MIN_RUNS_FOR_CORRELATION:
-            height, spread, alone = _rotation_correlations(finished)
+        ended = [row for row in runs if not row.stopped]
+        if stopped and len(ended) >= MIN_RUNS_FOR_CORRELATION:
+            height, spread, alone = _rotation_correlations(ended)
             names = ", ".join(f"{row.name} after {row.epochs} epochs" for row in stopped)
             line += (f". A stopping rule ended {len(stopped)} of them ({names}), their rotation measured then; "
-                     f"over the {len(finished)} runs that trained to the end, {_signed(height)} and {_signed(spread)}: "
+                     f"over the {len(ended)} runs that trained to the end, {_signed(height)} and {_signed(spread)}: "
                      f"this {alone}")
             if alone != verdict:
                 line += ". Mixed: the verdict rests on the runs stopped early"
-        if len(finished) >= MIN_RUNS_FOR_CORRELATION:
-            by_layer = [_correlation_with_accuracy(finished, lambda row, i=i: row.rotation[i]) for i in range(3)]
-            line += (f". Layer by layer, over the {len(finished)} runs that trained to the end, test accuracy "
+        if len(ended) >= MIN_RUNS_FOR_CORRELATION:
+            by_layer = [_correlation_with_accuracy(ended, lambda row, i=i: row.rotation[i]) for i in range(3)]
+            line += (f". Layer by layer, over the {len(ended)} runs that trained to the end, test accuracy "
                      "correlates with the final rotation of the first / middle / last layer at "
                      + " / ".join(_signed(r) for r in by_layer))
         lines.append(line + ".")
@@ -389,7 +390,7 @@ def _sgd_rate_claim(sgd, first_epoch):
         for row in ended) + f", the rank correlation of test accuracy with the mean final rotation is {_signed(r)} "
         f"(rises with rotation: {_order_verdict(r, +1)}); the tipping point is {tipping}")
     for row in first_epoch:
-        text += (f". In its first epoch, {row.name.split(',')[0]} rotates the first / middle / last kernel layer to "
+        text += (f". In its first epoch, {label(replace(row.config, only_epochs=None))} rotates the first / middle / last kernel layer to "
                  f"{_rotations(row.rotation)} and ends it at {_percent(row.running)} training accuracy (running mean)")
     return text + "."
 

@@ -243,6 +243,7 @@ def test_claim_8_finds_the_tipping_point_of_sgd_s_learning_rate():
     assert ("In its first epoch, SGD lr=3^0 rotates the first / middle / last kernel layer to 0.800 / 0.300 / 0.100 "
             "and ends it at 15.00% training accuracy (running mean).") in text
     assert "SGD lr=3^0, first 1 epoch only (trained for its first 1 epoch only, for extended Figure 10)" in text
+    assert "In its first epoch, SGD lr=3^0 rotates" in claims(runs + [first])  # beside claim 2's 4 runs
 
 
 def test_the_report_adds_the_grids_finished_runs_and_measures_their_plateau(tmp_path):
