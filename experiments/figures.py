@@ -323,7 +323,9 @@ def adaptive_equivalent_curves(results, out, tasks):
             epochs = np.arange(1, len(result.history["accuracy"]) + 1)
             name = f"{config.spec.label} ({100 * result.test_accuracy:.1f}% test)"
             ax.plot(epochs, result.history["accuracy"], ":", color=color)
-            ax.plot(epochs, result.history["val_accuracy"], "-", color=color, label=name)
+            validated = np.isfinite(result.history["val_accuracy"])  # every epoch, or every validation_freq
+            ax.plot(epochs[validated], result.history["val_accuracy"][validated], "-", marker=".", markersize=3,
+                    color=color, label=name)
             drawn = True
         if not drawn:
             _missing(ax, task)

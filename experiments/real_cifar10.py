@@ -49,10 +49,11 @@ SCOPE_TRAIN_ACCURACY = 0.9
 SAME_ACCURACY_POINTS = 1.0
 #: Studies whose finished runs of the report's task join its table, claims and figures
 #: beside the study's own: the papers' full grids and the runs their figures need.
-GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch", "adapt_copy")
+GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch", "adapt_copy", "adaptive_equivalent")
 #: The papers' figures these runs feed, drawn for the report's task (`experiments.figures`).
 PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_first_epoch", "weight_decay_curves",
-                 "adaptive_curves", "adapt_copy_curves", "lars_curves", "loss_plateaus", "second_moments")
+                 "adaptive_curves", "adaptive_equivalent_curves", "adapt_copy_curves", "lars_curves", "loss_plateaus",
+                 "second_moments")
 #: Runs a verdict on an ordering (claims 7 and 8) needs at least.
 MIN_RUNS_FOR_ORDER = 3
 

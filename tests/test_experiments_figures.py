@@ -105,3 +105,20 @@ def test_tasks_a_figure_cannot_draw_are_refused_with_the_fix(arguments, message,
     assert main(["figure", *arguments, "--results", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_held_out_curves_show_a_validation_split_evaluated_every_few_epochs(tmp_path):
+    """At a scale that validates every `validation_freq` epochs, the epochs between hold
+    nan: the held-out accuracy is drawn at the epochs evaluated."""
+    from tests.run_results import write_made_result
+
+    def drawn(val_accuracy):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        for config in study_configs("adaptive_equivalent", ["C10-CNN1-fit"], "cpu_fit"):
+            write_made_result(str(folder), "cpu_fit", config, val_accuracy=val_accuracy)
+        assert main(["figure", "adaptive_equivalent_curves", "--tasks", "C10-CNN1-fit", "--scale", "cpu_fit",
+                     "--results", str(folder), "--out", str(folder)]) == 0
+        return matplotlib.image.imread(folder / "cpu_fit" / "adaptive_equivalent_curves.png")
+
+    nan = float("nan")
+    assert not np.array_equal(drawn((nan, 0.3, nan, 0.6)), drawn((nan, nan, nan, nan)))
