@@ -69,6 +69,9 @@ def main(argv=None):
     _common(figure)
 
     table = commands.add_parser("table", help="print our test accuracies beside the published ones")
+    table.add_argument("--tasks", nargs="+", default=None,
+                       help="the tasks (columns), e.g. C10-CNN1-fit beside C10-CNN1's published numbers (default: the "
+                            "papers' five)")
     _common(table)
 
     fake = commands.add_parser("fake-data", help="write small datasets in the official formats")
@@ -133,7 +136,7 @@ def main(argv=None):
         elif args.command == "table":
             from experiments.figures import Results, results_table
 
-            print(results_table(Results(args.results, args.scale)))
+            print(results_table(Results(args.results, args.scale), *([args.tasks] if args.tasks else [])))
         else:
             from experiments.fake_data import write_all
 

@@ -24,6 +24,7 @@ from experiments.recipes import (
     SGD_GRID,
     TASKS,
     RunConfig,
+    known_tasks,
     power_of_3,
     with_layca,
 )
@@ -78,9 +79,12 @@ class Results:
         return None if result is None else 100.0 * result.test_accuracy
 
     def validation_accuracy(self, config):
-        """The best validation accuracy over the run's epochs, in percent, or None."""
+        """The best validation accuracy over the epochs evaluated (every epoch, or every
+        `validation_freq`: the others hold nan), in percent; None without results or
+        without an evaluated epoch (a run stopped before its first validation)."""
         result = self.get(config)
-        return None if result is None else 100.0 * float(np.max(result.history["val_accuracy"]))
+        validated = None if result is None else result.history["val_accuracy"][np.isfinite(result.history["val_accuracy"])]
+        return None if validated is None or not len(validated) else 100.0 * float(np.max(validated))
 
 
 def _row_configs(task):
@@ -101,7 +105,9 @@ def _row_configs(task):
 
 def results_table(results, tasks=PAPER_TASKS):
     """Our test accuracies beside REFERENCE.md's published ones, in its layout: the first
-    row absolute (%), the others as differences to Layca's best (points). Returns text."""
+    row absolute (%), the others as differences to Layca's best (points); a variant of a
+    paper task (e.g. C10-CNN1-fit) beside its paper task's numbers. Returns text."""
+    tasks = known_tasks(tasks)
     width = 22
     lines = ["| " + " | ".join(["configuration".ljust(34)] + [t.ljust(width) for t in tasks]) + " |",
              "|" + "|".join(["-" * 36] + ["-" * (width + 2)] * len(tasks)) + "|"]
@@ -113,7 +119,7 @@ def results_table(results, tasks=PAPER_TASKS):
             if row and value is not None and best is not None:
                 value -= best
             text = "-" if value is None else (f"{value:.2f}" if row == 0 else f"{value:+.2f}")
-            published = PUBLISHED[task][row]
+            published = PUBLISHED[TASKS[task].paper_task][row]
             cells.append(f"{text} ({published:.2f})" if row == 0 else f"{text} ({published:+.2f})")
         lines.append("| " + " | ".join([name.ljust(34)] + [c.ljust(width) for c in cells]) + " |")
     lines.append("ours (published); first row: test accuracy %, other rows: difference to it, in points; "
@@ -126,7 +132,11 @@ def _best(results, configs):
     authors pick a learning rate by max val_acc: "Learning rate gridsearch and
     training.ipynb"); the test set never chooses."""
     done = [c for c in configs if results.get(c) is not None]
-    return results.accuracy(max(done, key=results.validation_accuracy)) if done else None
+    if len(done) == 1:  # nothing to choose from
+        return results.accuracy(done[0])
+    # Among several, a run stopped before its first validation (None) cannot be chosen.
+    validated = [c for c in done if results.validation_accuracy(c) is not None]
+    return results.accuracy(max(validated, key=results.validation_accuracy)) if validated else None
 
 
 # -- drawing helpers -----------------------------------------------------------------
@@ -213,10 +223,7 @@ class Figure:
         elif not self.tasks:
             raise ValueError(f"Figure {self.name!r} draws no task, so it takes none; received {list(tasks)}: "
                              "drop --tasks.")
-        tasks = tuple(tasks)
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown:
-            raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
+        tasks = known_tasks(tasks)
         if self.one_task and len(tasks) != 1:
             raise ValueError(f"Figure {self.name!r} draws one task; received {list(tasks)}: give one, e.g. "
                              f"--tasks {self.tasks[0]}.")

@@ -125,6 +125,15 @@ TASKS["C10-CNN1-subset"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-subset", tr
 TASKS["C10-CNN1-fit"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-fit", train_per_class=200, variant_of="C10-CNN1")
 PAPER_TASKS = ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")
 
+
+def known_tasks(tasks):
+    """`tasks` as a tuple, after checking each is in TASKS (ValueError naming the unknown ones)."""
+    tasks = tuple(tasks)
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
+    return tasks
+
 # (task, optimizer) -> schedule, where the original implementations differ.
 SCHEDULE_EXCEPTIONS = {
     ("C10-CNN2", "sgd_weight_decay"): Schedule(250, tuple(range(25, 250, 25)), 0.5),

@@ -19,6 +19,7 @@ from experiments.recipes import (
     TASKS,
     WARMUP_EPOCHS,
     RunConfig,
+    known_tasks,
     scaled_epochs,
     with_layca,
 )
@@ -216,10 +217,7 @@ def study_configs(name, tasks=None, scale="full"):
     if name not in STUDIES:
         raise ValueError(f"Unknown study {name!r}; known: {sorted(STUDIES)}.")
     study = STUDIES[name]
-    tasks = tuple(tasks) if tasks else study.tasks
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown:
-        raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
+    tasks = known_tasks(tasks) if tasks else study.tasks
     configs = {}
     for task in tasks:
         for config in study.configs(task, scale):

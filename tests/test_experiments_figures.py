@@ -122,3 +122,20 @@ def test_held_out_curves_show_a_validation_split_evaluated_every_few_epochs(tmp_
 
     nan = float("nan")
     assert not np.array_equal(drawn((nan, 0.3, nan, 0.6)), drawn((nan, nan, nan, nan)))
+
+
+def test_the_table_sets_a_variant_task_beside_its_paper_task_and_chooses_sgd_by_the_epochs_validated(tmp_path, capsys):
+    from tests.run_results import write_made_result
+
+    nan = float("nan")
+    write_made_result(str(tmp_path), "cpu_fit", RunConfig("C10-CNN1-fit", "layca"), test_accuracy=0.40)
+    # SGD's grid at a scale validating every few epochs: nan between; one run stopped before any.
+    for exponent, test, validation in ((-3, 0.25, (nan, 0.26)), (-2, 0.30, (nan, 0.28)), (-4, 0.35, (nan,))):
+        write_made_result(str(tmp_path), "cpu_fit", RunConfig("C10-CNN1-fit", "sgd", learning_rate=3.0**exponent),
+                          test_accuracy=test, val_accuracy=validation)
+    assert main(["table", "--tasks", "C10-CNN1-fit", "--scale", "cpu_fit", "--results", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("|")[2].strip() == "C10-CNN1-fit"
+    assert lines[2].split("|")[2].strip() == "40.00 (88.45)"  # beside C10-CNN1's published number
+    assert lines[2 + PUBLISHED_ROWS.index("SGD, best lr")].split("|")[2].strip() == "-10.00 (-8.77)"  # 3^-2: 28% validated
+    assert lines[2 + PUBLISHED_ROWS.index("alpha 0.6")].split("|")[2].strip() == "- (-19.78)"
