@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
-from experiments.recipes import SCALES, TASKS, RunConfig, power_of_3, with_layca
+from experiments.recipes import PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"
@@ -349,15 +349,24 @@ def _order_verdict(r, sign):
 
 
 def _plateau_claim(layca):
-    """Claim 7 over the SGD+Layca runs that trained to the end: the loss plateau (`_plateau`)
-    against rho(0) at alpha = 0 (higher for a larger rate) and against |alpha| at
-    rho(0) = 3^-3 (higher for more uniform rates: alpha nearer 0)."""
+    """Claim 7 over the SGD+Layca runs of extended Figure 11's three columns that trained
+    to the end: the loss plateau (`_plateau`) against alpha <= 0 and against alpha >= 0
+    (`PLATEAU_ALPHAS`, at rho(0) = 3^-3: higher for more uniform rates, alpha nearer 0),
+    and against rho(0) (`PLATEAU_RHOS`, at alpha = 0: higher for a larger rate)."""
     ended = [row for row in layca if not row.stopped]
+    reference = [row for row in ended if np.isclose(row.config.learning_rate, 3.0**-3)]
+
+    def alphas(sign):
+        return [row for row in reference if any(np.isclose(row.config.alpha, sign * a) for a in PLATEAU_ALPHAS)]
+
     groups = (
-        ("rho(0) at alpha = 0", [row for row in ended if not row.config.alpha],
+        ("alpha <= 0 at rho(0) = 3^-3", alphas(-1), lambda row: abs(row.config.alpha),
+         lambda row: f"{row.config.alpha + 0.0:g}", -1),
+        ("alpha >= 0 at rho(0) = 3^-3", alphas(+1), lambda row: abs(row.config.alpha),
+         lambda row: f"{row.config.alpha:g}", -1),
+        ("rho(0) at alpha = 0", [row for row in ended if not row.config.alpha
+                                 and any(np.isclose(row.config.learning_rate, r) for r in PLATEAU_RHOS)],
          lambda row: row.config.learning_rate, lambda row: power_of_3(row.config.learning_rate), +1),
-        ("|alpha| at rho(0) = 3^-3", [row for row in ended if np.isclose(row.config.learning_rate, 3.0**-3)],
-         lambda row: abs(row.config.alpha), lambda row: f"{row.config.alpha:+.1f}", -1),
     )
     parts = []
     for name, runs, value, show, sign in groups:

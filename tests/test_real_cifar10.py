@@ -206,21 +206,24 @@ def _layca(plateau, stopped=None, **options):
     return Row(RunConfig("C10-CNN1", "layca", **options), 0.4, 0.4, 1.0, (0.5, 0.5, 0.5), 20, stopped, plateau=plateau)
 
 
-def test_claim_7_orders_the_loss_plateaus_of_layca_by_rate_and_by_uniformity():
-    runs = [_layca(0.10, learning_rate=3.0**-5), _layca(0.20, learning_rate=3.0**-4), _layca(0.30),
-            _layca(0.25, alpha=0.2), _layca(0.15, alpha=-0.4), _layca(0.05, alpha=0.6),
-            _layca(0.90, "train accuracy 0.1 <= 0.2 at epoch index 14", learning_rate=3.0**-2)]  # stopped: left out
+def test_claim_7_orders_the_loss_plateaus_of_layca_as_extended_figure_11_s_columns():
+    runs = [_layca(0.10, learning_rate=3.0**-4), _layca(0.20, learning_rate=3.0**-3.4), _layca(0.30),
+            _layca(0.25, alpha=0.2), _layca(0.15, alpha=-0.4), _layca(0.05, alpha=0.6), _layca(0.2, alpha=-0.1),
+            _layca(0.90, "train accuracy 0.1 <= 0.2 at epoch index 14", learning_rate=3.0**-3.2),  # stopped: left out
+            _layca(0.95, alpha=0.8), _layca(0.01, learning_rate=3.0**-5)]  # outside the figure's grid: left out
     text = claims(runs)
     assert ("7. *The larger or the more uniform the rotation rates, the higher the loss plateau*: the SGD+Layca "
             "runs' plateau (mean training loss over the last tenth of the epochs before the first drop of the "
-            "learning rate), against rho(0) at alpha = 0 (3^-5: 0.100, 3^-4: 0.200, 3^-3: 0.300), rank correlation "
-            "+1.00: holds; against |alpha| at rho(0) = 3^-3 (+0.0: 0.300, +0.2: 0.250, -0.4: 0.150, +0.6: 0.050), "
-            "rank correlation -1.00: holds.") in text
-    reversed_rates = [_layca(0.30, learning_rate=3.0**-5), _layca(0.20, learning_rate=3.0**-4), _layca(0.10)]
-    assert "against rho(0) at alpha = 0 (3^-5: 0.300, 3^-4: 0.200, 3^-3: 0.100), rank correlation -1.00: does not hold" in claims(reversed_rates)
-    assert "against |alpha| at rho(0) = 3^-3: not testable yet (1 run(s), at least 3 needed)" in claims(reversed_rates)
+            "learning rate), against alpha <= 0 at rho(0) = 3^-3 (0: 0.300, -0.1: 0.200, -0.4: 0.150), rank "
+            "correlation -1.00: holds; against alpha >= 0 at rho(0) = 3^-3 (0: 0.300, 0.2: 0.250, 0.6: 0.050), rank "
+            "correlation -1.00: holds; against rho(0) at alpha = 0 (3^-4: 0.100, 3^-3.4: 0.200, 3^-3: 0.300), rank "
+            "correlation +1.00: holds.") in text
+    reversed_rates = [_layca(0.30, learning_rate=3.0**-4), _layca(0.20, learning_rate=3.0**-3.6), _layca(0.10)]
+    text = claims(reversed_rates)
+    assert "against rho(0) at alpha = 0 (3^-4: 0.300, 3^-3.6: 0.200, 3^-3: 0.100), rank correlation -1.00: does not hold" in text
+    assert "against alpha >= 0 at rho(0) = 3^-3: not testable yet (1 run(s), at least 3 needed)" in text
     # Equal values give no order (and equal rotations no correlation): no verdict either way.
-    level = [_layca(0.2, learning_rate=rate) for rate in (3.0**-5, 3.0**-4, 3.0**-3)]
+    level = [_layca(0.2, learning_rate=rate) for rate in (3.0**-4, 3.0**-3.4, 3.0**-3)]
     text = claims(level)
     assert "rank correlation undefined: says nothing (every run has the same value)" in text
     assert "(3 runs)" not in text  # claim 2 waits for 4 runs
