@@ -14,8 +14,11 @@ At `--scale cpu` (the default) the task is `C10-CNN1-subset`: C10-CNN1 with ever
 divided by 8, 500 training images per class (5,000; the 5,000-image validation split and
 the 10,000 test images are kept) and 20 epochs, which fits a 2-core CPU (about 2 hours).
 At `--scale cpu_all` it is C10-CNN1 with every width divided by 8 and every training image
-(45,000), 25 epochs (hours per run on one core). At `--scale full` it is the papers' task,
-on a GPU.
+(45,000), 25 epochs (hours per run on one core). Neither fits its training set, so neither
+report gives a verdict. At `--scale cpu_fit` it is `C10-CNN1-fit`: widths divided by 8, 200
+training images per class (2,000), 200 epochs, the scale at which the runs reach the papers'
+regime of about 100% training accuracy (`docs/regime.md`; about 10 minutes a run on one
+core). At `--scale full` it is the papers' task, on a GPU.
 
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg --report-only
@@ -459,7 +462,8 @@ def main(argv=None):
     parser.add_argument("--results", default="results")
     parser.add_argument("--out", default=os.path.join("notebooks", "figures"))
     parser.add_argument("--scale", choices=tuple(SCALES), default="cpu")
-    parser.add_argument("--task", default=None, help="default: C10-CNN1-subset (cpu, smoke) or C10-CNN1 (full)")
+    parser.add_argument("--task", default=None, help="default, by scale: " + ", ".join(
+        f"{task} ({scale})" for scale, task in DEFAULT_TASKS.items()))
     parser.add_argument("--report-only", action="store_true", help="write the table and figure from the runs saved so far")
     args = parser.parse_args(argv)
 
