@@ -1,6 +1,7 @@
 """A study on the cores of one machine (`python -m experiments study ... --jobs N`): one
 pinned, single-threaded process per shard, with the results of one process."""
 
+import ctypes.util
 import glob
 import os
 
@@ -17,6 +18,12 @@ def test_a_shards_frameworks_run_on_one_thread_and_keep_the_users_xla_flags():
     assert environment["XLA_FLAGS"] == "--xla_dump_to=/tmp/dump --xla_cpu_multi_thread_eigen=false"
     assert environment["OMP_NUM_THREADS"] == environment["TF_NUM_INTRAOP_THREADS"] == "1"
     assert environment["PATH"] == "/bin"
+
+
+def test_a_shard_preloads_tcmalloc_where_installed_and_keeps_the_users_own_preload():
+    installed = ctypes.util.find_library("tcmalloc_minimal")
+    assert shard_environment({}).get("LD_PRELOAD") == installed
+    assert shard_environment({"LD_PRELOAD": "/opt/mine.so"})["LD_PRELOAD"] == "/opt/mine.so"
 
 
 @pytest.mark.parametrize("arguments, message", [
