@@ -92,6 +92,7 @@ class Row(NamedTuple):
     running: float = None  # Keras' running mean of the training accuracy over the last epoch
     plateau: float = None  # the training loss's plateau before the first drop (`_plateau`)
     fit_epoch: int = None  # the first epoch whose running training accuracy exceeds SCOPE_TRAIN_ACCURACY
+    moments: tuple = None  # (epochs, percentiles): Adam's second-moment percentiles per layer (`SecondMoments`)
 
     @property
     def name(self):
@@ -152,7 +153,8 @@ def rows(results, configs):
         out.append(Row(config, result.test_accuracy, float(validated[-1]) if len(validated) else None,
                        result.train_accuracy, tuple(final[i] for i in _layers(result.distances)),
                        result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1]),
-                       _plateau(result.history), _fit_epoch(result.history)))
+                       _plateau(result.history), _fit_epoch(result.history),
+                       None if result.second_moments is None else (result.second_moment_epochs, result.second_moments)))
     return out
 
 
@@ -306,7 +308,26 @@ def claims(table_rows):
     copies = [row for row in done if row.config.spec.replays_rates]
     if copies:
         lines.append(_copy_claim(copies, done))
+    recorded = [row for row in done if row.moments is not None]
+    if recorded:
+        lines.append(_moments_claim(recorded[0]))
     return "\n".join(lines)
+
+
+def _moments_claim(row):
+    """Claim 10 (extended paper, Section 5.3 and Figure 5; ICLR Figure 11): Adam's
+    second-moment estimates "vary much more across layers than inside layers". In decades
+    (log10), at each epoch recorded: across layers, the range of the layers' medians;
+    inside a layer, its 10th-to-90th percentile range, the median over layers. Holds where
+    the first exceeds the second at every epoch recorded."""
+    epochs, percentiles = row.moments
+    logs = np.log10(np.asarray(percentiles))  # (epoch, layer, 10th / 50th / 90th)
+    across = np.ptp(logs[:, :, 1], axis=1)
+    inside = np.median(logs[:, :, 2] - logs[:, :, 0], axis=1)
+    measured = "; ".join(f"epoch {int(e)}: {a:.1f} across, {i:.1f} inside" for e, a, i in zip(epochs, across, inside))
+    return (f"10. *Adam's second-moment estimates vary much more across layers than inside layers*: {row.name}, in "
+            f"decades (the range of the layers' medians; a layer's 10th-90th percentile range, median over layers): "
+            f"{measured}: {'holds' if np.all(across > inside) else 'does not hold'}.")
 
 
 def _copy_claim(copies, done):

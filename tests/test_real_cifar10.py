@@ -294,3 +294,19 @@ def test_claim_9_compares_how_fast_the_copy_of_the_adaptive_rates_trains():
     runs[1] = row(copy, 40, 0.30)
     assert "(nearer to it than to SGD+L2): holds; the adaptive method trains faster than SGD+L2: does not hold." in claims(runs)
     assert "faster than SGD+L2*: not testable yet (the three runs must fit their training set)." in claims(runs[1:])
+
+
+def test_claim_10_compares_adam_s_second_moments_across_and_inside_layers():
+    # Three layers at epochs 1 and 10: 10th / 50th / 90th percentiles. Medians 1e-8, 1e-6,
+    # 1e-4 span 4 decades; inside, the 10th-90th ranges are 1, 2 and 1 decades (median 1).
+    spread_out = np.array([[[1e-8 / 3, 1e-8, 3e-8], [1e-7, 1e-6, 1e-5], [1e-4 / 3, 1e-4, 3e-4]]] * 2)
+    adam = Row(RunConfig("C10-CNN1", "adam"), 0.3, 0.3, 1.0, (0.1, 0.1, 0.1), 200,
+               moments=(np.array([1, 10]), spread_out))
+    inside = np.median(np.log10(spread_out[0, :, 2] / spread_out[0, :, 0]))
+    assert np.isclose(inside, np.log10(9))
+    assert (f"10. *Adam's second-moment estimates vary much more across layers than inside layers*: Adam (3^-5), in "
+            "decades (the range of the layers' medians; a layer's 10th-90th percentile range, median over layers): "
+            f"epoch 1: 4.0 across, {inside:.1f} inside; epoch 10: 4.0 across, {inside:.1f} inside: holds.") in claims([adam])
+    # Every layer with the same median, each spread over two decades: the claim fails.
+    alike = np.array([[[1e-7, 1e-6, 1e-5]] * 3] * 2)
+    assert "epoch 10: 0.0 across, 2.0 inside: does not hold." in claims([adam._replace(moments=(np.array([1, 10]), alike))])
