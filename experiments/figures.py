@@ -83,8 +83,8 @@ class Results:
         `validation_freq`: the others hold nan), in percent; None without results or
         without an evaluated epoch (a run stopped before its first validation)."""
         result = self.get(config)
-        validated = None if result is None else result.history["val_accuracy"][np.isfinite(result.history["val_accuracy"])]
-        return None if validated is None or not len(validated) else 100.0 * float(np.max(validated))
+        validated = () if result is None else result.validation[1]
+        return 100.0 * float(np.max(validated)) if len(validated) else None
 
 
 def _row_configs(task):
@@ -330,9 +330,7 @@ def adaptive_equivalent_curves(results, out, tasks):
             epochs = np.arange(1, len(result.history["accuracy"]) + 1)
             name = f"{config.spec.label} ({100 * result.test_accuracy:.1f}% test)"
             ax.plot(epochs, result.history["accuracy"], ":", color=color)
-            validated = np.isfinite(result.history["val_accuracy"])  # every epoch, or every validation_freq
-            ax.plot(epochs[validated], result.history["val_accuracy"][validated], "-", marker=".", markersize=3,
-                    color=color, label=name)
+            ax.plot(*result.validation, "-", marker=".", markersize=3, color=color, label=name)
             drawn = True
         if not drawn:
             _missing(ax, task)

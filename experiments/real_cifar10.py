@@ -149,7 +149,7 @@ def rows(results, configs):
             out.append(Row(config))
             continue
         final = result.distances[-1]
-        validated = result.history["val_accuracy"][np.isfinite(result.history["val_accuracy"])]
+        _, validated = result.validation
         out.append(Row(config, result.test_accuracy, float(validated[-1]) if len(validated) else None,
                        result.train_accuracy, tuple(final[i] for i in _layers(result.distances)),
                        result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1]),

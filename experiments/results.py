@@ -77,6 +77,14 @@ class RunResult:
     feedback_silhouette: np.ndarray | None = None
     features: np.ndarray | None = None
 
+    @property
+    def validation(self):
+        """(epochs, accuracies) of the epochs the validation split was evaluated after
+        (from 1): every epoch, or every `validation_freq` (the history holds nan between)."""
+        values = np.asarray(self.history["val_accuracy"])
+        evaluated = np.flatnonzero(np.isfinite(values))
+        return evaluated + 1, values[evaluated]
+
 
 _RESULT_ARRAYS = ("distances", "curve_epochs", "curve_steps", *OPTIONAL_ARRAYS)
 
