@@ -32,8 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments.parallel import shard_environment, usable_cores  # noqa: E402
 
 SCALE = "cpu_fit"
-#: The allocators compared: a name, and the library `LD_PRELOAD` puts first (None: glibc's).
-ALLOCATORS = (("glibc malloc", None), ("tcmalloc", "tcmalloc_minimal"), ("jemalloc", "jemalloc"))
+#: The baseline, and the allocators compared with it: a name and the library `LD_PRELOAD` puts first.
+BASELINE = "glibc malloc"
+ALLOCATORS = (("tcmalloc", "tcmalloc_minimal"), ("jemalloc", "jemalloc"))
 
 
 def measure(epochs):
@@ -80,8 +81,8 @@ def main(argv=None):
     if args.child:
         print(json.dumps(measure(args.epochs)))
         return None
-    found = [(name, ctypes.util.find_library(library) if library else None) for name, library in ALLOCATORS]
-    found = [(name, path) for name, path in found if path or name == "glibc malloc"]
+    installed = ((name, ctypes.util.find_library(library)) for name, library in ALLOCATORS)
+    found = [(BASELINE, None)] + [(name, path) for name, path in installed if path]
     core = usable_cores()[0]
     rows = {name: [] for name, _ in found}
     for _ in range(args.repeats):
@@ -90,7 +91,7 @@ def main(argv=None):
     print(f"C10-CNN1-fit at cpu_fit, SGD+Layca, 16 steps an epoch, one process on core {core}, single-threaded, "
           f"epochs 2-{args.epochs} timed, median of {args.repeats} repeats")
     print(f"{'allocator':>14} {'s an epoch':>11} {'faults an epoch':>16} {'time / glibc':>13}")
-    baseline = [seconds for seconds, _ in rows["glibc malloc"]]
+    baseline = [seconds for seconds, _ in rows[BASELINE]]
     for name, measured in rows.items():
         seconds, faults = np.median(measured, axis=0)
         ratio = np.median([s / b for (s, _), b in zip(measured, baseline)])
