@@ -4,6 +4,7 @@
     python -m experiments run --task C10-CNN1 --optimizer layca --alpha -0.4 --data-dir DATA
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --data-dir DATA   # one process a core
     python -m experiments study alpha --tasks C10-CNN1 C100-resnet --shard 2/4 --data-dir DATA
+    python -m experiments reproduce C10-CNN1 --data-dir DATA    # Table 1's column, on the GPUs found
     python -m experiments figure rotation_grid    # or: all; from saved results only
     python -m experiments figure rotation_grid sgd_curves --tasks C10-CNN1-fit --scale cpu_fit
     python -m experiments table                   # our results beside the published ones
@@ -28,6 +29,19 @@ def _common(parser):
              "(train/<class>/*, test/<class>/*) as a folder or .tar.gz",
     )
     parser.add_argument("--results", default="results", help="results folder (default: %(default)s)")
+
+
+def _placement(parser):
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="shards run at once on this machine (default: on the CPU one per usable core, each pinned "
+                             "to its core with single-threaded frameworks, 1 running in this process; on GPUs as many "
+                             "as --runs-per-gpu, memory and cores allow); at most one per run")
+    parser.add_argument("--runs-per-gpu", type=int, default=None,
+                        help="shards that share one GPU (default: experiments.placement.RUNS_PER_GPU, fewer where the "
+                             "GPU's memory or the cores do not allow it)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop the shards after this many minutes (finished runs and checkpoints are kept; the "
+                             "same command resumes)")
 
 
 def main(argv=None):
@@ -55,10 +69,13 @@ def main(argv=None):
     study.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                        help="run the study's runs as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS")
     study.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each Ray task asks for (default: %(default)s)")
-    study.add_argument("--jobs", type=int, default=None,
-                       help="shards run at once on this machine, each a process pinned to one core with single-threaded "
-                            "frameworks (default: one per usable core, at most one per run; 1: in this process)")
+    _placement(study)
     _common(study)
+
+    reproduce = commands.add_parser("reproduce", help="run a task's Table 1 column and print it beside the published one")
+    reproduce.add_argument("task", help="a paper task (C10-CNN1, C100-resnet, tiny-CNN, C10-CNN2, C100-WRN) or a variant")
+    _placement(reproduce)
+    _common(reproduce)
 
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
     figure.add_argument("names", nargs="+", metavar="name", help="figure names (see list) or 'all'")
@@ -116,18 +133,18 @@ def main(argv=None):
                 run_study(args.name, args.tasks, args.scale, args.data_dir, args.results,
                           args.shard or shard_from_environment(os.environ))
             else:
-                from experiments.parallel import run_shards, usable_cores
+                from experiments.parallel import launch
 
-                if args.jobs is not None and args.jobs < 1:
-                    raise ValueError(f"--jobs must be at least 1; received {args.jobs}.")
-                jobs = min(args.jobs or len(usable_cores()), len(run_groups(study_configs(args.name, args.tasks, args.scale))))
-                if jobs <= 1:
-                    run_study(args.name, args.tasks, args.scale, args.data_dir, args.results, "1/1")
-                else:
-                    study_arguments = [args.name, "--scale", args.scale, "--results", args.results,
-                                       *(["--tasks", *args.tasks] if args.tasks else []),
-                                       *(["--data-dir", args.data_dir] if args.data_dir else [])]
-                    return run_shards(study_arguments, jobs)
+                return launch(args.name, args.tasks, args.scale, args.data_dir, args.results, args.jobs,
+                              args.runs_per_gpu, args.minutes)
+        elif args.command == "reproduce":
+            from experiments.parallel import launch
+            from experiments.reproduce import column_report
+
+            code = launch("table1", [args.task], args.scale, args.data_dir, args.results, args.jobs,
+                          args.runs_per_gpu, args.minutes)
+            print(column_report(args.results, args.scale, args.task))
+            return code
         elif args.command == "figure":
             from experiments.figures import draw
 

@@ -36,7 +36,8 @@ from experiments.recipes import PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, Run
 from experiments.studies import run_study, study_configs
 
 STUDY = "real_cifar10"
-DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "full": "C10-CNN1",
+DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "cpu_papers": "C10-CNN1",
+                 "cpu_papers_w4": "C10-CNN1", "full": "C10-CNN1",
                  "smoke": "C10-CNN1-subset"}
 DATA_NOTE = "real CIFAR-10 (JPEG re-encoded)"
 #: Runs below which the correlation of claim 2 says nothing (two points always correlate at +-1).
@@ -62,15 +63,8 @@ MIN_RUNS_FOR_ORDER = 3
 
 
 def label(config):
-    """'SGD+Layca rho(0)=3^-3', 'SGD lr=3^-1', 'RMSprop', 'RMSprop+Layca', with alpha."""
-    exponent = power_of_3(config.learning_rate)
-    if config.optimizer == "layca":
-        text = f"SGD+Layca rho(0)={exponent}" + (f" alpha={config.alpha:+.1f}" if config.alpha else "")
-    elif config.optimizer == "sgd":
-        text = f"SGD lr={exponent}"
-    else:
-        text = f"{config.spec.label} ({exponent})"
-    return text + (f", first {config.only_epochs} epoch only" if config.only_epochs else "")
+    """The run's name in the report (`RunConfig.label`)."""
+    return config.label
 
 
 def _layers(distances):

@@ -316,6 +316,19 @@ class RunConfig:
             parts.append(f"seed{self.seed}")
         return "__".join(parts)
 
+    @property
+    def label(self):
+        """Its name in reports and figures: 'SGD+Layca rho(0)=3^-3', 'SGD lr=3^-1',
+        'RMSprop+Layca (3^-3)', with alpha and a first-epochs-only run said."""
+        exponent = power_of_3(self.learning_rate)
+        if self.optimizer == "layca":
+            text = f"SGD+Layca rho(0)={exponent}" + (f" alpha={self.alpha:+.1f}" if self.alpha else "")
+        elif self.optimizer == "sgd":
+            text = f"SGD lr={exponent}"
+        else:
+            text = f"{self.spec.label} ({exponent})"
+        return text + (f", first {self.only_epochs} epoch only" if self.only_epochs else "")
+
     def to_dict(self):
         return asdict(self)
 
@@ -408,6 +421,12 @@ SCALES = {
     # validation split is evaluated every 20 epochs: every epoch, it cost as much as the
     # training (5,000 images against 2,000 trained on), and C10-CNN1 keeps no best weights.
     "cpu_fit": Scale("cpu_fit", width=1 / 8, epochs=200, validation_freq=20),
+    # The papers' whole schedule on a CPU (issue 42, docs/regime.md): every training image
+    # (45,000), the recipe's 100 epochs of 352 steps (35,200 steps), its drops (80, 90, 97)
+    # and all three stopping rules at the papers' epochs; only the widths shrink (/ 8 or
+    # / 4). The validation split is evaluated every 5 epochs (about 1% of a run's time).
+    "cpu_papers": Scale("cpu_papers", width=1 / 8, validation_freq=5),
+    "cpu_papers_w4": Scale("cpu_papers_w4", width=1 / 4, validation_freq=5),
 }
 
 

@@ -18,8 +18,11 @@ import numpy as np
 
 from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
 
-#: The per-epoch training history, in the order Keras logs it.
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: What Keras logs each epoch, in its order.
+LOGGED_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+#: The per-epoch training history: Keras' logs, the rate, and the epoch's wall-clock
+#: seconds (training and validation; files written before it was kept read nan).
+HISTORY_KEYS = (*LOGGED_KEYS, "learning_rate", "epoch_seconds")
 #: Arrays only some runs record (second moments: Adam; batch accuracy: per-batch runs;
 #: feedback silhouette: the feedback study; features: tasks that draw first-layer features).
 OPTIONAL_ARRAYS = ("rates", "rate_steps", "second_moment_epochs", "second_moments", "batch_accuracy",
@@ -69,6 +72,10 @@ class RunResult:
     # accuracy on the whole training set after training, in inference mode (None: files
     # written before it was measured)
     train_accuracy: float | None = None
+    # the device that trained it ("cpu", or the accelerator's name) and its peak memory in
+    # MiB (None: on the CPU, or files written before they were kept)
+    device: str | None = None
+    peak_device_memory_mib: float | None = None
     rates: np.ndarray | None = None
     rate_steps: np.ndarray | None = None
     second_moment_epochs: np.ndarray | None = None
@@ -111,12 +118,18 @@ def read_result(path):
     try:
         return RunResult(
             **{k: v for k, v in attrs.items() if k in names},
-            history={k: arrays[f"history_{k}"] for k in HISTORY_KEYS},
+            history=_history(arrays),
             **{k: arrays[k] for k in _RESULT_ARRAYS if k in arrays},
         )
     except (KeyError, TypeError) as error:
         raise ResultsFileError(f"Results file {os.fspath(path)!r} lacks {error}: it was not written by a run of "
                                "this toolkit. Delete it to recompute it.") from None
+
+
+def _history(arrays):
+    """The history arrays of a file, nan for keys it predates (`epoch_seconds`)."""
+    epochs = len(arrays["history_loss"])
+    return {k: arrays[f"history_{k}"] if f"history_{k}" in arrays else np.full(epochs, np.nan) for k in HISTORY_KEYS}
 
 
 def is_finished(results_dir, scale, config):
@@ -173,7 +186,7 @@ def read_progress(path, quantities, extra_names):
                         "variable_paths": attrs.get(f"{q}_variable_paths")} for q in quantities}
         return Progress(
             epochs_done=int(attrs["epochs_done"]), model_file=attrs["model_file"], stopped=attrs["stopped"],
-            history={k: list(arrays[f"history_{k}"]) for k in HISTORY_KEYS}, monitors=monitors,
+            history={k: list(v) for k, v in _history(arrays).items()}, monitors=monitors,
             extra={k: [np.asarray(v) for v in arrays.get(k, [])] for k in extra_names},
         )
     except KeyError as error:

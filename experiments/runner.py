@@ -18,10 +18,12 @@ import numpy as np
 
 from experiments import data as datasets
 from experiments.models import build_model
+from experiments.placement import apply_memory_fraction
 from experiments.recipes import SCALES, TASKS, scaled_epochs, scaled_schedule, scaled_stopping
 from experiments.recording import RECORD_NAMES, BatchAccuracy, FeedbackSilhouette, SecondMoments
 from experiments.results import (
     HISTORY_KEYS,
+    LOGGED_KEYS,
     Progress,
     RunResult,
     is_finished,
@@ -149,16 +151,17 @@ class _RunProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         run, history = self.run, self.run.history
-        for key in HISTORY_KEYS[:-1]:
+        for key in LOGGED_KEYS:
             history[key].append(float(logs.get(key, np.nan)))
         history["learning_rate"].append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        history["epoch_seconds"].append(time.time() - self.started)
         run.stopped = stop_reason(history, run.stopping)
         if run.keep_best and is_new_best(history["val_accuracy"]):
             _save_weights_atomic(self.model, run.paths["best"])
         run.printer(
             f"{run.label} epoch {epoch + 1}/{run.epochs}: loss {history['loss'][-1]:.4f} "
             f"acc {history['accuracy'][-1]:.4f} val_acc {history['val_accuracy'][-1]:.4f} "
-            f"({time.time() - self.started:.1f}s)" + (f" stop: {run.stopped}" if run.stopped else "")
+            f"({history['epoch_seconds'][-1]:.1f}s)" + (f" stop: {run.stopped}" if run.stopped else "")
         )
         if run.stopped:
             self.model.stop_training = True
@@ -209,6 +212,7 @@ class Run:
         """Train (or resume), test, write the results file; returns its `RunResult`."""
         started = time.time()
         backend.enable_float64()  # Layca and the monitors need real float64 (JAX: x64)
+        apply_memory_fraction()  # PyTorch on a GPU shared by several shards (experiments.placement)
         splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
         steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size, self.task.augment)
         model, initial_kernels = self._initial_model(splits)
@@ -255,6 +259,7 @@ class Run:
         # Supp. B.3), measured on the whole set, not as Keras' running mean of the last epoch.
         _, train_accuracy = model.evaluate(splits.x_train, splits.y_train, batch_size=256, verbose=0)
         extra = {k: np.asarray(v, float) for k, v in self.extra.items() if len(v)}
+        device, peak_memory = backend.accelerator()
         return RunResult(
             run_id=self.config.run_id, config=self.config.to_dict(), scale=self.scale_name,
             test_accuracy=float(test_accuracy), test_loss=float(test_loss),
@@ -264,7 +269,7 @@ class Run:
             layer_names=curves.layer_names, kernel_layer_names=kernel_layer_names(model),
             initial_kernel_norms=[float(np.linalg.norm(k)) for k in initial_kernels],
             wall_seconds=time.time() - started, backend=keras.backend.backend(), keras_version=keras.__version__,
-            train_accuracy=float(train_accuracy),
+            train_accuracy=float(train_accuracy), device=device, peak_device_memory_mib=peak_memory,
             rates=None if rates is None else rates.rates, rate_steps=None if rates is None else rates.steps,
             features=_features(model, self.task.features) if self.task.features else None, **extra,
         )

@@ -9,6 +9,7 @@ from experiments.recipes import (
     COPY_OPTIMIZER,
     INIT_SCALE_RATES,
     INIT_SCALES,
+    LAYCA_BEST,
     MNIST_RHOS,
     OPTIMIZERS,
     PAPER_TASKS,
@@ -178,6 +179,20 @@ def _real_cifar10(task, scale):
     return first + rest
 
 
+def _table1(task, scale):
+    """The configurations of the task's column of Table 1 (extended paper): SGD+Layca at
+    its best (alpha 0, rho(0) 3^-3), at alpha -0.6 and +0.6, at rho(0) 3^-5 and 3^-4, SGD
+    at its best rate, SGD + L2, and the task's adaptive method without and with Layca.
+    SGD+Layca's best and SGD's run first, so that a study cut short still compares them."""
+    adaptive = TASKS[task].adaptive
+    return [
+        RunConfig(task, "layca"), RunConfig(task, "sgd"),
+        *(RunConfig(task, "layca", alpha=a) for a in SHORT_ALPHAS if a),
+        *(RunConfig(task, "layca", learning_rate=r) for r in SHORT_RHOS if r != LAYCA_BEST),
+        RunConfig(task, "sgd_weight_decay"), RunConfig(task, adaptive), RunConfig(task, with_layca(adaptive)),
+    ]
+
+
 @dataclass(frozen=True)
 class Study:
     configs: object
@@ -207,6 +222,8 @@ STUDIES = {
                                      "the 11-layer MLP study from orthogonal initial kernels (ICLR Figure 8, left)"),
     "mnist_feedback": Study(_mnist_feedback, ("MNIST-MLP11",),
                             "first layer of the 11-layer MLP alone: its feedback's silhouette (ICLR Figure 8, right)"),
+    "table1": Study(_table1, PAPER_TASKS, "the task's Table 1 column: Layca best, alpha +-0.6, rho(0) 3^-5 and "
+                                          "3^-4, SGD, SGD + L2, adaptive +- Layca (Table 1)"),
     "real_cifar10": Study(_real_cifar10, ("C10-CNN1-subset",), "Layca rho/alpha, SGD grid, adaptive +- Layca on one task"),
 }
 

@@ -180,3 +180,31 @@ def require_float64(what):
             "JAX silently computes float64 as float32 unless x64 is enabled. Enable it before building the "
             "model: jax.config.update('jax_enable_x64', True), or the environment variable JAX_ENABLE_X64=1."
         )
+
+
+def accelerator():
+    """The accelerator Keras computes on ("cpu", or the GPU's name as the framework gives
+    it) and its peak memory in MiB since the process started (None on the CPU)."""
+    if name() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "cpu":
+            return "cpu", None
+        stats = device.memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+        return device.device_kind, None if peak is None else peak / 2**20
+    if name() == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return "cpu", None
+        return torch.cuda.get_device_name(), torch.cuda.max_memory_allocated() / 2**20
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if not gpus:
+        return "cpu", None
+    info = tf.config.experimental.get_memory_info(gpus[0].name)
+    return tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get(
+        "device_name", gpus[0].name), info["peak"] / 2**20

@@ -1,0 +1,75 @@
+"""A task's Table 1 column as `python -m experiments reproduce TASK` prints it: our test
+accuracies beside the published ones (`figures.results_table`), then what each run of
+the column cost: epochs, minutes, training steps and images a second, device and its
+peak memory. Reads results files and checkpoints only.
+
+Minutes and speeds are those of training: the seconds of the run's epochs (training and
+validation, the compilation of the first epoch and of the first after a resumption
+included; `epoch_seconds` of its history), over every session of a resumed run; start-up,
+loading and testing are left out.
+"""
+
+import os
+
+import numpy as np
+
+from experiments.figures import Results, results_table
+from experiments.recipes import TASKS
+from experiments.results import read_progress, run_paths
+from experiments.studies import study_configs
+
+#: The Table 1 study (`studies._table1`).
+STUDY = "table1"
+
+
+def run_costs(results_dir, scale, task):
+    """One dict per run of the task's column, in run order: `label`, `state` ("finished",
+    "epoch k (checkpointed)", "not run"), `epochs`, `steps`, `minutes` (of training),
+    `steps_per_second`, `images_per_second` (steps x the task's batch), `test_accuracy` and
+    `train_accuracy` (%), `device`, `peak_memory_mib`."""
+    results, rows = Results(results_dir, scale), []
+    for config in study_configs(STUDY, [task], scale):
+        row = {"label": config.label, "state": "not run", "epochs": 0, "steps": 0, "minutes": None,
+               "steps_per_second": None, "images_per_second": None, "test_accuracy": None, "train_accuracy": None,
+               "device": None, "peak_memory_mib": None}
+        result = results.get(config)
+        progress_path = run_paths(results_dir, scale, config)["progress"]
+        if result is not None:
+            history, steps = result.history, result.curve_steps
+            row.update(state="finished", epochs=result.epochs_run, test_accuracy=100 * result.test_accuracy, device=result.device,
+                       peak_memory_mib=result.peak_device_memory_mib,
+                       train_accuracy=None if result.train_accuracy is None else 100 * result.train_accuracy)
+        elif os.path.exists(progress_path):
+            progress = read_progress(progress_path, ["distances"], [])
+            history, steps = progress.history, progress.monitors["distances"]["steps"]
+            row.update(state=f"epoch {progress.epochs_done} (checkpointed)", epochs=progress.epochs_done)
+        else:
+            rows.append(row)
+            continue
+        row["steps"] = int(steps[-1]) if len(steps) else 0
+        seconds = float(np.nansum(history["epoch_seconds"]))
+        if seconds > 0:
+            row.update(minutes=seconds / 60, steps_per_second=row["steps"] / seconds,
+                       images_per_second=row["steps"] * TASKS[task].batch_size / seconds)
+        rows.append(row)
+    return rows
+
+
+def _cell(value, form):
+    return "-" if value is None else format(value, form)
+
+
+def column_report(results_dir, scale, task):
+    """The column beside the published one, then a table of each run's cost (text)."""
+    lines = [f"{task}, Table 1 column at scale {scale!r} (results in {results_dir}):", "",
+             results_table(Results(results_dir, scale), [task]), "",
+             "| run | state | epochs | steps | training minutes | steps/s | images/s | train acc % | test acc % | device | "
+             "peak MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in run_costs(results_dir, scale, task):
+        lines.append(
+            f"| {row['label']} | {row['state']} | {row['epochs']} | {row['steps']} | {_cell(row['minutes'], '.1f')} | "
+            f"{_cell(row['steps_per_second'], '.1f')} | {_cell(row['images_per_second'], '.0f')} | "
+            f"{_cell(row['train_accuracy'], '.2f')} | {_cell(row['test_accuracy'], '.2f')} | {row['device'] or '-'} | "
+            f"{_cell(row['peak_memory_mib'], '.0f')} |")
+    return "\n".join(lines)
