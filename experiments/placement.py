@@ -21,13 +21,14 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-#: Shards that share one GPU by default. A C10-CNN1 step at full width (about 160 GFLOP
-#: at batch 128) leaves most of an H200 idle from one process: on the H200 of
-#: docs/benchmarks.md ("A GPU check"), four processes made more steps a second together
-#: than one.
+#: Shards that share one GPU by default. A C10-CNN1 step at full width leaves much of an
+#: H200 idle from one process: on the H200 lent to this project (JAX, SGD+Layca,
+#: `benchmarks/gpu_share.py`), one process made 183 steps a second, two 217 together
+#: (1.18x) and four 328 (1.79x) (docs/benchmarks.md, "A GPU check").
 RUNS_PER_GPU = 4
-#: A run's GPU memory when the caller does not say (MiB): the papers' networks at batch
-#: 128 take well under this (a run's peak is in the GPU check's report).
+#: A run's GPU memory when the caller does not say (MiB): a generous bound. A C10-CNN1 run
+#: at full width peaked at 708 MiB of JAX's allocations on the H200, and two such shards
+#: held 5.4 GiB together as nvidia-smi counts (the CUDA contexts and XLA's workspace).
 RUN_MEMORY_MIB = 8192
 #: The fraction of a GPU's memory that its shards share; the rest is left to the driver
 #: and the frameworks' own contexts.

@@ -92,6 +92,7 @@ STUDY_TASKS = {
     "init_scale": "C10-CNN1",
     "second_moments": "C10-CNN1",
     "mnist_features": "MNIST-MLP1",
+    "table1": "C10-CNN1",
     "mnist_layers": "MNIST-MLP11",
     "mnist_layers_orthogonal": "MNIST-MLP11-orthogonal",
     "mnist_feedback": "MNIST-MLP11",
