@@ -74,6 +74,10 @@ def main(argv=None):
 
     reproduce = commands.add_parser("reproduce", help="run a task's Table 1 column and print it beside the published one")
     reproduce.add_argument("task", help="a paper task (C10-CNN1, C100-resnet, tiny-CNN, C10-CNN2, C100-WRN) or a variant")
+    reproduce.add_argument("--report-only", action="store_true", help="print the column from the results saved so far")
+    reproduce.add_argument("--out", default=None,
+                           help="also write the column and the runs' rotation curves to this folder "
+                                "(reproduce_<scale>_<task>.md and _curves.png)")
     _placement(reproduce)
     _common(reproduce)
 
@@ -139,11 +143,16 @@ def main(argv=None):
                               args.runs_per_gpu, args.minutes)
         elif args.command == "reproduce":
             from experiments.parallel import launch
-            from experiments.reproduce import column_report
+            from experiments.reproduce import column_report, write_report
 
-            code = launch("table1", [args.task], args.scale, args.data_dir, args.results, args.jobs,
-                          args.runs_per_gpu, args.minutes)
+            code = 0
+            if not args.report_only:
+                code = launch("table1", [args.task], args.scale, args.data_dir, args.results, args.jobs,
+                              args.runs_per_gpu, args.minutes)
             print(column_report(args.results, args.scale, args.task))
+            if args.out:
+                for path in write_report(args.results, args.scale, args.task, args.out):
+                    print(f"written to {path}")
             return code
         elif args.command == "figure":
             from experiments.figures import draw

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from experiments.figures import Results, results_table
+from experiments.figures import Results, curves_grid, results_table
 from experiments.recipes import TASKS
 from experiments.results import read_progress, run_paths
 from experiments.studies import study_configs
@@ -73,3 +73,16 @@ def column_report(results_dir, scale, task):
             f"{_cell(row['train_accuracy'], '.2f')} | {_cell(row['test_accuracy'], '.2f')} | {row['device'] or '-'} | "
             f"{_cell(row['peak_memory_mib'], '.0f')} |")
     return "\n".join(lines)
+
+
+def write_report(results_dir, scale, task, out):
+    """`<out>/reproduce_<scale>_<task>.md` (the column and the runs' costs) and
+    `..._curves.png` (the layer rotation curves of each run of the column, three to a row,
+    "not run" where a run has no results). Returns the two paths."""
+    stem = os.path.join(out, f"reproduce_{scale}_{task}")
+    os.makedirs(out, exist_ok=True)
+    with open(f"{stem}.md", "w") as file:
+        file.write(column_report(results_dir, scale, task) + "\n")
+    configs = study_configs(STUDY, [task], scale)
+    grid = [("", [(config.label, config) for config in configs[i:i + 3]]) for i in range(0, len(configs), 3)]
+    return f"{stem}.md", curves_grid(Results(results_dir, scale), grid, f"{stem}_curves.png")
