@@ -314,7 +314,7 @@ class Run:
         result = read_result(source)
         if result.rates is None:
             raise ValueError(f"{source} recorded no rotation rates (run it with record_rates=True).")
-        return result.rates, result.kernel_layer_names
+        return result.rates, result.layer_names  # one label per kernel, as the rates' columns
 
     # -- checkpoints -------------------------------------------------------------------
 

@@ -504,14 +504,19 @@ class ReplayRotationRates(keras.callbacks.Callback):
     """Make Layca rotate each layer at a recorded per-step rate (Section 5.4 of
     arXiv:1806.01603: "SGD-Layca-AdaptCopy").
 
-    Before optimizer step t, sets layer l's multiplier to `rates[t, l]`; give Layca
-    `learning_rate=1.0` so that rho_l(t) == rates[t, l]. Steps past the table keep its
-    last row.
+    Before optimizer step t, sets the multiplier of column l's kernel to `rates[t, l]`;
+    give Layca `learning_rate=1.0` so that rho_l(t) == rates[t, l]. Steps past the table
+    keep its last row.
 
     Args:
-        rates: array (steps x layers), e.g. `LayerRotationRates(...).rates` recorded
-            from another optimizer on the same model.
-        layer_names: the layer of each column (kernel_layer_names order).
+        rates: array (steps x columns), e.g. `LayerRotationRates(...).rates` recorded
+            from another optimizer on the same model: one column per kernel.
+        layer_names: what each column rotates, as `Layca(multipliers=...)` takes it: the
+            recorder's `layer_names` (one label per kernel: a layer's name, or
+            `lstm_cell/kernel` and `lstm_cell/recurrent_kernel` where a layer has several
+            kernels, each replayed at its own rate), or layer names where each layer has
+            one kernel. A name given twice is refused: its columns would collapse into
+            one factor.
 
     Example:
 
@@ -542,6 +547,13 @@ class ReplayRotationRates(keras.callbacks.Callback):
             raise ValueError(
                 f"rates must be a non-empty array (steps x {len(self.layer_names)} layers); "
                 f"received shape {self.rates.shape}."
+            )
+        repeated = sorted({name for name in self.layer_names if self.layer_names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"layer_names names {repeated} more than once: their columns would set one factor, the last one. "
+                "Name each column's kernel: pass the recorder's layer_names (LayerRotationRates().layer_names, one "
+                "label per kernel, e.g. 'lstm_cell/kernel' and 'lstm_cell/recurrent_kernel')."
             )
 
     def on_train_begin(self, logs=None):

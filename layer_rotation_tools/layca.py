@@ -21,6 +21,7 @@ from layer_rotation_tools.arguments import real_number
 from layer_rotation_tools.baselines import EffectiveLRSGD, Keras2Adagrad, Keras2RMSprop, NormalizedSGD, SGDAMom
 from layer_rotation_tools.kernels import (
     DEFAULT_KERNEL_NAMES,
+    kernel_labels,
     kernel_mask,
     layer_path,
     owning_layer,
@@ -182,6 +183,7 @@ class Layca(keras.optimizers.Optimizer):
         self._unchecked_in = backend.trace()
         norms = {i: self._checked_norm(variables[i]) for i in kernels} if self._unchecked_in is None else {}
         self._kernel_layers = {i: layer_path(variables[i]) for i in kernels}
+        self._kernel_paths = {i: variable_path(variables[i]) for i in kernels}
         factors = {i: 1.0 for i in kernels}
         factors.update(self._resolve(self.multipliers))
         self._rate_multipliers = tuple(
@@ -351,21 +353,34 @@ class Layca(keras.optimizers.Optimizer):
             self._rate_multipliers[index].assign(factor)
 
     def multiplier_values(self):
-        """`{layer name: current factor}` for every kernel layer (after build)."""
+        """`{name: current factor}` for every kernel layer (after build): the layer's name,
+        or, where a layer's kernels have different factors (a recurrent cell's kernel
+        and recurrent kernel replaying recorded rates), each kernel's label
+        (`kernel_labels`: `lstm_cell/kernel`)."""
         if not self.built:
             raise ValueError("Layca is not built yet: call optimizer.build(model.trainable_variables) or train first.")
-        names = dict(zip(self._kernel_layers.values(), short_names(list(self._kernel_layers.values()))))
-        return {
-            names[path]: float(ops.convert_to_numpy(self._rate_multipliers[i]))
-            for i, path in self._kernel_layers.items()
-        }
+        layers = dict(zip(self._kernel_layers.values(), short_names(list(self._kernel_layers.values()))))
+        labels = dict(zip(self._kernel_paths.values(), kernel_labels(list(self._kernel_paths.values()))))
+        factors = {i: float(ops.convert_to_numpy(self._rate_multipliers[i])) for i in self._kernel_layers}
+        by_layer = {}
+        for i, path in self._kernel_layers.items():
+            by_layer.setdefault(path, []).append(i)
+        values = {}
+        for path, indices in by_layer.items():
+            if len({factors[i] for i in indices}) == 1:
+                values[layers[path]] = factors[indices[0]]
+            else:
+                values.update({labels[self._kernel_paths[i]]: factors[i] for i in indices})
+        return values
 
     def _resolve(self, multipliers):
-        """Map `{layer name: factor}` to `{kernel index: factor}`, with clear errors.
+        """Map `{name: factor}` to `{kernel index: factor}`, with clear errors.
 
         A name designates the kernels of one layer (`kernels.owning_layer`): a trailing
         part of their layer's path, or a Keras layer that owns them (an RNN, a
-        Bidirectional wrapper, a nested model).
+        Bidirectional wrapper, a nested model). A name that designates no layer may
+        designate one kernel by a trailing part of its variable path (`lstm_cell/kernel`,
+        `lstm_cell/recurrent_kernel`: the labels the monitors record, one per kernel).
         """
         known = list(dict.fromkeys(short_names(list(self._kernel_layers.values()))))
         resolved = {}
@@ -374,9 +389,18 @@ class Layca(keras.optimizers.Optimizer):
             indices = [i for i, owner in owners.items() if owner is not None]
             layers = {owners[i] for i in indices}
             if not indices:
+                indices = [i for i, path in self._kernel_paths.items() if path == name or path.endswith("/" + name)]
+                if len(indices) > 1:
+                    raise ValueError(
+                        f"multipliers name {name!r} matches several kernels "
+                        f"{sorted(self._kernel_paths[i] for i in indices)}; use one of the unique labels "
+                        f"{kernel_labels(list(self._kernel_paths.values()))}."
+                    )
+            if not indices:
                 raise ValueError(
                     f"multipliers names layer {name!r}, which owns no kernel of this model. "
-                    f"Known kernel layers (forward order): {known}."
+                    f"Known kernel layers (forward order): {known}; single kernels: "
+                    f"{kernel_labels(list(self._kernel_paths.values()))}."
                 )
             if len(layers) > 1:
                 raise ValueError(

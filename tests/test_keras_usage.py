@@ -516,3 +516,34 @@ def test_a_zero_kernel_is_an_error_naming_it_before_anything_trains(built):
             model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     for value, previous in zip(model.get_weights(), before):
         np.testing.assert_array_equal(value, previous)
+
+
+def test_a_recurrent_models_recorded_rates_replay_kernel_by_kernel():
+    """The replay takes what LayerRotationRates records: one column per kernel, a cell's
+    kernel and recurrent kernel each at its own recorded rate (not both at one)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(48, 5, 3)).astype("float32"), rng.integers(0, 2, 48)
+
+    def make_model():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="enc"), keras.layers.Dense(2, name="out")])
+
+    source = make_model()
+    source.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    recorded = LayerRotationRates()
+    source.fit(x, y, batch_size=16, epochs=1, callbacks=[recorded], verbose=0)
+    assert recorded.layer_names == ["lstm_cell/kernel", "lstm_cell/recurrent_kernel", "out"]
+    kernel, recurrent = recorded.rates[0, :2]
+    assert abs(kernel - recurrent) > 1e-3 * max(kernel, recurrent)  # the two kernels do rotate differently
+    copy = make_model()
+    copy.compile(optimizer=Layca(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    replayed = LayerRotationRates()
+    copy.fit(x, y, batch_size=16, epochs=1, verbose=0,
+             callbacks=[ReplayRotationRates(recorded.rates, recorded.layer_names), replayed])
+    np.testing.assert_allclose(replayed.rates, recorded.rates, rtol=1e-4)
+    values = copy.optimizer.multiplier_values()
+    assert set(values) == {"lstm_cell/kernel", "lstm_cell/recurrent_kernel", "out"}
+    with pytest.raises(ValueError, match=r"names \['lstm_cell'\] more than once.*recorder's layer_names"):
+        ReplayRotationRates(recorded.rates, ["lstm_cell", "lstm_cell", "out"])
+    with pytest.raises(ValueError, match=r"'kernel' matches several kernels"):
+        Layca(multipliers={"kernel": 2.0}).build(make_model().trainable_variables)
