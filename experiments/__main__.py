@@ -29,6 +29,9 @@ def _common(parser):
              "(train/<class>/*, test/<class>/*) as a folder or .tar.gz",
     )
     parser.add_argument("--results", default="results", help="results folder (default: %(default)s)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="where the decoded images are cached when the data's folder cannot be written (default: "
+                             "$EXPERIMENTS_CACHE_DIR, else ~/.cache/layer-rotation-tools)")
 
 
 def _placement(parser):
@@ -99,6 +102,10 @@ def main(argv=None):
     fake.add_argument("directory")
 
     args = parser.parse_args(argv)
+    if getattr(args, "cache_dir", None):
+        from experiments.image_folders import CACHE_VARIABLE
+
+        os.environ[CACHE_VARIABLE] = args.cache_dir  # the shards this process starts inherit it
     from experiments.recipes import TASKS, RunConfig
     from experiments.studies import STUDIES, run_groups, run_study, shard_from_environment, study_configs
 

@@ -10,7 +10,8 @@ GIF; JPEG with libjpeg's accurate integer DCT, as `tf.io.decode_jpeg(dct_method=
 in an `.npz` next to the data (or in `cache_dir`), written atomically and stamped with
 a fingerprint of the source (an archive's SHA-256; a folder's file paths, sizes and
 times) and of the decoder's version, so that later loads take seconds and a changed
-source or decoder decodes again.
+source or decoder decodes again. Where the data's folder cannot be written (a read-only
+copy, a shared drive), the cache goes to the user's cache folder (`user_cache_dir`).
 """
 
 import hashlib
@@ -27,6 +28,8 @@ from layer_rotation_tools.storage import atomic_path
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _CACHE_SUFFIX = ".decoded.npz"
+#: The variable naming the cache folder (`--cache-dir` of the command line sets it).
+CACHE_VARIABLE = "EXPERIMENTS_CACHE_DIR"
 
 
 class ImageFolderError(ValueError):
@@ -56,11 +59,11 @@ def load(source, image_shape=None, num_classes=None, cache_dir=None):
     every image must have that shape, and there must be that many class folders.
     """
     fingerprint = _fingerprint(source)
-    cache = _cache_path(source, cache_dir)
-    cached = _read_cache(cache, fingerprint)
+    caches = cache_paths(source, cache_dir)
+    cached = next((found for found in (_read_cache(path, fingerprint) for path in caches) if found is not None), None)
     if cached is None:
         cached = _decode(source, image_shape)
-        _write_cache(cache, fingerprint, cached)
+        any(_write_cache(path, fingerprint, cached) for path in caches)
     x_train, y_train, x_test, y_test, classes = cached
     if num_classes is not None and len(classes) != num_classes:
         raise ImageFolderError(
@@ -197,14 +200,27 @@ def _fingerprint(source):
     return digest.hexdigest()
 
 
-def _cache_path(source, cache_dir):
-    """Next to the data (`<archive>.decoded.npz`, `<folder>/.decoded.npz`), or in `cache_dir`."""
+def user_cache_dir(environ=os.environ):
+    """Where caches go when the data's folder cannot be written: `EXPERIMENTS_CACHE_DIR`,
+    else `$XDG_CACHE_HOME/layer-rotation-tools`, else `~/.cache/layer-rotation-tools`."""
+    if environ.get(CACHE_VARIABLE):
+        return environ[CACHE_VARIABLE]
+    root = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "layer-rotation-tools")
+
+
+def cache_paths(source, cache_dir=None, environ=os.environ):
+    """Where the decoded arrays of `source` are looked for, and written to the first that
+    can be: `cache_dir` alone where given; else next to the data (`<archive>.decoded.npz`,
+    `<folder>/.decoded.npz`), then in `user_cache_dir` (named by the source's name and a
+    hash of its absolute path, so that two copies do not share a file)."""
     name = os.path.basename(os.path.normpath(source))
     if cache_dir is not None:
-        return os.path.join(cache_dir, name + _CACHE_SUFFIX)
-    if os.path.isdir(source):
-        return os.path.join(source, _CACHE_SUFFIX)
-    return os.path.join(os.path.dirname(os.path.abspath(source)), name + _CACHE_SUFFIX)
+        return [os.path.join(cache_dir, name + _CACHE_SUFFIX)]
+    beside = os.path.join(source, _CACHE_SUFFIX) if os.path.isdir(source) else \
+        os.path.join(os.path.dirname(os.path.abspath(source)), name + _CACHE_SUFFIX)
+    where = hashlib.sha256(os.path.abspath(source).encode()).hexdigest()[:12]
+    return [beside, os.path.join(user_cache_dir(environ), f"{name}-{where}{_CACHE_SUFFIX}")]
 
 
 def _read_cache(path, fingerprint):
@@ -218,12 +234,13 @@ def _read_cache(path, fingerprint):
 
 
 def _write_cache(path, fingerprint, arrays):
-    """Write the cache atomically (`storage.atomic_path`); a folder that cannot be written
-    leaves the data uncached."""
+    """Write the cache atomically (`storage.atomic_path`), its folder made; returns whether
+    it was written (False where the folder cannot be written)."""
     names = ("x_train", "y_train", "x_test", "y_test", "classes")
     try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, fingerprint=np.asarray(fingerprint), **dict(zip(names, arrays)))
     except OSError:
-        return
-
+        return False
+    return True

@@ -109,3 +109,36 @@ def test_the_wrong_number_of_classes_for_cifar10_is_an_error(tmp_path):
     archive, _ = fake_data.write_class_folders(tmp_path, CLASSES, 1, 1, archive_name="three.tar.gz")
     with pytest.raises(image_folders.ImageFolderError, match=r"has 3 class folders.*10 classes"):
         data.load_raw("cifar10", archive)
+
+
+def test_data_in_a_folder_that_cannot_be_written_is_decoded_once_into_the_users_cache(tmp_path, monkeypatch):
+    """A read-only copy of the data (root writes anywhere, so the refusal is simulated
+    where the cache would be written, as the file system refuses it): the first load
+    caches into the user's cache folder, the next reads it without decoding."""
+    data_folder = tmp_path / "shared"
+    data_folder.mkdir()
+    archive, written = fake_data.write_class_folders(data_folder, CLASSES, 4, 2, archive_name="set.tar.gz")
+    cache_root = tmp_path / "user-cache"
+    monkeypatch.setenv(image_folders.CACHE_VARIABLE, str(cache_root))
+    real_atomic_path = image_folders.atomic_path
+
+    def read_only_data(path, **kwargs):
+        if os.path.dirname(os.path.abspath(path)) == str(data_folder):
+            raise PermissionError(13, "Read-only file system", path)
+        return real_atomic_path(path, **kwargs)
+
+    monkeypatch.setattr(image_folders, "atomic_path", read_only_data)
+    first = image_folders.load(archive, (32, 32, 3), 3)
+    cached = os.listdir(cache_root)
+    assert len(cached) == 1 and cached[0].startswith("set.tar.gz-") and cached[0].endswith(".decoded.npz")
+    assert not [name for name in os.listdir(data_folder) if name.endswith(".npz")]
+
+    def no_decoding(*args):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(image_folders, "_decode", no_decoding)
+    second = image_folders.load(archive, (32, 32, 3), 3)
+    for a, b in zip(first[:4], second[:4]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(second[0], written["train"][0])
+    assert image_folders.user_cache_dir({"XDG_CACHE_HOME": "/x"}) == os.path.join("/x", "layer-rotation-tools")
