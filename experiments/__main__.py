@@ -35,6 +35,9 @@ def _common(parser):
 
 
 def _placement(parser):
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run each configuration from these seeds of its initial weights and batch order, on the "
+                             "same data (default: 0 alone; results of seed s > 0 are named __init-seed<s>)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="shards run at once on this machine (default: on the CPU one per usable core, each pinned "
                              "to its core with single-threaded frameworks, 1 running in this process; on GPUs as many "
@@ -133,7 +136,7 @@ def main(argv=None):
 
                 try:
                     run_study_on_ray(args.name, args.tasks, args.scale, args.data_dir, args.results,
-                                     address=args.ray or None, cpus=args.ray_cpus)
+                                     address=args.ray or None, cpus=args.ray_cpus, seeds=args.seeds)
                 except StudyFailed as error:
                     print(f"error: {error}", file=sys.stderr)
                     return 2
@@ -142,12 +145,12 @@ def main(argv=None):
                     raise ValueError("--jobs splits the whole study into shards on this machine; leave out --shard "
                                      "(or run outside a SLURM job array).")
                 run_study(args.name, args.tasks, args.scale, args.data_dir, args.results,
-                          args.shard or shard_from_environment(os.environ))
+                          args.shard or shard_from_environment(os.environ), seeds=args.seeds)
             else:
                 from experiments.parallel import launch
 
                 return launch(args.name, args.tasks, args.scale, args.data_dir, args.results, args.jobs,
-                              args.runs_per_gpu, args.minutes)
+                              args.runs_per_gpu, args.minutes, seeds=args.seeds)
         elif args.command == "reproduce":
             from experiments.parallel import launch
             from experiments.reproduce import column_report, write_report
@@ -155,7 +158,7 @@ def main(argv=None):
             code = 0
             if not args.report_only:
                 code = launch("table1", [args.task], args.scale, args.data_dir, args.results, args.jobs,
-                              args.runs_per_gpu, args.minutes)
+                              args.runs_per_gpu, args.minutes, seeds=args.seeds)
             print(column_report(args.results, args.scale, args.task))
             if args.out:
                 for path in write_report(args.results, args.scale, args.task, args.out):

@@ -85,23 +85,25 @@ def run_shards(command, placements, deadline=None, printer=print):
     return failed[0][1] if failed else 0
 
 
-def launch(study, tasks, scale, data_dir, results_dir, jobs=None, runs_per_gpu=None, minutes=None, printer=print):
+def launch(study, tasks, scale, data_dir, results_dir, jobs=None, runs_per_gpu=None, minutes=None, printer=print,
+           seeds=None):
     """Run a study on this machine as `experiments.placement.plan` places it on the GPUs
     found (`find_gpus`) or the usable cores, printing what it chose: in this process
     where that is one CPU shard, else one process per shard (`run_shards`), stopped after
-    `minutes` where given. Returns the exit status."""
+    `minutes` where given; each configuration once per seed of `seeds`. Returns the exit
+    status."""
     from experiments.placement import configured_backend, find_gpus, plan
     from experiments.studies import run_groups, run_study, study_configs
 
-    runs = len(run_groups(study_configs(study, tasks, scale)))
+    runs = len(run_groups(study_configs(study, tasks, scale, seeds)))
     gpus = find_gpus()
     placements = plan(gpus, usable_cores(), runs, configured_backend(), runs_per_gpu=runs_per_gpu, jobs=jobs)
     deadline = None if minutes is None else time.monotonic() + 60 * minutes
     if len(placements) == 1 and placements[0].gpu is None and deadline is None:
-        run_study(study, tasks, scale, data_dir, results_dir, "1/1", printer)
+        run_study(study, tasks, scale, data_dir, results_dir, "1/1", printer, seeds)
         return 0
     printer(f"{study}: {runs} run{'s' if runs > 1 else ''} on {len(placements)} shard{'s' if len(placements) > 1 else ''}"
             + (f" over {len(gpus)} GPU{'s' if len(gpus) > 1 else ''}" if gpus else " on the CPU"))
     command = ["study", study, "--scale", scale, "--results", results_dir, *(["--tasks", *tasks] if tasks else []),
-               *(["--data-dir", data_dir] if data_dir else [])]
+               *(["--data-dir", data_dir] if data_dir else []), *(["--seeds", *map(str, seeds)] if seeds else [])]
     return run_shards(command, placements, deadline, printer)

@@ -32,8 +32,9 @@ def _run(config, scale, data_dir, results_dir, *sources):
 
 
 def run_study_on_ray(name, tasks=None, scale="full", data_dir=None, results_dir="results", address=None,
-                     cpus=1, max_retries=3, printer=print, poll_seconds=10.0):
-    """Run every configuration of the study not finished yet as a Ray task; print progress
+                     cpus=1, max_retries=3, printer=print, poll_seconds=10.0, seeds=None):
+    """Run every configuration of the study (once per seed of `seeds`, `study_configs`)
+    not finished yet as a Ray task; print progress
     (runs done / running / failed) as they end. Returns `{run_id: RunResult}` of the runs
     finished here; raises StudyFailed naming the runs that failed after their retries."""
     try:
@@ -45,7 +46,7 @@ def run_study_on_ray(name, tasks=None, scale="full", data_dir=None, results_dir=
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries)(_run)
 
-    configs = study_configs(name, tasks, scale)
+    configs = study_configs(name, tasks, scale, seeds)
     todo = [c for c in configs if not is_finished(results_dir, scale, c)]
     printer(f"[{name} on Ray] {len(configs) - len(todo)} of {len(configs)} runs finished earlier, "
             f"{len(todo)} to run ({gpus} GPU / {cpus} CPU each)")

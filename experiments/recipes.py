@@ -242,6 +242,10 @@ class RunConfig:
     per_batch: bool = False  # record curves and training accuracy at every batch (extended Figure 10)
     init_scale: float = 1.0  # every kernel's initial weights multiplied by this factor (ICLR Figure 7)
     record_feedback: bool = False  # silhouette of the first layer's feedback each epoch (ICLR Figure 8, right)
+    # the seed of the initial weights and the batch order alone (None: `seed`, which also
+    # draws the data split and subset): a repetition of the configuration on the same data
+    # (`with_init_seed`, a study's --seeds)
+    init_seed: int = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -267,6 +271,9 @@ class RunConfig:
             math.isfinite(self.init_scale) and self.init_scale > 0
         ):
             raise ValueError(f"init_scale must be a finite number > 0; received {self.init_scale!r}.")
+        if self.init_seed is not None and (isinstance(self.init_seed, bool) or not isinstance(self.init_seed, int)
+                                           or self.init_seed < 0):
+            raise ValueError(f"init_seed must be a whole number >= 0 or None; received {self.init_seed!r}.")
         if self.spec.replays_rates and not self.copy_from:
             raise ValueError(f"{self.optimizer!r} replays another run's rates: give copy_from=<run id>.")
 
@@ -314,7 +321,22 @@ class RunConfig:
             parts.append("feedback")
         if self.seed:
             parts.append(f"seed{self.seed}")
+        if self.init_seed is not None and self.init_seed != self.seed:
+            parts.append(f"init-seed{self.init_seed}")
         return "__".join(parts)
+
+    @property
+    def weights_seed(self):
+        """The seed of the initial weights and the batch order (`init_seed`, else `seed`)."""
+        return self.seed if self.init_seed is None else self.init_seed
+
+    def with_init_seed(self, init_seed):
+        """This configuration from the initial weights and batch order of `init_seed`, on
+        the same data; itself where that is its own (a replayed source's run id follows)."""
+        if init_seed == self.weights_seed:
+            return self
+        copy_from = self.copy_from and f"{self.copy_from}__init-seed{init_seed}"
+        return replace(self, init_seed=init_seed, copy_from=copy_from)
 
     @property
     def label(self):

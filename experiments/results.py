@@ -37,7 +37,8 @@ def run_paths(results_dir, scale, config):
         "result": os.path.join(folder, f"{config.run_id}.h5"),
         "progress": os.path.join(folder, f"{config.run_id}.partial.h5"),
         "best": os.path.join(folder, f"{config.run_id}.best.weights.h5"),
-        "initial": os.path.join(folder, "initial.weights.h5" if not config.seed else f"initial_seed{config.seed}.weights.h5"),
+        "initial": os.path.join(folder, "initial.weights.h5" if not config.weights_seed
+                                else f"initial_seed{config.weights_seed}.weights.h5"),
     }
 
 

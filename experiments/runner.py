@@ -239,7 +239,7 @@ class Run:
     def _initial_model(self, splits):
         """The task's network from its initial weights, rescaled (`init_scale`) and with
         layers frozen (`trained_layer`) as configured; returns (model, its initial kernels)."""
-        keras.utils.set_random_seed(self.config.seed)
+        keras.utils.set_random_seed(self.config.weights_seed)
         model = _build(self.config, splits, self.scale)
         _initial_weights(model, self.paths["initial"])
         if self.config.init_scale != 1.0:
@@ -298,7 +298,7 @@ class Run:
             callbacks.append(BatchAccuracy(sizes, self.extra["batch_accuracy"]))
         callbacks.append(_Checkpoint(progress, self.task.checkpoint_every))
         batches = datasets.EpochBatches(
-            splits.x_train, splits.y_train, self.task.batch_size, self.config.seed, self.epochs_done, self.epochs,
+            splits.x_train, splits.y_train, self.task.batch_size, self.config.weights_seed, self.epochs_done, self.epochs,
             self.task.augment,
         )
         model.fit(

@@ -228,18 +228,34 @@ STUDIES = {
 }
 
 
-def study_configs(name, tasks=None, scale="full"):
+def study_configs(name, tasks=None, scale="full", seeds=None):
     """The study's configurations for `tasks` (its default tasks when None) at `scale`,
-    in run order, each setting once."""
+    in run order, each setting once; with `seeds`, each configuration once per seed of
+    its initial weights and batch order (`RunConfig.with_init_seed`; seed 0 is the
+    configuration as the study defines it), seed by seed."""
     if name not in STUDIES:
         raise ValueError(f"Unknown study {name!r}; known: {sorted(STUDIES)}.")
     study = STUDIES[name]
     tasks = known_tasks(tasks) if tasks else study.tasks
+    seeds = checked_seeds(seeds)
     configs = {}
-    for task in tasks:
-        for config in study.configs(task, scale):
-            configs.setdefault(config.run_id, config)
+    for seed in seeds:
+        for task in tasks:
+            for config in study.configs(task, scale):
+                config = config.with_init_seed(seed) if seed else config
+                configs.setdefault(config.run_id, config)
     return list(configs.values())
+
+
+def checked_seeds(seeds):
+    """`seeds` as a tuple of distinct whole numbers >= 0 (None: (0,)), or a ValueError."""
+    if seeds is None:
+        return (0,)
+    seeds = tuple(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds takes distinct whole numbers >= 0; received {list(seeds)}.")
+    return seeds
 
 
 def parse_shard(text):
@@ -291,11 +307,12 @@ def shard(configs, index, count):
     return [config for group in ordered[index - 1 :: count] for config in group]
 
 
-def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="results", shard_spec="1/1", printer=print):
-    """Run (or skip, when finished) every configuration of this shard of the study.
-    Returns `{run_id: RunResult}` of the shard's runs."""
+def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="results", shard_spec="1/1", printer=print,
+              seeds=None):
+    """Run (or skip, when finished) every configuration of this shard of the study, once
+    per seed of `seeds` (`study_configs`). Returns `{run_id: RunResult}` of the shard's runs."""
     index, count = parse_shard(shard_spec)
-    configs = shard(study_configs(name, tasks, scale), index, count)
+    configs = shard(study_configs(name, tasks, scale, seeds), index, count)
     results, started = {}, time.time()
     for number, config in enumerate(configs, start=1):
         prefix = f"[{name} {number}/{len(configs)}, shard {index}/{count}]"
