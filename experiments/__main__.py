@@ -64,7 +64,9 @@ def main(argv=None):
     run.add_argument("--warmup", type=int, default=0, help="warmup epochs")
     run.add_argument("--copy-from", default=None, help="run id whose recorded rates to replay")
     run.add_argument("--record-rates", action="store_true", help="record per-step rotation rates")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="the seed of the data split, initial weights and batches")
+    run.add_argument("--init-seed", type=int, default=None,
+                     help="another seed for the initial weights and batch order alone, on the data of --seed")
     _common(run)
 
     study = commands.add_parser("study", help="run a whole study (skips finished runs)")
@@ -126,7 +128,7 @@ def main(argv=None):
             from experiments.runner import run_one
 
             config = RunConfig(args.task, args.optimizer, args.lr, args.alpha, args.warmup, args.copy_from,
-                               args.record_rates, args.seed)
+                               args.record_rates, args.seed, init_seed=args.init_seed)
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
             if args.ray is not None:
