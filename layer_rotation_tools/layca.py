@@ -8,6 +8,7 @@ or take the inner optimizer's plain step with `train_non_kernels=True`.
 """
 
 import contextlib
+import functools
 import math
 import warnings
 
@@ -33,10 +34,13 @@ from layer_rotation_tools.transforms import (
     STEP_EPSILON,
     as_dtype,
     keep_finite,
+    lars_unit_updates,
     lars_updates,
+    layca_unit_updates,
     layca_updates,
     nan_to_zero,
     norm,
+    unit_norms,
 )
 
 _OWN_OPTIMIZERS = {
@@ -114,6 +118,16 @@ class Layca(keras.optimizers.Optimizer):
             where its operations would otherwise run one by one. No effect on JAX,
             whose steps XLA compiles whole, on PyTorch, or under a `tf.distribute`
             strategy. Pass False for an inner optimizer that XLA cannot compile.
+            Defaults to `True`.
+        per_unit: apply the four operations to each output unit's weight vector
+            instead of the whole kernel: every axis but the last (a Dense column, a
+            convolution's output channel, a recurrent kernel's column of one gate's
+            unit; an embedding table's column), so that each unit turns by
+            arctan(rho_l) a step and keeps its norm, as Nero (Liu et al., 2021) and
+            rotational equilibrium (Kosson et al., 2024) control rotation per neuron.
+            Layer-wise multipliers and LARS mode apply to each unit of the layer (LARS
+            caps each unit's growth by `lars_max_growth` times its initial norm).
+            Defaults to `False` (the papers' per-layer rotation).
         **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
             `loss_scale_factor`, `gradient_accumulation_steps` as in
             `keras.optimizers.Optimizer`, applied to the gradients before the inner
@@ -144,6 +158,7 @@ class Layca(keras.optimizers.Optimizer):
         epsilon=STEP_EPSILON,
         lars_max_growth=1e-4,
         jit_compile=True,
+        per_unit=False,
         name=None,
         **kwargs,
     ):
@@ -161,6 +176,7 @@ class Layca(keras.optimizers.Optimizer):
         self.epsilon = float(epsilon)
         self.lars_max_growth = float(lars_max_growth)
         self.jit_compile = bool(jit_compile)
+        self.per_unit = bool(per_unit)
         self._compiled_updates = _CompiledUpdates()
         self._unchecked_in = None  # the trace in which build could not read the kernels (`build`)
 
@@ -192,9 +208,7 @@ class Layca(keras.optimizers.Optimizer):
         )
         # LARS caps growth relative to ||p_0||; 0 stands for "not read yet" (set at the first step).
         self._initial_norms = tuple(
-            self._scalar_variable(norms.get(i, 0.0), f"initial_norm_{_slug(variables[i])}")
-            if mask[i] and self.lars
-            else None
+            self._initial_norm_variable(variables[i], norms.get(i)) if mask[i] and self.lars else None
             for i in range(len(variables))
         )
         if not self.train_non_kernels:
@@ -324,17 +338,18 @@ class Layca(keras.optimizers.Optimizer):
         rates = rate * ops.stack([ops.cast(self._rate_multipliers[indices[i]], "float64") for i in kernels])
         max_growths = None
         if self.lars:
-            initial = [self._initial_norm(indices[i], p) for i, p in zip(kernels, ps)]
-            max_growths = self.lars_max_growth * ops.stack([ops.cast(n, "float64") for n in initial])
+            initial = [ops.cast(self._initial_norm(indices[i], p), "float64") for i, p in zip(kernels, ps)]
+            max_growths = self.lars_max_growth * (ops.concatenate(initial) if self.per_unit else ops.stack(initial))
         rotate = _rotated if backend.tracing(ps[0]) else _rotated_compiled
-        for i, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths)):
+        for i, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)):
             self.assign(variables[i], new)
 
     def _initial_norm(self, index, p):
         """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
         stored = self._initial_norms[index]
         current = ops.convert_to_tensor(stored)
-        value = ops.where(current > 0, current, ops.cast(norm(p), current.dtype))
+        now = unit_norms(p) if self.per_unit else norm(p)
+        value = ops.where(current > 0, current, ops.cast(now, current.dtype))
         stored.assign(value)
         return value
 
@@ -410,6 +425,19 @@ class Layca(keras.optimizers.Optimizer):
             resolved.update({i: factor for i in indices})
         return resolved
 
+    def _initial_norm_variable(self, variable, value):
+        """||p_0|| (per unit: a vector of its units' norms) for LARS' cap; 0 where the
+        kernel's value cannot be read yet (set at the first step, `_initial_norm`)."""
+        name = f"initial_norm_{_slug(variable)}"
+        if not self.per_unit:
+            return self._scalar_variable(0.0 if value is None else value, name)
+        units = (int(variable.shape[-1]),)
+        initial = np.zeros(units) if value is None else backend.read(variable).reshape(-1, units[0])
+        if value is not None:
+            initial = np.sqrt(np.sum(np.square(initial), axis=0))
+        return self.add_variable(shape=units, initializer=keras.initializers.Constant(initial), dtype="float32",
+                                 aggregation="only_first_replica", name=name)
+
     def _scalar_variable(self, value, name):
         return self.add_variable(
             shape=(),
@@ -431,6 +459,7 @@ class Layca(keras.optimizers.Optimizer):
                 "epsilon": self.epsilon,
                 "lars_max_growth": self.lars_max_growth,
                 "jit_compile": self.jit_compile,
+                "per_unit": self.per_unit,
             }
         )
         return config
@@ -550,25 +579,27 @@ def _checked_multipliers(multipliers):
     return checked
 
 
-def _rotated(ps, proposed, rates, epsilon, max_growths):
+def _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=False):
     """The kernels after Layca's step, or LARS' where `max_growths` are given, for the
     steps p - proposed (taken in float32 at least, so half-precision kernels lose nothing
-    to the subtraction; NaN and Inf zeroed)."""
+    to the subtraction; NaN and Inf zeroed), per kernel or `per_unit`."""
     steps = []
     for p, q in zip(ps, proposed):
         dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
         steps.append(nan_to_zero(as_dtype(p, dtype) - as_dtype(q, dtype)))
     if max_growths is None:
-        return layca_updates(ps, steps, rates, epsilon)
-    return lars_updates(ps, steps, rates, max_growths)
+        return (layca_unit_updates if per_unit else layca_updates)(ps, steps, rates, epsilon)
+    return (lars_unit_updates if per_unit else lars_updates)(ps, steps, rates, max_growths)
 
 
-def _rotated_compiled(ps, proposed, rates, epsilon, max_growths):
+def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False):
     """`_rotated` as one compiled call, for eager steps (`run_eagerly=True`), where its
-    small operations would cost more than the model's step; compiled once per backend."""
-    if backend.name() not in _ROTATED_COMPILED:
-        _ROTATED_COMPILED[backend.name()] = backend.compiled(_rotated)
-    return _ROTATED_COMPILED[backend.name()](ps, proposed, rates, epsilon, max_growths)
+    small operations would cost more than the model's step; compiled once per backend
+    and granularity."""
+    key = (backend.name(), per_unit)
+    if key not in _ROTATED_COMPILED:
+        _ROTATED_COMPILED[key] = backend.compiled(functools.partial(_rotated, per_unit=per_unit))
+    return _ROTATED_COMPILED[key](ps, proposed, rates, epsilon, max_growths)
 
 
 _ROTATED_COMPILED = {}

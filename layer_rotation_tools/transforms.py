@@ -228,3 +228,53 @@ def rotation_rates(previous, current):
     aa, bb, ab = stacked_dot_products(previous, current)
     gap = aa * bb - ab * ab
     return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(ab)  # not maximum: see lars_coefficients
+
+
+def unit_norms(x):
+    """The norm of each output unit's weight vector of a kernel: over every axis but the
+    last (a Dense column, a convolution's output channel), in float64."""
+    flat = ops.reshape(as_dtype(x, "float64"), (-1, x.shape[-1]))
+    return ops.sqrt(ops.sum(ops.square(flat), axis=0))
+
+
+def unit_linear_updates(ps, steps, coefficients):
+    """`linear_updates` with each output unit's weight vector in place of each kernel: the
+    dot products (a, b, c) of every unit of every kernel (over every axis but the last),
+    concatenated into one float64 vector, coefficients(a, b, c) taken once on it, and each
+    unit of p_i set to alpha p + beta s with its own (alpha, beta). Always in float64: the
+    per-unit sums are short, and a unit's step may be near its weights' direction."""
+    units = [int(p.shape[-1]) for p in ps]
+    sums = [[], [], []]
+    for p, s in zip(ps, steps):
+        p2 = ops.reshape(as_dtype(p, "float64"), (-1, p.shape[-1]))
+        s2 = ops.reshape(as_dtype(s, "float64"), (-1, s.shape[-1]))
+        for total, value in zip(sums, (ops.square(p2), ops.square(s2), p2 * s2)):
+            total.append(ops.sum(value, axis=0))
+    alpha, beta = coefficients(*(ops.concatenate(total) for total in sums))
+    updates, start = [], 0
+    for p, s, count in zip(ps, steps, units):
+        a, b = alpha[start:start + count], beta[start:start + count]
+        updates.append(as_dtype(a * as_dtype(p, "float64") + b * as_dtype(s, "float64"), p.dtype))
+        start += count
+    return updates
+
+
+def per_unit(values, ps):
+    """A value per kernel (a float64 vector) repeated for each output unit of that kernel."""
+    return ops.concatenate([ops.broadcast_to(values[i], (int(p.shape[-1]),)) for i, p in enumerate(ps)])
+
+
+def layca_unit_updates(ps, steps, rates, epsilon=STEP_EPSILON):
+    """Layca's four operations applied to each output unit's weight vector of each kernel
+    (`layca_coefficients` per unit), at kernel i's rate rates[i] for each of its units:
+    tan(angle(w_u, w'_u)) == rho_i and ||w'_u|| == ||w_u|| for every unit u whose step is
+    not zero; a unit whose step is zero keeps its weights bit for bit."""
+    rates = per_unit(ops.convert_to_tensor(rates, "float64"), ps)
+    return unit_linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon))
+
+
+def lars_unit_updates(ps, steps, rates, max_growths):
+    """LARS per output unit (`lars_coefficients` per unit): `rates` one per kernel,
+    `max_growths` one per unit of every kernel, concatenated in kernel order."""
+    rates = per_unit(ops.convert_to_tensor(rates, "float64"), ps)
+    return unit_linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths))

@@ -50,3 +50,13 @@ def alpha_profile(num_layers, alpha):
     if alpha > 0:
         return (1 - alpha) ** (5 * (last - i) / last)
     return (1 + alpha) ** (5 * i / last)
+
+
+def per_unit(update, p, s, *args):
+    """`update` (layca or lars) applied to each output unit's weight vector: the kernel's
+    last axis indexes the units, every other axis their inputs."""
+    p, s = np.asarray(p, np.float64), np.asarray(s, np.float64)
+    flat_p, flat_s = p.reshape(-1, p.shape[-1]), s.reshape(-1, s.shape[-1])
+    columns = [update(flat_p[:, u], flat_s[:, u], *(a[u] if np.ndim(a) else a for a in args))
+               for u in range(p.shape[-1])]
+    return np.stack(columns, axis=1).reshape(p.shape)
