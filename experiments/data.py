@@ -11,7 +11,7 @@
   uses only the official test files (t10k-*), split with a fixed seed into 8,000
   training and 2,000 held-out digits, for machines that have only those.
 
-Preprocessing (REFERENCE.md): float32, minus the training set's global mean, divided by
+Preprocessing (the authors' import_task.py; docs/faithfulness.md): float32, minus the training set's global mean, divided by
 its global std; one-hot labels; a 10% random validation split of the training set.
 Batches come from `EpochBatches`, a numpy `keras.utils.PyDataset` (any backend, no
 TensorFlow) whose order and augmentation depend only on (seed, epoch), so a run resumed

@@ -33,7 +33,7 @@ from experiments.studies import FIRST_THREE, study_configs
 from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
 from layer_rotation_tools.plotting import layer_colors
 
-# REFERENCE.md, "Published results": test accuracy of Layca's best configuration, and
+# The extended paper's Table 1 (arXiv:1806.01603v4): test accuracy of Layca's best configuration, and
 # the difference (points) of every other configuration to it.
 PUBLISHED_ROWS = (
     "Layca best (alpha 0, rho(0) 3^-3)", "alpha -0.6", "alpha 0.6", "rho(0) 3^-5", "rho(0) 3^-4",
@@ -104,7 +104,7 @@ def _row_configs(task):
 
 
 def results_table(results, tasks=PAPER_TASKS):
-    """Our test accuracies beside REFERENCE.md's published ones, in its layout: the first
+    """Our test accuracies beside the published ones (extended paper, Table 1), in its layout: the first
     row absolute (%), the others as differences to Layca's best (points); a variant of a
     paper task (e.g. C10-CNN1-fit) beside its paper task's numbers. Returns text."""
     tasks = known_tasks(tasks)

@@ -1,4 +1,4 @@
-"""The networks of the papers' tasks (REFERENCE.md, "Tasks").
+"""The networks of the papers' tasks (extended paper, Table 1; the authors' models.py; docs/faithfulness.md).
 
 Conventions of the authors' code: kernels have no bias; batch norm has no trainable
 scale or centre; weight decay, when a configuration asks for it, is an L2 kernel
@@ -64,7 +64,7 @@ def c10_cnn1(input_shape, num_classes, width=1.0, regularizer=None, stage_units=
 
 def tiny_cnn(input_shape, num_classes, width=1.0, regularizer=None, stage_units=None):
     """tiny-CNN: VGG-style, 5 stages x 2 conv3x3 (32..512), BN momentum 0.9; 11 kernel
-    layers. (REFERENCE.md gives no initialiser: he_uniform, as C10-CNN1.)"""
+    layers. (the papers give no initialiser: he_uniform, as C10-CNN1.)"""
     return vgg_style(input_shape, num_classes, (32, 64, 128, 256, 512), 2, width, regularizer, 0.9, name="tiny_cnn",
                      stage_units=stage_units)
 

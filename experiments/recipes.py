@@ -1,4 +1,4 @@
-"""Every setting of the papers' experiments, as data (REFERENCE.md, "Tasks").
+"""Every setting of the papers' experiments, as data (docs/faithfulness.md, "Fidelity to the authors' code").
 
 A `Task` says which data and network, how long to train, how the learning rate drops,
 when to stop early and whether to keep the best-validation weights. A `RunConfig` is
@@ -143,7 +143,7 @@ SCHEDULE_EXCEPTIONS = {
     ("tiny-CNN", "sgd_weight_decay"): Schedule(100, (70, 90, 97), 0.2),
 }
 
-# Best initial learning rates (REFERENCE.md): by optimizer, then (task, optimizer).
+# Best initial learning rates (the authors' get_optimized_training_schedule; docs/faithfulness.md): by optimizer, then (task, optimizer).
 BEST_RATES = {
     "layca": LAYCA_BEST, "rmsprop_layca": LAYCA_BEST, "adagrad_layca": LAYCA_BEST, "lars": LAYCA_BEST,
     "adam_layca": 3.0**-5, "sgd_amom_layca": 3.0**-5,
@@ -177,7 +177,7 @@ BEST_TASK_RATES = {
     ("C10-CNN2", "rmsprop_weight_decay"): 3e-4,
     ("C100-WRN", "sgd_weight_decay"): 0.1,
     ("C100-WRN", "adam_weight_decay"): 3e-4,
-    # Not in REFERENCE.md: Adam on C10-CNN1 (ICLR Figure 11, extended Figure 5) takes Adam's best rate on C100-resnet.
+    # Not given by the papers: Adam on C10-CNN1 (ICLR Figure 11, extended Figure 5) takes Adam's best rate on C100-resnet.
     ("C10-CNN1", "adam"): 3.0**-5,
 }
 
@@ -261,7 +261,7 @@ class RunConfig:
                 "or alpha=0."
             )
         if self.spec.weight_decay and TASKS[self.task].weight_decay is None:
-            raise ValueError(f"REFERENCE.md gives no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
+            raise ValueError(f"The papers give no weight decay for {self.task!r}; {self.optimizer!r} is not defined there.")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", best_rate(self.task, self.optimizer))
         if self.only_epochs is not None and (isinstance(self.only_epochs, bool) or not isinstance(self.only_epochs, int)
@@ -375,7 +375,7 @@ def best_rate(task, optimizer):
     if optimizer in BEST_RATES:
         return BEST_RATES[optimizer]
     raise ValueError(
-        f"REFERENCE.md gives no best learning rate for {optimizer!r} on {task!r}: pass learning_rate."
+        f"The papers give no best learning rate for {optimizer!r} on {task!r}: pass learning_rate."
     )
 
 

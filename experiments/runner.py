@@ -1,11 +1,11 @@
 """Run one configuration of a task: train, monitor layer rotation, test, save.
 
-Nothing is lost on failure: after every epoch the model (with optimizer state) and the
-run's progress are checkpointed atomically, and a restarted run resumes at the next
+Nothing is lost on failure: after every epoch (every `Task.checkpoint_every` epochs) the
+model (with optimizer state) and the run's progress are checkpointed atomically, and a restarted run resumes at the next
 epoch with the very batches an uninterrupted run would have seen (the input pipeline
 depends only on (seed, epoch)). The final results file is written atomically, then the
 checkpoint is removed. Every configuration of a task starts from the same initial
-weights, saved the first time the task's network is built (REFERENCE.md).
+weights of its seed, saved the first time the task's network is built (docs/faithfulness.md).
 """
 
 import functools
@@ -139,8 +139,9 @@ def is_new_best(values):
 
 
 class _RunProgress(keras.callbacks.Callback):
-    """Keeps the run's history across resumptions, prints a line per epoch, applies the
-    stopping rules, saves the best-validation weights and checkpoints atomically."""
+    """Keeps the run's history across resumptions (each epoch's logs, rate and seconds),
+    prints a line per epoch, applies the stopping rules and saves the best-validation
+    weights atomically; `checkpoint`, called by `_Checkpoint`, writes the run's state."""
 
     def __init__(self, run, monitors):
         super().__init__()

@@ -7,7 +7,7 @@ import keras
 @keras.saving.register_keras_serializable(package="experiments")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """lr(t) = initial * factor ** (number of boundaries <= t), times a linear warmup from
-    initial / 10 to initial over the first `warmup_steps` steps (REFERENCE.md, warmup study)."""
+    initial / 10 to initial over the first `warmup_steps` steps (the warmup study, extended paper Section 5.3; docs/faithfulness.md)."""
 
     def __init__(self, initial, boundaries, factor, warmup_steps=0):
         self.initial = float(initial)

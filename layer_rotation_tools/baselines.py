@@ -1,6 +1,7 @@
-"""The optimizers the papers compare Layca with: the SGD variants (REFERENCE.md, "Other
-SGD variants"), and RMSprop and Adagrad with the update rules the authors ran (Keras 2's,
-which differ from Keras 3's).
+"""The optimizers the papers compare Layca with: the SGD variants (SGD_AMom: extended
+paper, Supp. B.4; block-normalised SGD: ICLR version, Figure 7; docs/faithfulness.md),
+and RMSprop and Adagrad with the update rules the authors ran (Keras 2's, which differ
+from Keras 3's).
 
 Each is a plain Keras optimizer; each also works as Layca's inner optimizer.
 """
@@ -56,7 +57,7 @@ class SGDAMom(keras.optimizers.Optimizer):
 
 @serialization.register
 class NormalizedSGD(keras.optimizers.Optimizer):
-    """Block-normalised SGD (Figure 7 of arXiv:1806.01603; REFERENCE.md):
+    """Block-normalised SGD (Figure 7 of arXiv:1806.01603; docs/faithfulness.md):
 
         w <- w - lr g / ||g||      (per variable; no step where ||g|| <= 1e-7)
 
@@ -77,7 +78,7 @@ class NormalizedSGD(keras.optimizers.Optimizer):
 
 @serialization.register
 class EffectiveLRSGD(keras.optimizers.Optimizer):
-    """SGD with the effective learning rate of a scale-invariant layer (REFERENCE.md):
+    """SGD with the effective learning rate of a scale-invariant layer (docs/faithfulness.md):
 
         w <- w - lr g ||w||^2      (per variable)
     """

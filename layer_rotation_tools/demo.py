@@ -18,7 +18,7 @@ from layer_rotation_tools import Layca, LayerRotationCurves, backend
 
 def load_digits_split(seed=0, test_fraction=0.2):
     """Digits as (x_train, y_train, x_test, y_test): float32 images standardised by the
-    training set's global mean and std (REFERENCE.md), one-hot labels."""
+    training set's global mean and std (as the experiments: docs/faithfulness.md), one-hot labels."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:

@@ -1,7 +1,7 @@
 """Layer-wise learning-rate multipliers parametrised by alpha (the "alpha profile").
 
 Equation (1) of arXiv:1806.01603, with the exponent 5 of the authors' code
-(REFERENCE.md: "exponent 5 as in the code"). For L kernel layers in forward order,
+(the authors' get_learning_rate_multipliers: exponent 5; docs/faithfulness.md). For L kernel layers in forward order,
 i = 0..L-1:
 
     alpha > 0:  multiplier_i = (1 - alpha) ** (5 (L - 1 - i) / (L - 1))   (last layers fastest)

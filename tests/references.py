@@ -1,5 +1,5 @@
 """Plain numpy references of the papers' equations (float64), for the tests to compare
-against. Written from REFERENCE.md and Algorithm 2 of arXiv:1806.01603, independently
+against. Written from the papers (Algorithm 2 and Supp. A.4 of arXiv:1806.01603; docs/faithfulness.md), independently
 of the package's keras.ops code."""
 
 import numpy as np
@@ -44,7 +44,7 @@ def cosine_distance(a, b):
 
 
 def alpha_profile(num_layers, alpha):
-    """REFERENCE.md: exponent 5, forward order."""
+    """The authors' profile: exponent 5, forward order (docs/faithfulness.md)."""
     i = np.arange(num_layers)
     last = num_layers - 1
     if alpha > 0:

@@ -1,4 +1,4 @@
-"""The SGD variants of REFERENCE.md, and the authors' RMSprop and Adagrad, against their
+"""The SGD variants of the papers (extended paper, Supp. B.4; ICLR version, Figure 7; docs/faithfulness.md), and the authors' RMSprop and Adagrad, against their
 equations in numpy."""
 
 import keras
