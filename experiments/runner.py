@@ -1,11 +1,12 @@
 """Run one configuration of a task: train, monitor layer rotation, test, save.
 
 Nothing is lost on failure: after every epoch (every `Task.checkpoint_every` epochs) the
-model (with optimizer state) and the run's progress are checkpointed atomically, and a restarted run resumes at the next
-epoch with the very batches an uninterrupted run would have seen (the input pipeline
-depends only on (seed, epoch)). The final results file is written atomically, then the
-checkpoint is removed. Every configuration of a task starts from the same initial
-weights of its seed, saved the first time the task's network is built (docs/faithfulness.md).
+model (with optimizer state) and the run's progress are checkpointed atomically, and a
+restarted run resumes at the next epoch with the very batches an uninterrupted run would
+have seen (the input pipeline depends only on (seed, epoch)). The final results file is
+written atomically, then the checkpoint is removed. Every configuration of a task starts
+from the same initial weights of its seed, saved the first time the task's network is
+built (docs/faithfulness.md).
 """
 
 import functools
