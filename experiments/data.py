@@ -236,7 +236,7 @@ def _require_dir(data_dir, folder, name):
 
 
 def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fraction=0.1, seed=0, limit=None,
-            per_class=None):
+            per_class=None, permute_labels=None):
     """Standardise by the global mean/std of every training image (before the split, as
     the authors), one-hot the labels, and split off a random `validation_fraction` of the
     training set (fixed `seed`).
@@ -244,6 +244,9 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
     `limit=(n_train, n_test)` keeps the first examples of each (after shuffling the
     training set) for smoke-scale runs. `per_class=n` then keeps at most n examples of
     each class in the training part (the MNIST toy studies' reduced training sets).
+    `permute_labels=k` permutes the labels of the training part once (a permutation
+    drawn from seed k, so each class keeps its count): the random-label control of
+    Zhang et al. (2017); the validation and test labels stay true.
     """
     num_classes = num_classes or int(max(y_train.max(), y_test.max())) + 1
     order = np.random.default_rng(seed).permutation(len(x_train))
@@ -266,8 +269,11 @@ def prepare(x_train, y_train, x_test, y_test, num_classes=None, validation_fract
     def one_hot(y):
         return np.eye(num_classes, dtype=np.float32)[np.asarray(y, np.int64)]
 
+    labels = y_train[keep]
+    if permute_labels is not None:
+        labels = labels[np.random.default_rng(permute_labels).permutation(len(labels))]
     return Splits(
-        standardise(x_train[keep]), one_hot(y_train[keep]),
+        standardise(x_train[keep]), one_hot(labels),
         standardise(x_train[:n_val]), one_hot(y_train[:n_val]),
         standardise(x_test), one_hot(y_test),
     )

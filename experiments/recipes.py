@@ -76,6 +76,8 @@ class Task:
     features: int = 0  # first-layer neurons whose weights the results keep (Figure 8)
     checkpoint_every: int = 1  # epochs between checkpoints (short toy runs: fewer)
     variant_of: str = None  # the task whose best learning rates this variant takes
+    # the seed of one permutation of the training labels (the random-label control); None: true labels
+    permuted_labels: int = None
 
     @property
     def paper_task(self):
@@ -123,6 +125,14 @@ TASKS["C10-CNN1-subset"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-subset", tr
 # C10-CNN1 on 200 real training images per class (2,000), the subset the `cpu_fit` scale
 # fits in the papers' regime (docs/regime.md).
 TASKS["C10-CNN1-fit"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-fit", train_per_class=200, variant_of="C10-CNN1")
+# The sceptic's control (issue 44): the same 2,000 images with their labels permuted once
+# (seed 0), so that nothing but memorisation can fit them (Zhang et al., 2017, "Understanding
+# deep learning requires rethinking generalization"): do the kernels rotate as far?
+# The authors' accuracy rule (<= 20% at 7% of training) would end every such run before it
+# could memorise: it is off; the loss floor and plateau rules stay.
+TASKS["C10-CNN1-fit-random-labels"] = replace(
+    TASKS["C10-CNN1-fit"], name="C10-CNN1-fit-random-labels", permuted_labels=0,
+    stopping=replace(TASKS["C10-CNN1"].stopping, min_accuracy=None, at_epoch=None))
 PAPER_TASKS = ("C10-CNN1", "C100-resnet", "tiny-CNN", "C10-CNN2", "C100-WRN")
 
 

@@ -55,10 +55,11 @@ SECOND_MOMENT_EPOCHS = (1, 10, 50)
 
 
 @functools.lru_cache(maxsize=4)
-def load_splits(dataset, data_dir, scale_name, seed=0, per_class=None):
+def load_splits(dataset, data_dir, scale_name, seed=0, per_class=None, permute_labels=None):
     """Standardised splits of a dataset at a scale (cached per process)."""
     raw = _load_raw(dataset, data_dir)
-    return datasets.prepare(*raw, limit=SCALES[scale_name].limit, seed=seed, per_class=per_class)
+    return datasets.prepare(*raw, limit=SCALES[scale_name].limit, seed=seed, per_class=per_class,
+                            permute_labels=permute_labels)
 
 
 @functools.lru_cache(maxsize=2)
@@ -215,7 +216,8 @@ class Run:
         started = time.time()
         backend.enable_float64()  # Layca and the monitors need real float64 (JAX: x64)
         apply_memory_fraction()  # PyTorch on a GPU shared by several shards (experiments.placement)
-        splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class)
+        splits = load_splits(self.task.dataset, self.data_dir, self.scale_name, self.config.seed, self.task.train_per_class,
+                             self.task.permuted_labels)
         steps = datasets.steps_per_epoch(len(splits.x_train), self.task.batch_size, self.task.augment)
         model, initial_kernels = self._initial_model(splits)
         # A metric object, whose variables exist before fit: on TensorFlow, a training step

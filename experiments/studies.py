@@ -193,6 +193,13 @@ def _table1(task, scale):
     ]
 
 
+def _random_labels(task, scale):
+    """The random-label control (issue 44): SGD+Layca at 3^-3 and SGD at 3^-1 and 3^0 (its
+    best rates at cpu_fit) on `task`, whose training labels are permuted once."""
+    return [RunConfig(task, "layca"), RunConfig(task, "sgd", learning_rate=3.0**-1),
+            RunConfig(task, "sgd", learning_rate=3.0**0)]
+
+
 @dataclass(frozen=True)
 class Study:
     configs: object
@@ -224,6 +231,8 @@ STUDIES = {
                             "first layer of the 11-layer MLP alone: its feedback's silhouette (ICLR Figure 8, right)"),
     "table1": Study(_table1, PAPER_TASKS, "the task's Table 1 column: Layca best, alpha +-0.6, rho(0) 3^-5 and "
                                           "3^-4, SGD, SGD + L2, adaptive +- Layca (Table 1)"),
+    "random_labels": Study(_random_labels, ("C10-CNN1-fit-random-labels",),
+                           "SGD+Layca and SGD on training labels permuted once (the sceptic's control)"),
     "real_cifar10": Study(_real_cifar10, ("C10-CNN1-subset",), "Layca rho/alpha, SGD grid, adaptive +- Layca on one task"),
 }
 

@@ -93,6 +93,7 @@ STUDY_TASKS = {
     "second_moments": "C10-CNN1",
     "mnist_features": "MNIST-MLP1",
     "table1": "C10-CNN1",
+    "random_labels": "C10-CNN1-fit-random-labels",
     "mnist_layers": "MNIST-MLP11",
     "mnist_layers_orthogonal": "MNIST-MLP11-orthogonal",
     "mnist_feedback": "MNIST-MLP11",

@@ -96,6 +96,22 @@ def test_prepare_standardises_with_training_statistics_and_splits_ten_percent():
     np.testing.assert_array_equal(again.x_val, splits.x_val)  # fixed seed
 
 
+def test_permuted_labels_permute_the_training_part_once_and_keep_the_rest():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (200, 4, 4, 3)).astype(np.uint8)
+    y = rng.integers(0, 5, 200)
+    true = data.prepare(x, y, x[:10], y[:10], per_class=12)
+    permuted = data.prepare(x, y, x[:10], y[:10], per_class=12, permute_labels=0)
+    np.testing.assert_array_equal(permuted.x_train, true.x_train)  # the same images
+    labels, true_labels = permuted.y_train.argmax(axis=1), true.y_train.argmax(axis=1)
+    order = np.random.default_rng(0).permutation(len(true_labels))
+    np.testing.assert_array_equal(labels, true_labels[order])  # one permutation, drawn from the seed
+    np.testing.assert_array_equal(np.bincount(labels), np.bincount(true_labels))  # each class keeps its count
+    assert (labels != true_labels).mean() > 0.5
+    np.testing.assert_array_equal(permuted.y_val, true.y_val)
+    np.testing.assert_array_equal(permuted.y_test, true.y_test)
+
+
 def _epochs(x, y, first, count, augment):
     batches = data.EpochBatches(x, y, batch_size=4, seed=3, first_epoch=first, last_epoch=first + count, augment=augment)
     batches = [batches[i] for i in range(len(batches))]
