@@ -112,7 +112,7 @@ def main(argv=None):
 
         os.environ[CACHE_VARIABLE] = args.cache_dir  # the shards this process starts inherit it
     from experiments.recipes import TASKS, RunConfig
-    from experiments.studies import STUDIES, run_groups, run_study, shard_from_environment, study_configs
+    from experiments.studies import STUDIES, study_configs
 
     try:
         if args.command == "list":
@@ -146,6 +146,8 @@ def main(argv=None):
                 if args.jobs is not None:
                     raise ValueError("--jobs splits the whole study into shards on this machine; leave out --shard "
                                      "(or run outside a SLURM job array).")
+                from experiments.sharding import run_study, shard_from_environment
+
                 run_study(args.name, args.tasks, args.scale, args.data_dir, args.results,
                           args.shard or shard_from_environment(os.environ), seeds=args.seeds)
             else:

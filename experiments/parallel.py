@@ -4,7 +4,7 @@
 On the 2-core machine, two such runs side by side made 14.5 training steps a second on
 TensorFlow (10.4 on PyTorch), one run on both cores 8.1 (TensorFlow), 7.1 (JAX) and 5.6
 (PyTorch) (docs/benchmarks.md, "Where a real-data study's time goes"). The shards are the
-study's own (`studies.shard`), so a run's results do not depend on how many processes ran
+study's own (`sharding.shard`), so a run's results do not depend on how many processes ran
 the study, beyond the float rounding of a different thread count.
 
 Where tcmalloc is installed (Debian's libtcmalloc-minimal4), each shard runs with it put
@@ -93,7 +93,8 @@ def launch(study, tasks, scale, data_dir, results_dir, jobs=None, runs_per_gpu=N
     `minutes` where given; each configuration once per seed of `seeds`. Returns the exit
     status."""
     from experiments.placement import configured_backend, find_gpus, plan
-    from experiments.studies import run_groups, run_study, study_configs
+    from experiments.sharding import run_groups, run_study
+    from experiments.studies import study_configs
 
     runs = len(run_groups(study_configs(study, tasks, scale, seeds)))
     gpus = find_gpus()

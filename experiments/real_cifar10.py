@@ -33,7 +33,7 @@ import numpy as np
 
 from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
 from experiments.recipes import PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
-from experiments.studies import run_study, study_configs
+from experiments.studies import study_configs
 
 STUDY = "real_cifar10"
 DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "cpu_papers": "C10-CNN1",
@@ -484,6 +484,8 @@ def main(argv=None):
 
     task = args.task or DEFAULT_TASKS[args.scale]
     if not args.report_only:
+        from experiments.sharding import run_study  # training, imported only to train
+
         run_study(STUDY, [task], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)
     configs = report_configs(results, task, args.scale)

@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments.figures import Results, curves_grid, mnist_features, mnist_layers
 from experiments.recipes import SCALES, RunConfig, power_of_3
-from experiments.studies import run_study, study_configs
+from experiments.studies import study_configs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
 
@@ -78,6 +78,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if not args.report_only:
+        from experiments.sharding import run_study  # training, imported only to train
+
         run_study("mnist_features", [FEATURES_TASK], args.scale, args.data_dir, args.results)
         run_study("mnist_layers", [LAYERS_TASK], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)

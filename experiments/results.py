@@ -133,20 +133,26 @@ def _history(arrays):
     return {k: arrays[f"history_{k}"] if f"history_{k}" in arrays else np.full(epochs, np.nan) for k in HISTORY_KEYS}
 
 
-def is_finished(results_dir, scale, config):
-    """Whether a readable results file exists that holds what `config` records. A corrupt
-    one is moved aside (kept as `.corrupt`) so that the run is done again; one without the
-    rotation rates that `config.record_rates` asks for (the run id is the same with or
-    without them, e.g. an adaptive run that another run will replay) is done again, with them."""
+def finished_result(results_dir, scale, config):
+    """The `RunResult` of `config` where a readable results file holds what it records,
+    else None. A corrupt file is moved aside (kept as `.corrupt`) so that the run is done
+    again; one without the rotation rates that `config.record_rates` asks for (the run id
+    is the same with or without them, e.g. an adaptive run that another run will replay)
+    is done again, with them."""
     path = run_paths(results_dir, scale, config)["result"]
     if not os.path.exists(path):
-        return False
+        return None
     try:
         result = read_result(path)
     except ResultsFileError:
         os.replace(path, path + ".corrupt")
-        return False
-    return not (config.record_rates and result.rates is None)
+        return None
+    return None if config.record_rates and result.rates is None else result
+
+
+def is_finished(results_dir, scale, config):
+    """Whether `config` has a finished run (`finished_result`)."""
+    return finished_result(results_dir, scale, config) is not None
 
 
 @dataclass

@@ -27,7 +27,7 @@ from experiments.results import (
     LOGGED_KEYS,
     Progress,
     RunResult,
-    is_finished,
+    finished_result,
     read_progress,
     read_result,
     run_paths,
@@ -372,6 +372,5 @@ def _save_weights_atomic(model, path):
 
 def run_one(config, scale="full", data_dir=None, results_dir="results", printer=print):
     """Run `config` unless its results exist; returns its `RunResult`."""
-    if is_finished(results_dir, scale, config):
-        return read_result(run_paths(results_dir, scale, config)["result"])
-    return Run(config, scale, data_dir, results_dir, printer).execute()
+    result = finished_result(results_dir, scale, config)
+    return result if result is not None else Run(config, scale, data_dir, results_dir, printer).execute()

@@ -1,7 +1,9 @@
-"""The papers' studies: each a grid of run configurations per task, run with skipping of
-finished runs, sharding across machines and a progress line per run."""
+"""The papers' studies: each a grid of run configurations per task (`STUDIES`,
+`study_configs`). Definitions only: how a study's runs are launched is
+`experiments.sharding` (a share of the study in one process), `parallel` (the shares of
+one machine) and `ray_runner`, so that reporting reads these definitions without
+importing the training."""
 
-import time
 from dataclasses import dataclass
 
 from experiments.recipes import (
@@ -24,8 +26,6 @@ from experiments.recipes import (
     scaled_epochs,
     with_layca,
 )
-from experiments.results import is_finished
-from experiments.runner import run_one
 
 FIRST_THREE = PAPER_TASKS[:3]
 # C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
@@ -265,70 +265,3 @@ def checked_seeds(seeds):
             or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds takes distinct whole numbers >= 0; received {list(seeds)}.")
     return seeds
-
-
-def parse_shard(text):
-    """'i/n' -> (i, n), 1 <= i <= n."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 2/4); received {text!r}.") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"--shard {text!r}: need 1 <= i <= n.")
-    return index, count
-
-
-def shard_from_environment(environ):
-    """'i/n' for the SLURM job-array task running this process (SLURM_ARRAY_TASK_ID among
-    SLURM_ARRAY_TASK_COUNT tasks numbered from SLURM_ARRAY_TASK_MIN), or '1/1' outside a
-    job array."""
-    if "SLURM_ARRAY_TASK_ID" not in environ:
-        return "1/1"
-    try:
-        task, count = int(environ["SLURM_ARRAY_TASK_ID"]), int(environ["SLURM_ARRAY_TASK_COUNT"])
-        first = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
-    except (KeyError, ValueError):
-        raise ValueError(
-            "SLURM_ARRAY_TASK_ID is set, but SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_MIN are missing or not "
-            "integers: run inside an sbatch --array job, or pass --shard i/n."
-        ) from None
-    if not (first <= task < first + count):
-        raise ValueError(
-            f"SLURM_ARRAY_TASK_ID={task} is outside the job array's {count} tasks from {first}: the array must be "
-            "contiguous (e.g. --array=0-3), or pass --shard i/n."
-        )
-    return f"{task - first + 1}/{count}"
-
-
-def run_groups(configs):
-    """`{key: [config, ...]}` in run order: the runs that must run in one process, one
-    after the other (a run that replays another's rates with its source, keyed by the
-    source's run id)."""
-    groups = {}
-    for config in configs:
-        groups.setdefault(config.copy_from or config.run_id, []).append(config)
-    return groups
-
-
-def shard(configs, index, count):
-    """The configurations of shard `index` of `count`: `run_groups` dealt round-robin."""
-    ordered = list(run_groups(configs).values())
-    return [config for group in ordered[index - 1 :: count] for config in group]
-
-
-def run_study(name, tasks=None, scale="full", data_dir=None, results_dir="results", shard_spec="1/1", printer=print,
-              seeds=None):
-    """Run (or skip, when finished) every configuration of this shard of the study, once
-    per seed of `seeds` (`study_configs`). Returns `{run_id: RunResult}` of the shard's runs."""
-    index, count = parse_shard(shard_spec)
-    configs = shard(study_configs(name, tasks, scale, seeds), index, count)
-    results, started = {}, time.time()
-    for number, config in enumerate(configs, start=1):
-        prefix = f"[{name} {number}/{len(configs)}, shard {index}/{count}]"
-        if is_finished(results_dir, scale, config):
-            printer(f"{prefix} {config.run_id}: finished earlier, skipped")
-        else:
-            printer(f"{prefix} {config.run_id}: running ({time.time() - started:.0f}s elapsed)")
-        results[config.run_id] = run_one(config, scale, data_dir, results_dir, printer)
-    printer(f"[{name}] shard {index}/{count}: {len(configs)} runs done in {time.time() - started:.0f}s")
-    return results

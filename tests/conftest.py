@@ -131,7 +131,8 @@ def smoke_results(tmp_path_factory, smoke_data):
     (a group's lock is held while it runs), then waits for the others' and reads every
     study's results (finished runs are read, not run again)."""
     from experiments.runner import run_one
-    from experiments.studies import run_groups, run_study, study_configs
+    from experiments.sharding import run_groups, run_study
+    from experiments.studies import study_configs
 
     results_dir = _shared_folder(tmp_path_factory, "results")
     locks = results_dir / "locks"

@@ -7,7 +7,8 @@ import pytest
 from experiments.__main__ import main
 from experiments.recipes import RHO_GRID, SCALES, RunConfig
 from experiments.results import read_result, run_paths
-from experiments.studies import STUDIES, parse_shard, run_study, shard, shard_from_environment, study_configs
+from experiments.sharding import parse_shard, run_study, shard, shard_from_environment
+from experiments.studies import STUDIES, study_configs
 from tests.conftest import STUDY_TASKS
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from experiments.ray_runner import run_study_on_ray
-from experiments.studies import run_study, study_configs
+from experiments.sharding import run_study
+from experiments.studies import study_configs
 from experiments.results import read_result, run_paths
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it

@@ -16,7 +16,8 @@ import pytest
 
 from experiments.recipes import RunConfig
 from experiments.results import read_result, run_paths
-from experiments.studies import run_study, study_configs
+from experiments.sharding import run_study
+from experiments.studies import study_configs
 from layer_rotation_tools import Layca, LayerRotationRates
 from tests import references
 from tests.iterations import IterationsSeen, assert_steps_are_iterations
@@ -92,7 +93,7 @@ _STUDY_KILLER = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from experiments import runner, studies
+    from experiments import runner, sharding
     original = runner._Checkpoint.on_epoch_end
     calls = []
     def killing(self, epoch, logs=None):
@@ -101,7 +102,7 @@ _STUDY_KILLER = textwrap.dedent(
         if len(calls) == {kill_at}:
             os.kill(os.getpid(), signal.SIGKILL)
     runner._Checkpoint.on_epoch_end = killing
-    studies.run_study("sgd", ["C10-CNN1"], "smoke", {data!r}, {results!r}, printer=lambda line: None)
+    sharding.run_study("sgd", ["C10-CNN1"], "smoke", {data!r}, {results!r}, printer=lambda line: None)
     """
 )
 
