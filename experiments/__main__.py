@@ -127,8 +127,9 @@ def main(argv=None):
         elif args.command == "run":
             from experiments.runner import run_one
 
-            config = RunConfig(args.task, args.optimizer, args.lr, args.alpha, args.warmup, args.copy_from,
-                               args.record_rates, args.seed, init_seed=args.init_seed)
+            config = RunConfig(task=args.task, optimizer=args.optimizer, learning_rate=args.lr, alpha=args.alpha,
+                               warmup_epochs=args.warmup, copy_from=args.copy_from, record_rates=args.record_rates,
+                               seed=args.seed, init_seed=args.init_seed)
             run_one(config, args.scale, args.data_dir, args.results)
         elif args.command == "study":
             if args.ray is not None:

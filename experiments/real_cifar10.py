@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
-from experiments.recipes import PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
+from experiments.recipes import LAYCA_BEST, PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
 from experiments.studies import study_configs
 
 STUDY = "real_cifar10"
@@ -222,7 +222,7 @@ def claims(table_rows):
     sgd = [row for row in done if row.config.optimizer == "sgd"]
     adaptive = [row for row in done if row.config.optimizer in _adaptive_names(row.config.task)]
     others = {name: [row for row in done if row.config.optimizer == name] for name in ("sgd_weight_decay", "lars")}
-    reference = next((row for row in layca if not row.config.alpha and np.isclose(row.config.learning_rate, 3.0**-3)),
+    reference = next((row for row in layca if not row.config.alpha and np.isclose(row.config.learning_rate, LAYCA_BEST)),
                      None)
     if reference and len(layca) < 2:
         lines.append("1. *Layca at rho(0) = 3^-3 and alpha = 0 is best among the SGD+Layca runs*: not testable yet "
@@ -372,7 +372,7 @@ def _plateau_claim(layca):
     (`PLATEAU_ALPHAS`, at rho(0) = 3^-3: higher for more uniform rates, alpha nearer 0),
     and against rho(0) (`PLATEAU_RHOS`, at alpha = 0: higher for a larger rate)."""
     ended = [row for row in layca if not row.stopped]
-    reference = [row for row in ended if np.isclose(row.config.learning_rate, 3.0**-3)]
+    reference = [row for row in ended if np.isclose(row.config.learning_rate, LAYCA_BEST)]
 
     def alphas(sign):
         return [row for row in reference if any(np.isclose(row.config.alpha, sign * a) for a in PLATEAU_ALPHAS)]

@@ -64,7 +64,6 @@ class Task:
     name: str
     dataset: str
     model: str
-    input_shape: tuple
     schedule: Schedule
     weight_decay: float
     stopping: Stopping = NEVER_STOP
@@ -90,24 +89,24 @@ class Task:
 TASKS = {
     task.name: task
     for task in (
-        Task("C10-CNN1", "cifar10", "c10_cnn1", (32, 32, 3), Schedule(100, (80, 90, 97), 0.2), 1e-3,
+        Task("C10-CNN1", "cifar10", "c10_cnn1", Schedule(100, (80, 90, 97), 0.2), 1e-3,
              Stopping(0.2, 7, 1e-4, 3), adaptive="rmsprop"),
-        Task("C100-resnet", "cifar100", "resnet32", (32, 32, 3), Schedule(100, (70, 90, 97), 0.1), 1e-3,
+        Task("C100-resnet", "cifar100", "resnet32", Schedule(100, (70, 90, 97), 0.1), 1e-3,
              Stopping(0.1, 7, 1e-3, 3), keep_best=True, adaptive="adam"),
-        Task("tiny-CNN", "tiny_imagenet", "tiny_cnn", (64, 64, 3), Schedule(80, (70,), 0.2), 1e-3,
+        Task("tiny-CNN", "tiny_imagenet", "tiny_cnn", Schedule(80, (70,), 0.2), 1e-3,
              Stopping(0.2, 10, 1e-3, 3), keep_best=True, adaptive="adagrad"),
-        Task("C10-CNN2", "cifar10", "c10_cnn2", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
+        Task("C10-CNN2", "cifar10", "c10_cnn2", Schedule(250, (100, 170, 220), 0.2), 5e-4,
              augment=True, adaptive="rmsprop_weight_decay"),
-        Task("C100-WRN", "cifar100", "wrn28_10", (32, 32, 3), Schedule(250, (100, 170, 220), 0.2), 5e-4,
+        Task("C100-WRN", "cifar100", "wrn28_10", Schedule(250, (100, 170, 220), 0.2), 5e-4,
              augment=True, adaptive="adam_weight_decay"),
         # L2 1e-3: the warmup study's SGD runs are SGD + L2 (import_task.py, resnet110 get_model;
         # "Learning rate warmup experiment.ipynb" plots 'SGD_weight_decay').
-        Task("C10-resnet", "cifar10", "resnet110", (32, 32, 3), Schedule(200, (60, 120, 160), 0.2), 1e-3,
+        Task("C10-resnet", "cifar10", "resnet110", Schedule(200, (60, 120, 160), 0.2), 1e-3,
              Stopping(0.2, 60, loss_floor=0.0), augment=True, adaptive=None),
         # The MNIST toy studies. The papers give no schedule for them: ours are stated here.
-        Task("MNIST-MLP1", "mnist", "mlp1", (28, 28, 1), Schedule(50, (40,), 0.2), None,
+        Task("MNIST-MLP1", "mnist", "mlp1", Schedule(50, (40,), 0.2), None,
              Stopping(loss_floor=1e-4, plateau_epochs=3), adaptive=None, train_per_class=1000, features=5),
-        Task("MNIST-MLP11", "mnist", "mlp11", (28, 28, 1), Schedule(200, (), 1.0), None,
+        Task("MNIST-MLP11", "mnist", "mlp11", Schedule(200, (), 1.0), None,
              Stopping(loss_floor=0.0, plateau_epochs=3, max_accuracy=1.0), adaptive=None, batch_size=10, train_per_class=10,
              checkpoint_every=25),
     )
@@ -144,7 +143,8 @@ def known_tasks(tasks):
         raise ValueError(f"Unknown tasks {unknown}; known: {list(TASKS)}.")
     return tasks
 
-# (task, optimizer) -> schedule, where the original implementations differ.
+# (paper task, optimizer) -> schedule, where the original implementations differ; a variant
+# of a paper task (`Task.variant_of`) takes its paper task's, as every table keyed below.
 SCHEDULE_EXCEPTIONS = {
     ("C10-CNN2", "sgd_weight_decay"): Schedule(250, tuple(range(25, 250, 25)), 0.5),
     ("C10-CNN2", "rmsprop_weight_decay"): Schedule(250, tuple(range(25, 250, 25)), 0.5),
@@ -297,17 +297,14 @@ class RunConfig:
         return OPTIMIZERS[self.optimizer]
 
     @property
-    def uses_layca(self):
-        return self.spec.layca
-
-    @property
     def weight_decay(self):
         return TASKS[self.task].weight_decay if self.spec.weight_decay else None
 
     @property
     def schedule(self):
-        rate_schedule = RATE_SCHEDULES.get((TASKS[self.task].paper_task, self.optimizer, self.learning_rate))
-        return rate_schedule or SCHEDULE_EXCEPTIONS.get((self.task, self.optimizer), TASKS[self.task].schedule)
+        paper_task = TASKS[self.task].paper_task
+        rate_schedule = RATE_SCHEDULES.get((paper_task, self.optimizer, self.learning_rate))
+        return rate_schedule or SCHEDULE_EXCEPTIONS.get((paper_task, self.optimizer), TASKS[self.task].schedule)
 
     @property
     def run_id(self):

@@ -30,7 +30,7 @@ from experiments.recipes import (
 FIRST_THREE = PAPER_TASKS[:3]
 # C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
 SHORT_ALPHAS = (-0.6, 0.0, 0.6)
-SHORT_RHOS = (3.0**-5, 3.0**-4, 3.0**-3)
+SHORT_RHOS = (3.0**-5, 3.0**-4, LAYCA_BEST)
 REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
 
 

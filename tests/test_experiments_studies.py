@@ -115,3 +115,16 @@ def test_the_smoke_scale_sweeps_each_grid_from_its_first_to_its_last_value():
                                                                           (10.0, 3.0**-1)]
     assert len(crossed) == 12 and len(study_configs("init_scale")) == 45
     assert SCALES["smoke"].sweep((1, 2)) == (1, 2) and SCALES["full"].sweep(range(7)) == tuple(range(7))
+
+
+def test_a_variant_of_a_paper_task_keeps_its_schedule_exceptions():
+    from dataclasses import replace as replaced
+
+    from experiments.recipes import TASKS, RunConfig
+
+    TASKS["C10-CNN2-variant"] = replaced(TASKS["C10-CNN2"], name="C10-CNN2-variant", variant_of="C10-CNN2")
+    try:
+        assert RunConfig("C10-CNN2-variant", "sgd_weight_decay").schedule == RunConfig("C10-CNN2", "sgd_weight_decay").schedule
+        assert RunConfig("C10-CNN2-variant", "sgd_weight_decay").schedule.factor == 0.5
+    finally:
+        del TASKS["C10-CNN2-variant"]
