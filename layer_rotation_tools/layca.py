@@ -54,6 +54,7 @@ _OWN_OPTIMIZERS = {
 # optimizer (it delegates the per-variable step only).
 _APPLY_LEVEL_OPTIONS = (
     "weight_decay",
+    "adam_weight_decay",  # Muon's decay of the variables it steps with AdamW, applied in `apply` too
     "clipnorm",
     "clipvalue",
     "global_clipnorm",
@@ -65,6 +66,14 @@ _WEIGHT_DECAY_HINT = (
     "Layca holds every kernel's norm fixed, so decoupled weight decay cannot act on "
     "kernels; the papers' '_weight_decay' configurations use an L2 kernel_regularizer "
     "(keras.regularizers.L2) on the loss instead."
+)
+
+_ADAM_WEIGHT_DECAY_HINT = (
+    "Muon decays the variables it steps with AdamW (non-matrices, embeddings, excluded layers) in "
+    "Optimizer.apply, which Layca does not call: pass adam_weight_decay=None (Layca holds each "
+    "kernel's norm fixed; with train_non_kernels=True the other variables take Muon's AdamW step "
+    "without decay). Layca(keras.optimizers.Muon(weight_decay=None, adam_weight_decay=None)) is the "
+    "Hyperball recipe (MuonH)."
 )
 
 
@@ -499,7 +508,8 @@ def get_inner_optimizer(identifier):
     for option in _APPLY_LEVEL_OPTIONS:
         value = getattr(optimizer, option, None)
         if value:
-            hint = _WEIGHT_DECAY_HINT if option == "weight_decay" else f"set {option} on Layca instead."
+            hint = {"weight_decay": _WEIGHT_DECAY_HINT, "adam_weight_decay": _ADAM_WEIGHT_DECAY_HINT}.get(
+                option, f"set {option} on Layca instead.")
             raise ValueError(
                 f"The inner optimizer {optimizer.name!r} has {option}={value!r}, which acts in "
                 f"Optimizer.apply; Layca only delegates the per-variable step. {hint}"

@@ -231,3 +231,40 @@ def test_the_inner_optimizer_counts_the_steps_layca_counts():
         optimizer.apply(grads, [kernel])
         counts.append((int(optimizer.iterations.numpy()), int(optimizer.inner_optimizer.iterations.numpy())))
     assert counts == [(1, 1), (1, 1), (2, 2), (2, 2)]
+
+
+@pytest.mark.skipif(not hasattr(keras.optimizers, "Muon"), reason="this Keras has no Muon")
+def test_layca_on_muon_is_the_hyperball_recipe_and_muons_own_decays_are_refused():
+    """Muon's orthogonalised step for each matrix kernel, then Layca's four operations (the
+    numpy reference); a bias (train_non_kernels) takes Muon's AdamW step as Muon alone
+    gives it; both of Muon's decays act in Optimizer.apply, which Layca does not call:
+    refused, never silently dropped."""
+    with pytest.raises(ValueError, match=r"weight_decay=0\.004"):
+        Layca(keras.optimizers.Muon())
+    with pytest.raises(ValueError, match=r"adam_weight_decay=0\.004.*Hyperball recipe"):
+        Layca(keras.optimizers.Muon(weight_decay=None))
+    rng = np.random.default_rng(0)
+    shapes = {"kernel": (6, 4), "bias": (4,)}
+    init = [rng.normal(size=shape).astype("float32") for shape in shapes.values()]
+    grads = [[rng.normal(size=shape).astype("float32") for shape in shapes.values()] for _ in range(3)]
+
+    def variables():
+        with keras.name_scope("dense_m"):
+            return [keras.Variable(value, name=name) for name, value in zip(shapes, init)]
+
+    def muon():
+        return keras.optimizers.Muon(learning_rate=0.02, weight_decay=None, adam_weight_decay=None)
+
+    rho = 0.1
+    layca, trained = Layca(muon(), learning_rate=rho, train_non_kernels=True), variables()
+    alone, shadow = muon(), variables()
+    expected_kernel = init[0].astype(np.float64)
+    for g in grads:
+        before = shadow[0].numpy()
+        alone.apply([keras.ops.convert_to_tensor(x) for x in g], shadow)
+        expected_kernel = references.layca(expected_kernel, before - shadow[0].numpy(), rho)
+        layca.apply(g, trained)
+        kernel = trained[0].numpy()
+        np.testing.assert_allclose(trained[1].numpy(), shadow[1].numpy(), rtol=1e-5, atol=1e-6)  # AdamW path
+    np.testing.assert_allclose(kernel, expected_kernel, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(kernel), np.linalg.norm(init[0]), rtol=1e-5)
