@@ -1,0 +1,91 @@
+"""Peak memory that Layca and the monitors add, in units of the kernels' bytes, on a model
+large enough that the framework's fixed memory does not hide it (issue 46).
+
+    KERAS_BACKEND=tensorflow|jax|torch python benchmarks/kernel_memory.py [--layers 10] [--width 2000]
+
+The model is a stack of `--layers` Dense kernels of width x width (10 x 2,000 x 2,000:
+160 MB of float32). Each variant runs in a fresh process: build, compile, one fit of
+two steps on a batch of 64, then the process's peak resident memory (`ru_maxrss`). A
+variant's cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam
+over SGD and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state
+beyond Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
+median of each is printed.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: name -> (optimizer expression, callbacks expression, baseline variant)
+VARIANTS = {
+    "SGD": ("keras.optimizers.SGD(0.01)", "[]", None),
+    "Adam": ("keras.optimizers.Adam(1e-3)", "[]", "SGD"),
+    "Lamb": ("keras.optimizers.Lamb(1e-3)", "[]", "Adam"),
+    "Layca(sgd)": ("Layca('sgd')", "[]", "SGD"),
+    "Layca(sgd, jit_compile=False)": ("Layca('sgd', jit_compile=False)", "[]", "SGD"),
+    "Layca(sgd, per_unit=True)": ("Layca('sgd', per_unit=True)", "[]", "SGD"),
+    "Layca(adam)": ("Layca('adam')", "[]", "Adam"),
+    "SGD + LayerRotationCurves()": ("keras.optimizers.SGD(0.01)", "[LayerRotationCurves()]", "SGD"),
+    "SGD + LayerRotationRates()": ("keras.optimizers.SGD(0.01)", "[LayerRotationRates()]", "SGD"),
+}
+
+
+def worker(variant, layers, width):
+    """Train the variant for two steps; print its peak resident memory in bytes (JSON)."""
+    import layer_rotation_tools  # noqa: F401  (Keras with TensorFlow's start-up lines held)
+    import keras
+    import numpy as np
+
+    from layer_rotation_tools import Layca, LayerRotationCurves, LayerRotationRates, backend  # noqa: F401
+
+    backend.enable_float64()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
+    optimizer, callbacks, _ = VARIANTS[variant]
+    model.compile(optimizer=eval(optimizer), loss="mse")
+    x = np.random.default_rng(0).normal(size=(128, width)).astype("float32")
+    model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks))
+    print(json.dumps({"peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--width", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.layers, args.width)
+    kernel_bytes = args.layers * args.width * args.width * 4
+    wanted = [v for v in VARIANTS if v in args.variants or any(VARIANTS[w][2] == v for w in args.variants)]
+    peaks = {v: [] for v in wanted}
+    for _ in range(args.repeats):
+        for variant in wanted:
+            found = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", variant, "--layers",
+                                    str(args.layers), "--width", str(args.width)], capture_output=True, text=True)
+            if found.returncode:
+                raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
+            peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1])["peak_bytes"])
+    import keras
+
+    print(f"backend {keras.backend.backend()}; {args.layers} kernels of {args.width} x {args.width} "
+          f"({kernel_bytes / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
+    for variant in wanted:
+        peak = statistics.median(peaks[variant])
+        base = VARIANTS[variant][2]
+        extra = "" if base is None else \
+            f", {(peak - statistics.median(peaks[base])) / kernel_bytes:+.2f} x the kernels' bytes over {base}"
+        print(f"{variant:32s} {peak / 2**20:8.0f} MiB{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
