@@ -183,13 +183,15 @@ def _table1(task, scale):
     """The configurations of the task's column of Table 1 (extended paper): SGD+Layca at
     its best (alpha 0, rho(0) 3^-3), at alpha -0.6 and +0.6, at rho(0) 3^-5 and 3^-4, SGD
     at its best rate, SGD + L2, and the task's adaptive method without and with Layca.
-    SGD+Layca's best and SGD's run first, so that a study cut short still compares them."""
+    SGD+Layca's best and SGD's run first, so that a study cut short still compares them.
+    The adaptive method records its rotation rates, as wherever it runs (`adapt_copy`
+    replays them: one run serves both)."""
     adaptive = TASKS[task].adaptive
     return [
         RunConfig(task, "layca"), RunConfig(task, "sgd"),
         *(RunConfig(task, "layca", alpha=a) for a in SHORT_ALPHAS if a),
         *(RunConfig(task, "layca", learning_rate=r) for r in SHORT_RHOS if r != LAYCA_BEST),
-        RunConfig(task, "sgd_weight_decay"), RunConfig(task, adaptive), RunConfig(task, with_layca(adaptive)),
+        RunConfig(task, "sgd_weight_decay"), _adaptive_source(task), RunConfig(task, with_layca(adaptive)),
     ]
 
 
