@@ -233,7 +233,8 @@ def test_the_inner_optimizer_counts_the_steps_layca_counts():
     assert counts == [(1, 1), (1, 1), (2, 2), (2, 2)]
 
 
-@pytest.mark.skipif(not hasattr(keras.optimizers, "Muon"), reason="this Keras has no Muon")
+@pytest.mark.skipif(not hasattr(keras.optimizers, "Muon") or tuple(map(int, keras.__version__.split(".")[:2])) < (3, 12),
+                    reason="this Keras has no Muon with adam_weight_decay")
 def test_layca_on_muon_is_the_hyperball_recipe_and_muons_own_decays_are_refused():
     """Muon's orthogonalised step for each matrix kernel, then Layca's four operations (the
     numpy reference); a bias (train_non_kernels) takes Muon's AdamW step as Muon alone
