@@ -24,9 +24,10 @@ LOGGED_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 #: seconds (training and validation; files written before it was kept read nan).
 HISTORY_KEYS = (*LOGGED_KEYS, "learning_rate", "epoch_seconds")
 #: Arrays only some runs record (second moments: Adam; batch accuracy: per-batch runs;
-#: feedback silhouette: the feedback study; features: tasks that draw first-layer features).
+#: feedback silhouette: the feedback study; features: tasks that draw first-layer features;
+#: final kernel distances: files written since they were kept).
 OPTIONAL_ARRAYS = ("rates", "rate_steps", "second_moment_epochs", "second_moments", "batch_accuracy",
-                   "feedback_silhouette", "features")
+                   "feedback_silhouette", "features", "final_kernel_distances")
 
 
 def run_paths(results_dir, scale, config):
@@ -84,6 +85,9 @@ class RunResult:
     batch_accuracy: np.ndarray | None = None
     feedback_silhouette: np.ndarray | None = None
     features: np.ndarray | None = None
+    # ||w_l - w_l(0)||_2 of each kernel (in `layer_names` order) at the tested weights: the
+    # "distance from initialization" of Jiang et al. (ICLR 2020), a rival of layer rotation
+    final_kernel_distances: np.ndarray | None = None
 
     @property
     def validation(self):

@@ -275,7 +275,10 @@ class Run:
             wall_seconds=time.time() - started, backend=keras.backend.backend(), keras_version=keras.__version__,
             train_accuracy=float(train_accuracy), device=device, peak_device_memory_mib=peak_memory,
             rates=None if rates is None else rates.rates, rate_steps=None if rates is None else rates.steps,
-            features=_features(model, self.task.features) if self.task.features else None, **extra,
+            features=_features(model, self.task.features) if self.task.features else None,
+            final_kernel_distances=np.asarray([np.linalg.norm(np.asarray(k, np.float64) - k0)
+                                               for k, k0 in zip(kernel_variables(model), initial_kernels)]),
+            **extra,
         )
 
     def _optimizer(self, model, steps):

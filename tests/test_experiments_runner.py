@@ -142,6 +142,10 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
     from tests.references import alpha_profile
 
     np.testing.assert_allclose(result.rates[0], 3.0**-3 * alpha_profile(5, -0.4), rtol=2e-3)
+    # Layca keeps each kernel's norm, so its L2 distance from the initial kernel follows
+    # from the cosine distance d: ||w - w0||^2 = 2 ||w0||^2 d.
+    np.testing.assert_allclose(result.final_kernel_distances**2,
+                               2 * np.asarray(result.initial_kernel_norms)**2 * result.distances[-1], rtol=1e-3)
     printed = []
     again = run_one(config, "smoke", data_dir, str(tmp_path), printer=printed.append)
     assert printed == [] and again.test_accuracy == result.test_accuracy
