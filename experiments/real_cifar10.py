@@ -33,7 +33,8 @@ import numpy as np
 
 from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
 from experiments.recipes import LAYCA_BEST, PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
-from experiments.studies import study_configs
+from experiments import seed_verdicts
+from experiments.studies import checked_seeds, study_configs
 
 STUDY = "real_cifar10"
 DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "cpu_papers": "C10-CNN1",
@@ -480,6 +481,10 @@ def main(argv=None):
     parser.add_argument("--task", default=None, help="default, by scale: " + ", ".join(
         f"{task} ({scale})" for scale, task in DEFAULT_TASKS.items()))
     parser.add_argument("--report-only", action="store_true", help="write the table and figure from the runs saved so far")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="seeds whose runs of the `seeds` study the report aggregates beside the random-label "
+                             "control (experiments/seed_verdicts.py; run them with `python -m experiments study seeds "
+                             "--seeds ...`); default: 0 alone, no such section")
     args = parser.parse_args(argv)
 
     task = args.task or DEFAULT_TASKS[args.scale]
@@ -503,6 +508,12 @@ def main(argv=None):
     prefix = os.path.join(args.out, f"{STUDY}_{args.scale}")
     paths = [curves_figure(results, study_configs(STUDY, [task], args.scale), f"{prefix}_curves.png"),
              rotation_figure(table_rows, f"{prefix}_rotation.png")]
+    seeds = checked_seeds(args.seeds)
+    if len(seeds) > 1:
+        text += "\n\n" + seed_verdicts.section(results, task, seeds)
+        paths.append(seed_verdicts.seeds_figure(results, task, seeds, f"{prefix}_seeds.png"))
+        if any(results.get(permuted) is not None for _, permuted in seed_verdicts.control_pairs(task)):
+            paths.append(seed_verdicts.control_figure(results, task, f"{prefix}_control.png"))
     # The papers' figures illustrate their statements: drawn where some run is in their scope.
     if any(row.test is not None and not row.out_of_scope for row in table_rows):
         paths += [FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES]

@@ -80,5 +80,7 @@ class Comparison:
         return bool(a.min() > b.max() or b.min() > a.max())
 
     def describe(self):
+        if min(self.a.count, self.b.count) < 2:
+            return (f"{self.difference:+.2f} points (no seed spread yet: {self.a.count} and {self.b.count} runs)")
         verdict = "exceeds the seed spread" if self.separated else "within the seed spread"
         return f"{self.difference:+.2f} points ({verdict}; {self.a.count} and {self.b.count} runs)"

@@ -195,6 +195,22 @@ def _table1(task, scale):
     ]
 
 
+def _seeds(task, scale):
+    """The runs whose verdicts issue 44 gives a seed spread (`experiments/seed_verdicts.py`,
+    run with `--seeds`): SGD+Layca at rho(0) 3^-3, 3^-4, 3^-5 and alpha -0.4, -0.2, +0.2,
+    +0.4, SGD at 3^-1 and 3^0 (its best two rates at cpu_fit), SGD + L2, the task's adaptive
+    method with and without Layca, and LARS."""
+    adaptive = TASKS[task].adaptive
+    return [
+        RunConfig(task, "layca"),
+        *(RunConfig(task, "layca", learning_rate=r) for r in (3.0**-4, 3.0**-5)),
+        *(RunConfig(task, "layca", alpha=a) for a in (-0.4, -0.2, 0.2, 0.4)),
+        *(RunConfig(task, "sgd", learning_rate=lr) for lr in (3.0**-1, 3.0**0)),
+        RunConfig(task, "sgd_weight_decay"), RunConfig(task, adaptive), RunConfig(task, with_layca(adaptive)),
+        RunConfig(task, "lars"),
+    ]
+
+
 def _random_labels(task, scale):
     """The random-label control (issue 44): SGD+Layca at 3^-3 and SGD at 3^-1 and 3^0 (its
     best rates at cpu_fit) on `task`, whose training labels are permuted once."""
@@ -233,6 +249,8 @@ STUDIES = {
                             "first layer of the 11-layer MLP alone: its feedback's silhouette (ICLR Figure 8, right)"),
     "table1": Study(_table1, PAPER_TASKS, "the task's Table 1 column: Layca best, alpha +-0.6, rho(0) 3^-5 and "
                                           "3^-4, SGD, SGD + L2, adaptive +- Layca (Table 1)"),
+    "seeds": Study(_seeds, ("C10-CNN1-fit",), "the runs whose verdicts carry a seed spread, to run with --seeds "
+                                               "(issue 44)"),
     "random_labels": Study(_random_labels, ("C10-CNN1-fit-random-labels",),
                            "SGD+Layca and SGD on training labels permuted once (the sceptic's control)"),
     "real_cifar10": Study(_real_cifar10, ("C10-CNN1-subset",), "Layca rho/alpha, SGD grid, adaptive +- Layca on one task"),

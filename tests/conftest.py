@@ -94,6 +94,7 @@ STUDY_TASKS = {
     "mnist_features": "MNIST-MLP1",
     "table1": "C10-CNN1",
     "random_labels": "C10-CNN1-fit-random-labels",
+    "seeds": "C10-CNN1",
     "mnist_layers": "MNIST-MLP11",
     "mnist_layers_orthogonal": "MNIST-MLP11-orthogonal",
     "mnist_feedback": "MNIST-MLP11",

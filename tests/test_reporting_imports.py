@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 REPORTING = ("experiments.figures", "experiments.real_cifar10", "experiments.real_mnist", "experiments.reproduce",
-             "experiments.replicates", "experiments.studies")
+             "experiments.replicates", "experiments.seed_verdicts", "experiments.studies")
 TRAINING = ("experiments.runner", "experiments.sharding", "experiments.parallel", "experiments.data",
             "experiments.models", "experiments.recording")
 
