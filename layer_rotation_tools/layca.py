@@ -8,7 +8,6 @@ or take the inner optimizer's plain step with `train_non_kernels=True`.
 """
 
 import contextlib
-import functools
 import math
 import warnings
 
@@ -608,8 +607,15 @@ def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False)
     and granularity."""
     key = (backend.name(), per_unit)
     if key not in _ROTATED_COMPILED:
-        _ROTATED_COMPILED[key] = backend.compiled(functools.partial(_rotated, per_unit=per_unit))
+        # A plain function, not a functools.partial: torch.compile cannot trace a partial
+        # under torch.no_grad (`compile(jit_compile=True)` on PyTorch).
+        _ROTATED_COMPILED[key] = backend.compiled(_rotated_per_unit if per_unit else _rotated)
     return _ROTATED_COMPILED[key](ps, proposed, rates, epsilon, max_growths)
+
+
+def _rotated_per_unit(ps, proposed, rates, epsilon, max_growths):
+    """`_rotated` per output unit."""
+    return _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=True)
 
 
 _ROTATED_COMPILED = {}

@@ -86,6 +86,26 @@ def test_layca_rotates_a_lazily_built_model_by_rho_each_step(jit_compile):
     np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
 
 
+def _small_convnet():
+    """Conv-BN-pool-dense on 4x4 images of 6 channels (`_data`'s 96 features)."""
+    return keras.Sequential([keras.layers.Reshape((4, 4, 6)), keras.layers.Conv2D(4, 3, use_bias=False),
+                             keras.layers.BatchNormalization(center=False, scale=False),
+                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, use_bias=False)])
+
+
+def test_layca_rotates_a_convnet_by_rho_each_step_in_a_compiled_step():
+    # On PyTorch, a compiled step (torch.compile) once failed on Layca's update, a
+    # functools.partial under torch.no_grad that dynamo cannot trace.
+    x, y = _data(features=96)
+    keras.utils.set_random_seed(5)
+    model = _small_convnet()
+    model.compile(Layca(learning_rate=RHO), "sparse_categorical_crossentropy", jit_compile=True)
+    rates = LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[rates])
+    assert rates.rates.shape == (4, 2)
+    np.testing.assert_allclose(rates.rates, RHO, rtol=1e-4)
+
+
 def _batches_of_unknown_length():
     """4 batches of 16 from a generator: Keras learns their number only at the end."""
     x, y = _data()
