@@ -93,11 +93,11 @@ def report(results_dir, scale, task, gpus, minutes, elapsed, peak_mib, machine):
              f"- GPU memory in use at most (all shards, nvidia-smi every 5 s): "
              f"{'-' if peak_mib is None else f'{peak_mib} MiB'}", "", "## Column and runs", "",
              column_report(results_dir, scale, task), ""]
-    rows = [row for row in run_costs(results_dir, scale, task) if row["steps_per_second"]]
+    rows = [row for row in run_costs(results_dir, scale, task) if row.steps_per_second]
     if rows and paper_steps and scale == "full":
         lines += ["## A whole run at the speed measured", "",
                   "| run | state | minutes for the papers' " + f"{paper_steps:,} steps |", "|---|---|---|"]
-        lines += [f"| {row['label']} | {row['state']} | {paper_steps / row['steps_per_second'] / 60:.1f} |"
+        lines += [f"| {row.label} | {row.state} | {paper_steps / row.steps_per_second / 60:.1f} |"
                   for row in rows]
         lines.append("")
     lines.append(f"Published: {task} Layca best 88.45% (extended paper, Table 1)." if task == "C10-CNN1" else "")

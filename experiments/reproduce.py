@@ -10,6 +10,7 @@ loading and testing are left out.
 """
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,36 +23,50 @@ from experiments.studies import study_configs
 STUDY = "table1"
 
 
+@dataclass(frozen=True)
+class RunCost:
+    """What one run of the column cost: `state` ("finished", "epoch k (checkpointed)", "not
+    run"), `epochs` and `steps` done, `minutes` of training, `steps_per_second` and
+    `images_per_second` (steps x the task's batch), `test_accuracy` and `train_accuracy` (%),
+    `device` and `peak_memory_mib`; None where not known."""
+
+    label: str
+    state: str = "not run"
+    epochs: int = 0
+    steps: int = 0
+    minutes: float | None = None
+    steps_per_second: float | None = None
+    images_per_second: float | None = None
+    test_accuracy: float | None = None
+    train_accuracy: float | None = None
+    device: str | None = None
+    peak_memory_mib: float | None = None
+
+
 def run_costs(results_dir, scale, task):
-    """One dict per run of the task's column, in run order: `label`, `state` ("finished",
-    "epoch k (checkpointed)", "not run"), `epochs`, `steps`, `minutes` (of training),
-    `steps_per_second`, `images_per_second` (steps x the task's batch), `test_accuracy` and
-    `train_accuracy` (%), `device`, `peak_memory_mib`."""
+    """One `RunCost` per run of the task's column, in run order."""
     results, rows = Results(results_dir, scale), []
     for config in study_configs(STUDY, [task], scale):
-        row = {"label": config.label, "state": "not run", "epochs": 0, "steps": 0, "minutes": None,
-               "steps_per_second": None, "images_per_second": None, "test_accuracy": None, "train_accuracy": None,
-               "device": None, "peak_memory_mib": None}
         result = results.get(config)
         progress_path = run_paths(results_dir, scale, config)["progress"]
         if result is not None:
             history, steps = result.history, result.curve_steps
-            row.update(state="finished", epochs=result.epochs_run, test_accuracy=100 * result.test_accuracy, device=result.device,
-                       peak_memory_mib=result.peak_device_memory_mib,
-                       train_accuracy=None if result.train_accuracy is None else 100 * result.train_accuracy)
+            known = dict(state="finished", epochs=result.epochs_run, test_accuracy=100 * result.test_accuracy,
+                         device=result.device, peak_memory_mib=result.peak_device_memory_mib,
+                         train_accuracy=None if result.train_accuracy is None else 100 * result.train_accuracy)
         elif os.path.exists(progress_path):
             progress = read_progress(progress_path, ["distances"], [])
             history, steps = progress.history, progress.monitors["distances"]["steps"]
-            row.update(state=f"epoch {progress.epochs_done} (checkpointed)", epochs=progress.epochs_done)
+            known = dict(state=f"epoch {progress.epochs_done} (checkpointed)", epochs=progress.epochs_done)
         else:
-            rows.append(row)
+            rows.append(RunCost(config.label))
             continue
-        row["steps"] = int(steps[-1]) if len(steps) else 0
+        known["steps"] = int(steps[-1]) if len(steps) else 0
         seconds = float(np.nansum(history["epoch_seconds"]))
         if seconds > 0:
-            row.update(minutes=seconds / 60, steps_per_second=row["steps"] / seconds,
-                       images_per_second=row["steps"] * TASKS[task].batch_size / seconds)
-        rows.append(row)
+            known.update(minutes=seconds / 60, steps_per_second=known["steps"] / seconds,
+                         images_per_second=known["steps"] * TASKS[task].batch_size / seconds)
+        rows.append(RunCost(config.label, **known))
     return rows
 
 
@@ -68,10 +83,10 @@ def column_report(results_dir, scale, task):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in run_costs(results_dir, scale, task):
         lines.append(
-            f"| {row['label']} | {row['state']} | {row['epochs']} | {row['steps']} | {_cell(row['minutes'], '.1f')} | "
-            f"{_cell(row['steps_per_second'], '.1f')} | {_cell(row['images_per_second'], '.0f')} | "
-            f"{_cell(row['train_accuracy'], '.2f')} | {_cell(row['test_accuracy'], '.2f')} | {row['device'] or '-'} | "
-            f"{_cell(row['peak_memory_mib'], '.0f')} |")
+            f"| {row.label} | {row.state} | {row.epochs} | {row.steps} | {_cell(row.minutes, '.1f')} | "
+            f"{_cell(row.steps_per_second, '.1f')} | {_cell(row.images_per_second, '.0f')} | "
+            f"{_cell(row.train_accuracy, '.2f')} | {_cell(row.test_accuracy, '.2f')} | {row.device or '-'} | "
+            f"{_cell(row.peak_memory_mib, '.0f')} |")
     return "\n".join(lines)
 
 
