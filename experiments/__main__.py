@@ -175,7 +175,8 @@ def main(argv=None):
             for path in draw(args.names, args.results, args.scale, args.out, args.tasks):
                 print(f"figure written to {path}")
         elif args.command == "table":
-            from experiments.figures import Results, results_table
+            from experiments.results import Results
+            from experiments.table1 import results_table
 
             print(results_table(Results(args.results, args.scale), *([args.tasks] if args.tasks else [])))
         else:

@@ -1,4 +1,4 @@
-"""The papers' figures and results table, drawn from saved results files only.
+"""The papers' figures, drawn from saved results files only (their Table 1: `table1.py`).
 
 Each figure function reads `results/<scale>/<task>/<run id>.h5` through `Results`; a
 run that has no results yet leaves its panel marked "not run" (so a partial study still
@@ -28,175 +28,11 @@ from experiments.recipes import (
     power_of_3,
     with_layca,
 )
-from experiments.results import read_result, run_paths
+from experiments.drawing import curves_grid, missing, new_figure, save_figure
+from experiments.results import Results
 from experiments.studies import FIRST_THREE, study_configs
 from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
 from layer_rotation_tools.plotting import layer_colors
-
-# The extended paper's Table 1 (arXiv:1806.01603v4): test accuracy of Layca's best configuration, and
-# the difference (points) of every other configuration to it.
-PUBLISHED_ROWS = (
-    "Layca best (alpha 0, rho(0) 3^-3)", "alpha -0.6", "alpha 0.6", "rho(0) 3^-5", "rho(0) 3^-4",
-    "SGD, best lr", "SGD + L2", "adaptive method", "adaptive + Layca",
-)
-PUBLISHED = {
-    "C10-CNN1": (88.45, -5.34, -19.78, -7.44, -2.41, -8.77, -0.30, -3.58, -0.20),
-    "C100-resnet": (59.81, -15.55, -30.18, -24.42, -13.03, -14.28, +0.30, -11.99, -1.65),
-    "tiny-CNN": (50.89, -10.48, -22.68, -15.21, -10.70, -8.63, -0.85, -13.17, -0.34),
-    "C10-CNN2": (93.40, -1.24, -6.61, -1.85, -0.42, -1.70, -0.12, -1.55, +0.07),
-    "C100-WRN": (80.69, -6.02, -7.59, -5.01, -1.93, -3.95, -0.24, -1.33, -1.05),
-}
-
-
-class Results:
-    """Reads (and caches) the results files of one results folder and scale."""
-
-    def __init__(self, results_dir="results", scale="full"):
-        self.results_dir, self.scale, self._cache = results_dir, scale, {}
-
-    def get(self, config):
-        """The run's `RunResult`, or None when it has no results file."""
-        path = run_paths(self.results_dir, self.scale, config)["result"]
-        if path not in self._cache:
-            self._cache[path] = read_result(path) if os.path.exists(path) else None
-        return self._cache[path]
-
-    def require_any(self, configs, out):
-        """Refuse (SystemExit) a report on `configs` from a folder that holds none of their
-        results files: drawn, it would overwrite what `out` holds with "not run" panels."""
-        if any(self.get(config) is not None for config in configs):
-            return
-        folders = sorted({os.path.dirname(run_paths(self.results_dir, self.scale, c)["result"]) for c in configs})
-        raise SystemExit(
-            f"No results file at scale {self.scale!r} in {', '.join(folders)}: nothing to report, and {out} is left "
-            "as it is. Run the study first (without --report-only), or point --results at the folder that holds "
-            f"{self.scale}/<task>/ (the committed ones: --results notebooks/results)."
-        )
-
-    def accuracy(self, config):
-        """Test accuracy in percent, or None."""
-        result = self.get(config)
-        return None if result is None else 100.0 * result.test_accuracy
-
-    def validation_accuracy(self, config):
-        """The best validation accuracy over the epochs evaluated (every epoch, or every
-        `validation_freq`: the others hold nan), in percent; None without results or
-        without an evaluated epoch (a run stopped before its first validation)."""
-        result = self.get(config)
-        validated = () if result is None else result.validation[1]
-        return 100.0 * float(np.max(validated)) if len(validated) else None
-
-
-def _row_configs(task):
-    """The configurations of each PUBLISHED_ROWS row for `task` (a list: best of several)."""
-    adaptive = TASKS[task].adaptive
-    return (
-        [RunConfig(task, "layca")],
-        [RunConfig(task, "layca", alpha=-0.6)],
-        [RunConfig(task, "layca", alpha=0.6)],
-        [RunConfig(task, "layca", learning_rate=3.0**-5)],
-        [RunConfig(task, "layca", learning_rate=3.0**-4)],
-        [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID],
-        [RunConfig(task, "sgd_weight_decay")],
-        [RunConfig(task, adaptive)],
-        [RunConfig(task, with_layca(adaptive))],
-    )
-
-
-def results_table(results, tasks=PAPER_TASKS):
-    """Our test accuracies beside the published ones (extended paper, Table 1), in its layout: the first
-    row absolute (%), the others as differences to Layca's best (points); a variant of a
-    paper task (e.g. C10-CNN1-fit) beside its paper task's numbers. Returns text."""
-    tasks = known_tasks(tasks)
-    width = 22
-    lines = ["| " + " | ".join(["configuration".ljust(34)] + [t.ljust(width) for t in tasks]) + " |",
-             "|" + "|".join(["-" * 36] + ["-" * (width + 2)] * len(tasks)) + "|"]
-    ours = {task: [_best(results, configs) for configs in _row_configs(task)] for task in tasks}
-    for row, name in enumerate(PUBLISHED_ROWS):
-        cells = []
-        for task in tasks:
-            value, best = ours[task][row], ours[task][0]
-            if row and value is not None and best is not None:
-                value -= best
-            text = "-" if value is None else (f"{value:.2f}" if row == 0 else f"{value:+.2f}")
-            published = PUBLISHED[TASKS[task].paper_task][row]
-            cells.append(f"{text} ({published:.2f})" if row == 0 else f"{text} ({published:+.2f})")
-        lines.append("| " + " | ".join([name.ljust(34)] + [c.ljust(width) for c in cells]) + " |")
-    lines.append("ours (published); first row: test accuracy %, other rows: difference to it, in points; "
-                 "'-': not run yet")
-    return "\n".join(lines)
-
-
-def _best(results, configs):
-    """The test accuracy of the configuration with the best validation accuracy (the
-    authors pick a learning rate by max val_acc: "Learning rate gridsearch and
-    training.ipynb"); the test set never chooses."""
-    done = [c for c in configs if results.get(c) is not None]
-    if len(done) == 1:  # nothing to choose from
-        return results.accuracy(done[0])
-    # Among several, a run stopped before its first validation (None) cannot be chosen.
-    validated = [c for c in done if results.validation_accuracy(c) is not None]
-    return results.accuracy(max(validated, key=results.validation_accuracy)) if validated else None
-
-
-# -- drawing helpers -----------------------------------------------------------------
-
-
-def new_figure(rows, cols, size=(2.6, 2.1)):
-    """A figure of rows x cols panels of `size` inches each (matplotlib's Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
-    return figure, axes
-
-
-def _missing(ax, label):
-    ax.text(0.5, 0.5, f"{label}\nnot run", ha="center", va="center", transform=ax.transAxes, fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _curves_panel(ax, results, config, label, best=None):
-    result = results.get(config)
-    if result is None:
-        _missing(ax, label)
-        return
-    accuracy = 100.0 * result.test_accuracy
-    title = f"{label}\neta={accuracy:.2f}%"
-    if best is not None:
-        title += f", delta={accuracy - best:+.2f}"
-    plot_layer_rotation_curves(result.distances, ax=ax, epochs=result.curve_epochs, title=title)
-    ax.title.set_fontsize(8)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-
-
-def curves_grid(results, grid, out):
-    """`grid`: rows of (row label, [(column label, config)]); titles give each run's
-    accuracy and its difference to its task's Layca best."""
-    figure, axes = new_figure(len(grid), max(len(cells) for _, cells in grid))
-    for r, (row_label, cells) in enumerate(grid):
-        for c, (label, config) in enumerate(cells):
-            best = results.accuracy(RunConfig(config.task, "layca"))
-            _curves_panel(axes[r, c], results, config, f"{row_label} {label}".strip(), best)
-        for c in range(len(cells), axes.shape[1]):
-            axes[r, c].axis("off")
-    return save_figure(figure, out)
-
-
-def save_figure(figure, out):
-    """Write `figure` to `out` (its folder made), close it; returns `out`."""
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(out, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return out
-
 
 # -- the figures -----------------------------------------------------------------------
 
@@ -281,8 +117,8 @@ def sgd_first_epoch(results, out, tasks):
         top, bottom = axes[0, column], axes[1, column]
         result = results.get(study_configs("sgd_first_epoch", [task])[0])
         if result is None:
-            _missing(top, task)
-            _missing(bottom, task)
+            missing(top, task)
+            missing(bottom, task)
             continue
         plot_layer_rotation_curves(result.distances, ax=top, epochs=result.curve_steps, title=task)
         top.set_xlabel("")
@@ -333,7 +169,7 @@ def adaptive_equivalent_curves(results, out, tasks):
             ax.plot(*result.validation, "-", marker=".", markersize=3, color=color, label=name)
             drawn = True
         if not drawn:
-            _missing(ax, task)
+            missing(ax, task)
             continue
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("Epoch")
@@ -363,7 +199,7 @@ def init_scale_consistency(results, out, tasks):
             drawn = True
         name = OPTIMIZERS[optimizer].label
         if not drawn:
-            _missing(ax, name)
+            missing(ax, name)
             continue
         ax.set_title(name, fontsize=9)
         ax.set_ylim(0, 1.02)
@@ -403,7 +239,7 @@ def accuracy_vs_alpha_rho(results, out, tasks):
                 ax.plot(*zip(*points), f"C{index}-", marker=".", label=task)
                 drawn = True
         if not drawn:
-            _missing(ax, label)
+            missing(ax, label)
             continue
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
@@ -434,7 +270,7 @@ def loss_plateaus(results, out, tasks):
                     ax.plot(np.arange(1, len(loss) + 1), loss, color=color, label=label, linewidth=1)
                     drawn = True
             if not drawn:
-                _missing(ax, f"{task}, {title}")
+                missing(ax, f"{task}, {title}")
                 continue
             ax.set_title(f"{task}, {title}", fontsize=8)
             ax.legend(fontsize=5, ncol=2)
@@ -453,8 +289,8 @@ def warmup(results, out, tasks, first_epochs=25):
     for c, (label, config) in enumerate(configs):
         result = results.get(config)
         if result is None:
-            _missing(axes[0, c], label)
-            _missing(axes[1, c], label)
+            missing(axes[0, c], label)
+            missing(axes[1, c], label)
             continue
         keep = result.curve_epochs <= first_epochs
         plot_layer_rotation_curves(result.distances[keep], ax=axes[0, c], epochs=result.curve_epochs[keep],
@@ -476,7 +312,7 @@ def second_moments(results, out, tasks):
     figure, axes = new_figure(1, 3, size=(3.2, 2.6))
     if result is None or result.second_moments is None:
         for ax in axes[0]:
-            _missing(ax, config.run_id)
+            missing(ax, config.run_id)
         return save_figure(figure, out)
     moments, epochs = result.second_moments, result.second_moment_epochs
     for ax, epoch, values in zip(axes[0], epochs, moments):
@@ -506,7 +342,7 @@ def adapt_copy_curves(results, out, tasks):
                 ax.plot(np.arange(1, len(accuracy) + 1), accuracy, label=config.optimizer)
                 drawn += 1
         if not drawn:
-            _missing(ax, task)
+            missing(ax, task)
             continue
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("Epoch")
@@ -532,7 +368,7 @@ def mnist_features(results, out, tasks):
         text_ax.axis("off")
         if result is None:
             for ax in axes[row, :count]:
-                _missing(ax, label)
+                missing(ax, label)
             continue
         features = result.features
         side = int(round(math.sqrt(features.shape[1])))
@@ -580,7 +416,7 @@ def _layers_figure(results, out, tasks):
             ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=task)
             drawn = True
     if not drawn:
-        _missing(ax, ", ".join(tasks))
+        missing(ax, ", ".join(tasks))
         return save_figure(figure, out)
     if len(tasks) > 1:
         ax.legend(fontsize=8)
@@ -605,7 +441,7 @@ def mnist_feedback_silhouette(results, out, tasks):
             ax.plot(np.arange(len(scores)), scores, color="tab:blue", alpha=0.6)
             drawn = True
     if not drawn:
-        _missing(ax, task)
+        missing(ax, task)
         return save_figure(figure, out)
     ax.set_xlabel("Epoch")
     ax.set_ylabel("silhouette of the feedback")

@@ -31,8 +31,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.figures import FIGURES, Results, curves_grid, new_figure, save_figure
+from experiments.drawing import curves_grid, new_figure, save_figure
+from experiments.figures import FIGURES
 from experiments.recipes import LAYCA_BEST, PLATEAU_ALPHAS, PLATEAU_RHOS, SCALES, TASKS, RunConfig, power_of_3, with_layca
+from experiments.results import Results
 from experiments import seed_verdicts
 from experiments.studies import checked_seeds, study_configs
 

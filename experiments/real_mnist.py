@@ -21,8 +21,10 @@ import os
 
 import numpy as np
 
-from experiments.figures import Results, curves_grid, mnist_features, mnist_layers
+from experiments.drawing import curves_grid
+from experiments.figures import mnist_features, mnist_layers
 from experiments.recipes import SCALES, RunConfig, power_of_3
+from experiments.results import Results
 from experiments.studies import study_configs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"

@@ -52,7 +52,7 @@ class Spread:
 
 
 def spread(results, config, seeds, quantity=lambda result: 100.0 * result.test_accuracy):
-    """`quantity` of each run of `config` over `seeds` (`results`: a `figures.Results`)."""
+    """`quantity` of each run of `config` over `seeds` (`results`: a `results.Results`)."""
     values = []
     for run in replicates(config, seeds):
         result = results.get(run)

@@ -1,5 +1,5 @@
 """A task's Table 1 column as `python -m experiments reproduce TASK` prints it: our test
-accuracies beside the published ones (`figures.results_table`), then what each run of
+accuracies beside the published ones (`table1.results_table`), then what each run of
 the column cost: epochs, minutes, training steps and images a second, device and its
 peak memory. Reads results files and checkpoints only.
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.figures import Results, curves_grid, results_table
+from experiments.drawing import curves_grid
 from experiments.recipes import TASKS
-from experiments.results import read_progress, run_paths
+from experiments.results import Results, read_progress, run_paths
 from experiments.studies import study_configs
+from experiments.table1 import results_table
 
 #: The Table 1 study (`studies._table1`).
 STUDY = "table1"

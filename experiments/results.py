@@ -202,3 +202,42 @@ def read_progress(path, quantities, extra_names):
         )
     except KeyError as error:
         raise ResultsFileError(f"Checkpoint {os.fspath(path)!r} lacks {error}.") from None
+
+
+class Results:
+    """Reads (and caches) the results files of one results folder and scale."""
+
+    def __init__(self, results_dir="results", scale="full"):
+        self.results_dir, self.scale, self._cache = results_dir, scale, {}
+
+    def get(self, config):
+        """The run's `RunResult`, or None when it has no results file."""
+        path = run_paths(self.results_dir, self.scale, config)["result"]
+        if path not in self._cache:
+            self._cache[path] = read_result(path) if os.path.exists(path) else None
+        return self._cache[path]
+
+    def require_any(self, configs, out):
+        """Refuse (SystemExit) a report on `configs` from a folder that holds none of their
+        results files: drawn, it would overwrite what `out` holds with "not run" panels."""
+        if any(self.get(config) is not None for config in configs):
+            return
+        folders = sorted({os.path.dirname(run_paths(self.results_dir, self.scale, c)["result"]) for c in configs})
+        raise SystemExit(
+            f"No results file at scale {self.scale!r} in {', '.join(folders)}: nothing to report, and {out} is left "
+            "as it is. Run the study first (without --report-only), or point --results at the folder that holds "
+            f"{self.scale}/<task>/ (the committed ones: --results notebooks/results)."
+        )
+
+    def accuracy(self, config):
+        """Test accuracy in percent, or None."""
+        result = self.get(config)
+        return None if result is None else 100.0 * result.test_accuracy
+
+    def validation_accuracy(self, config):
+        """The best validation accuracy over the epochs evaluated (every epoch, or every
+        `validation_freq`: the others hold nan), in percent; None without results or
+        without an evaluated epoch (a run stopped before its first validation)."""
+        result = self.get(config)
+        validated = () if result is None else result.validation[1]
+        return 100.0 * float(np.max(validated)) if len(validated) else None

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.figures import curves_grid, new_figure, save_figure
+from experiments.drawing import curves_grid, new_figure, save_figure
 from experiments.recipes import RunConfig, TASKS, with_layca
 from experiments.replicates import Comparison, replicates, spread
 from experiments.studies import study_configs

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from experiments.__main__ import main
-from experiments.figures import FIGURES, PUBLISHED, PUBLISHED_ROWS, Results, draw, results_table
+from experiments.figures import FIGURES, draw
+from experiments.results import Results
+from experiments.table1 import PUBLISHED, PUBLISHED_ROWS, results_table
 from experiments.recipes import RunConfig
 from experiments.studies import study_configs
 from tests.run_results import copy_run

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from experiments import data
-from experiments.figures import Results, results_table
+from experiments.results import Results
+from experiments.table1 import results_table
 from experiments.models import build_model
 from experiments.recipes import RunConfig
 from experiments.runner import is_new_best, make_optimizer

@@ -10,7 +10,7 @@ import pytest
 
 from layer_rotation_tools import Layca
 from tests import references
-from tests.test_layca import SHAPES, _problem, _variables
+from tests.test_layca import _problem, _variables
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])

@@ -250,7 +250,7 @@ def test_claim_8_finds_the_tipping_point_of_sgd_s_learning_rate():
 
 
 def test_the_report_adds_the_grids_finished_runs_and_measures_their_plateau(tmp_path):
-    from experiments.figures import Results
+    from experiments.results import Results
     from experiments.results import HISTORY_KEYS
     from experiments.studies import study_configs
     from tests.run_results import write_made_result

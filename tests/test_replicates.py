@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from experiments.__main__ import main
-from experiments.figures import Results
 from experiments.recipes import RunConfig
 from experiments.replicates import Comparison, Spread, replicates, spread
-from experiments.results import read_result, run_paths
+from experiments.results import Results, read_result, run_paths
 from experiments.studies import study_configs
 from tests.run_results import write_made_result
 

@@ -5,13 +5,12 @@ smoke scale on the CPU."""
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from experiments.__main__ import main
-from experiments.figures import PUBLISHED
+from experiments.table1 import PUBLISHED
 from experiments.results import read_result, run_paths
 from experiments.studies import study_configs
 

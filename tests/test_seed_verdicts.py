@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from experiments import seed_verdicts
-from experiments.figures import Results
+from experiments.results import Results
 from experiments.recipes import RunConfig
 from experiments.replicates import replicates
 from experiments.studies import study_configs
