@@ -65,11 +65,6 @@ PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_fi
 MIN_RUNS_FOR_ORDER = 3
 
 
-def label(config):
-    """The run's name in the report (`RunConfig.label`)."""
-    return config.label
-
-
 def _layers(distances):
     """Column indices of the first, middle and last kernel layers."""
     count = distances.shape[1]
@@ -93,7 +88,7 @@ class Row(NamedTuple):
 
     @property
     def name(self):
-        return label(self.config)
+        return self.config.label
 
     @property
     def out_of_scope(self):
@@ -423,7 +418,7 @@ def _sgd_rate_claim(sgd, first_epoch):
         for row in ended) + f", the rank correlation of test accuracy with the mean final rotation is {_signed(r)} "
         f"(rises with rotation: {_order_verdict(r, +1)}); the tipping point is {tipping}")
     for row in first_epoch:
-        text += (f". In its first epoch, {label(replace(row.config, only_epochs=None))} rotates the first / middle / last kernel layer to "
+        text += (f". In its first epoch, {replace(row.config, only_epochs=None).label} rotates the first / middle / last kernel layer to "
                  f"{_rotations(row.rotation)} and ends it at {_percent(row.running)} training accuracy (running mean)")
     return text + "."
 
@@ -438,7 +433,7 @@ def curves_figure(results, configs, out):
     """The study's curves: Layca's rates, then its alphas and the adaptive runs, then SGD's grid."""
     by_kind = {"layca": [], "sgd": [], "other": []}
     for config in configs:
-        by_kind[_kind(config)].append((label(config), config))
+        by_kind[_kind(config)].append((config.label, config))
     by_kind["layca"].sort(key=lambda cell: (cell[1].alpha != 0, cell[1].learning_rate, cell[1].alpha))
     by_kind["sgd"].sort(key=lambda cell: cell[1].learning_rate)
     grid = [("", by_kind["layca"][:4]), ("", by_kind["layca"][4:] + by_kind["other"]), ("", by_kind["sgd"])]

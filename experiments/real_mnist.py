@@ -23,16 +23,11 @@ import numpy as np
 
 from experiments.drawing import curves_grid
 from experiments.figures import mnist_features, mnist_layers
-from experiments.recipes import SCALES, RunConfig, power_of_3
+from experiments.recipes import SCALES, RunConfig
 from experiments.results import Results
 from experiments.studies import study_configs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
-
-
-def _label(config):
-    rate = power_of_3(config.learning_rate)
-    return f"{'SGD+Layca' if config.optimizer == 'layca' else 'SGD'} {'rho(0)' if config.optimizer == 'layca' else 'lr'}={rate}"
 
 
 def _training(result):
@@ -50,10 +45,10 @@ def table(results, scale):
     for config in study_configs("mnist_features", [FEATURES_TASK], scale):
         result = results.get(config)
         if result is None:
-            lines.append(f"| {_label(config)} | not run | | | |")
+            lines.append(f"| {config.label} | not run | | | |")
             continue
         hidden, classifier = result.distances[-1]
-        lines.append(f"| {_label(config)} | {100 * result.test_accuracy:.2f}% | {_training(result)} | "
+        lines.append(f"| {config.label} | {100 * result.test_accuracy:.2f}% | {_training(result)} | "
                      f"{hidden:.3f} | {classifier:.3f} |")
     lines += ["", "| trained layer (11-layer MLP, 10 digits per class) | test accuracy, mean ± std "
               "| training accuracy, whole training set: lowest | seeds |", "|---|---|---|---|"]
@@ -87,8 +82,8 @@ def main(argv=None):
     results = Results(args.results, args.scale)
     configs = study_configs("mnist_features", [FEATURES_TASK], args.scale)
     results.require_any(configs + study_configs("mnist_layers", [LAYERS_TASK], args.scale), args.out)
-    grid = [("", [(_label(c), c) for c in configs if c.optimizer == "layca"]),
-            ("", [(_label(c), c) for c in configs if c.optimizer == "sgd"])]
+    grid = [("", [(c.label, c) for c in configs if c.optimizer == "layca"]),
+            ("", [(c.label, c) for c in configs if c.optimizer == "sgd"])]
     os.makedirs(args.out, exist_ok=True)
     paths = [
         curves_grid(results, grid, os.path.join(args.out, "real_mnist_curves.png")),
