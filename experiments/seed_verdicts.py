@@ -129,10 +129,19 @@ def seed_table(results, task, seeds):
     """Markdown: each configuration of the `seeds` study, its test accuracy and mean final
     rotation over `seeds` (mean +- standard deviation, then each run)."""
     lines = ["| run | test accuracy (%), mean +- sd (each seed) | mean final rotation |", "|---|---|---|"]
+    outside = []
     for config in study_configs(SEEDS_STUDY, [task]):
         accuracy = spread(results, config, seeds)
         rotation = spread(results, config, seeds, quantity=mean_rotation)
         lines.append(f"| {config.label} | {accuracy.describe()} | {rotation.describe('.3f')} |")
+        for seed, run in zip(seeds, replicates(config, seeds)):
+            result = results.get(run)
+            if result is not None and not _in_scope(result):
+                why = result.stop_reason or f"{100 * result.train_accuracy:.1f}% on its training set"
+                outside.append(f"{config.label}, seed {seed} ({why})")
+    if outside:
+        lines += ["", "Counted above, though out of the papers' scope (claim 2 below leaves them out): "
+                  + "; ".join(outside) + "."]
     return "\n".join(lines)
 
 

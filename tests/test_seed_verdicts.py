@@ -59,6 +59,14 @@ def test_comparisons_say_whether_they_exceed_the_seed_spread(tmp_path):
     assert lines[-1] == ("- claim 6: LARS (3^-3) against SGD+Layca rho(0)=3^-3: -0.67 points (within the seed spread; 3 and 3 runs); "
                          "seed 0 alone said +1.00, the other way.")
     assert len(lines) == len(seed_verdicts.comparisons(TASK))
+    table = seed_verdicts.seed_table(Results(str(tmp_path), "cpu_fit"), TASK, [0, 1, 2])
+    assert "| SGD+Layca rho(0)=3^-3 | 39.00 +- 1.00 (40.00, 38.00, 39.00) |" in table
+    assert "out of the papers' scope" not in table
+    write_made_result(str(tmp_path), "cpu_fit", RunConfig(TASK, "lars").with_init_seed(1), test_accuracy=0.19,
+                      train_accuracy=0.19, stop_reason="train accuracy 0.191 <= 0.2")
+    table = seed_verdicts.seed_table(Results(str(tmp_path), "cpu_fit"), TASK, [0, 1, 2])
+    assert table.endswith("out of the papers' scope (claim 2 below leaves them out): LARS (3^-3), seed 1 "
+                          "(train accuracy 0.191 <= 0.2).")
     one_seed = seed_verdicts.comparison_lines(Results(str(tmp_path), "cpu_fit"), TASK, [0])
     assert "(no seed spread yet: 1 and 1 runs)" in one_seed.splitlines()[0]
 
