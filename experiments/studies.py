@@ -4,7 +4,7 @@
 one machine) and `ray_runner`, so that reporting reads these definitions without
 importing the training."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from experiments.recipes import (
     ALPHAS,
@@ -267,13 +267,21 @@ def study_configs(name, tasks=None, scale="full", seeds=None):
     study = STUDIES[name]
     tasks = known_tasks(tasks) if tasks else study.tasks
     seeds = checked_seeds(seeds)
-    configs = {}
-    for seed in seeds:
-        for task in tasks:
-            for config in study.configs(task, scale):
-                config = config.with_init_seed(seed) if seed else config
-                configs.setdefault(config.run_id, config)
-    return list(configs.values())
+    return list(one_per_run(config.with_init_seed(seed) if seed else config
+                            for seed in seeds for task in tasks for config in study.configs(task, scale)).values())
+
+
+def one_per_run(configs):
+    """`{run_id: config}` in first-seen order: configurations that share a run id are one
+    run (the id leaves out what a run records), and it records the rotation rates when any
+    of them asks for them: an adaptive run that one study only reports is another study's
+    replay source (`_adapt_copy`), and must keep what the replay reads."""
+    runs = {}
+    for config in configs:
+        kept = runs.setdefault(config.run_id, config)
+        if config.record_rates and not kept.record_rates:
+            runs[config.run_id] = replace(kept, record_rates=True)
+    return runs
 
 
 def checked_seeds(seeds):

@@ -133,15 +133,14 @@ def smoke_results(tmp_path_factory, smoke_data):
     study's results (finished runs are read, not run again)."""
     from experiments.runner import run_one
     from experiments.sharding import run_groups, run_study
-    from experiments.studies import study_configs
+    from experiments.studies import one_per_run, study_configs
 
     results_dir = _shared_folder(tmp_path_factory, "results")
     locks = results_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     # Every study's runs once, in study order (a run two studies share, once), grouped so
     # that a run that replays another's rates runs after it, in the same worker.
-    configs = {config.run_id: config for name, task in STUDY_TASKS.items()
-               for config in study_configs(name, [task], "smoke")}
+    configs = one_per_run(config for name, task in STUDY_TASKS.items() for config in study_configs(name, [task], "smoke"))
     groups = run_groups(configs.values())
     for wait in (False, True):  # first the free groups, then those another worker held
         for key, group in groups.items():

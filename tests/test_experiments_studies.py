@@ -8,7 +8,7 @@ from experiments.__main__ import main
 from experiments.recipes import RHO_GRID, SCALES, RunConfig
 from experiments.results import read_result, run_paths
 from experiments.sharding import parse_shard, run_study, shard, shard_from_environment
-from experiments.studies import STUDIES, study_configs
+from experiments.studies import STUDIES, one_per_run, study_configs
 from tests.conftest import STUDY_TASKS
 
 pytestmark = pytest.mark.slow  # trains models or runs studies; `pytest -m "not slow"` skips it
@@ -128,3 +128,16 @@ def test_a_variant_of_a_paper_task_keeps_its_schedule_exceptions():
         assert RunConfig("C10-CNN2-variant", "sgd_weight_decay").schedule.factor == 0.5
     finally:
         del TASKS["C10-CNN2-variant"]
+
+
+def test_a_run_two_studies_share_records_the_rates_either_of_them_asks_for():
+    """The seeds study reports RMSprop without its rates; adapt_copy replays them from the
+    same run id: together they are one run, which records them (CI's smoke fixture once ran
+    the seeds study's copy first, and the replay refused it)."""
+    adaptive = [config for name in ("seeds", "adapt_copy") for config in study_configs(name, ["C10-CNN1"], "smoke")
+                if config.optimizer == "rmsprop"]
+    assert len(adaptive) == 2 and [c.record_rates for c in adaptive] == [False, True]
+    runs = one_per_run(study_configs("seeds", ["C10-CNN1"], "smoke") + study_configs("adapt_copy", ["C10-CNN1"], "smoke"))
+    assert runs[adaptive[0].run_id].record_rates
+    assert list(runs)[:13] == [c.run_id for c in study_configs("seeds", ["C10-CNN1"], "smoke")]  # order kept
+    assert not one_per_run([adaptive[0]])[adaptive[0].run_id].record_rates  # a lone run keeps its setting
