@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from experiments.claims import SCOPE_TRAIN_ACCURACY
 from experiments.drawing import curves_grid, new_figure, save_figure
 from experiments.recipes import RunConfig, TASKS, with_layca
 from experiments.replicates import Comparison, replicates, spread
@@ -33,8 +34,6 @@ CONTROL_STUDY = "random_labels"
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 BOOTSTRAP_SEED = 0
-#: The papers' scope, as in the report: more than 90% on the whole training set.
-SCOPE_TRAIN_ACCURACY = 0.9
 
 
 class Pair(NamedTuple):
@@ -46,7 +45,7 @@ class Pair(NamedTuple):
 
 
 def comparisons(task):
-    """The comparisons of the report's claims (`real_cifar10.claims`) on `task`: SGD+Layca
+    """The comparisons of the report's claims (`experiments.claims.CLAIMS`) on `task`: SGD+Layca
     at 3^-3 and alpha 0 against each other SGD+Layca run (claim 1), SGD at its two best
     rates (claim 3), the adaptive method with Layca and alone (claim 4), SGD + L2 (claim 5)
     and LARS (claim 6)."""

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from experiments import fake_data
-from experiments.real_cifar10 import PAPER_FIGURES, Row, claims, main, report_configs, rows
+from experiments.claims import Row, rows
+from experiments.claims import report as claims
+from experiments.real_cifar10 import PAPER_FIGURES, main, report_configs
 from experiments.recipes import RunConfig
 from experiments.results import read_result, run_paths
 

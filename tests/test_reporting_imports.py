@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 REPORTING = ("experiments.figures", "experiments.real_cifar10", "experiments.real_mnist", "experiments.reproduce",
-             "experiments.replicates", "experiments.seed_verdicts", "experiments.studies")
+             "experiments.replicates", "experiments.seed_verdicts", "experiments.studies", "experiments.claims",
+             "experiments.scale_table", "experiments.table1", "experiments.drawing")
 TRAINING = ("experiments.runner", "experiments.sharding", "experiments.parallel", "experiments.data",
             "experiments.models", "experiments.recording")
 
