@@ -124,6 +124,9 @@ TASKS["C10-CNN1-subset"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-subset", tr
 # C10-CNN1 on 200 real training images per class (2,000), the subset the `cpu_fit` scale
 # fits in the papers' regime (docs/regime.md).
 TASKS["C10-CNN1-fit"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-fit", train_per_class=200, variant_of="C10-CNN1")
+# C10-CNN2 on the same 2,000 real training images, with its augmentation and its
+# schedule's fractions (issue 43): the cpu_fit try of the optimum across networks.
+TASKS["C10-CNN2-fit"] = replace(TASKS["C10-CNN2"], name="C10-CNN2-fit", train_per_class=200, variant_of="C10-CNN2")
 # The sceptic's control (issue 44): the same 2,000 images with their labels permuted once
 # (seed 0), so that nothing but memorisation can fit them (Zhang et al., 2017, "Understanding
 # deep learning requires rethinking generalization"): do the kernels rotate as far?
