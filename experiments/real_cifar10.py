@@ -34,7 +34,7 @@ from experiments.claims import percent, rotations_text, rows
 from experiments.drawing import curves_grid, new_figure, save_figure
 from experiments.figures import FIGURES
 from experiments.recipes import SCALES, TASKS
-from experiments.results import Results
+from experiments.results import NoResultsError, Results
 from experiments.studies import checked_seeds, study_configs
 
 STUDY = "real_cifar10"
@@ -147,7 +147,10 @@ def main(argv=None):
         f"{f'{per_class} training images per class' if per_class else 'all training images'}, "
         f"{scale.epochs or 'the recipe’s'} epochs"
     )
-    results.require_any(configs, args.out)
+    try:
+        results.require_any(configs, args.out)
+    except NoResultsError as error:
+        raise SystemExit(str(error)) from None  # the command line's refusal, without a traceback
     table_rows = rows(results, configs)
     text = table(table_rows, scale_note) + "\n\n" + claims.report(table_rows)
     os.makedirs(args.out, exist_ok=True)

@@ -24,7 +24,7 @@ import numpy as np
 from experiments.drawing import curves_grid
 from experiments.figures import mnist_features, mnist_layers
 from experiments.recipes import SCALES, RunConfig
-from experiments.results import Results
+from experiments.results import NoResultsError, Results
 from experiments.studies import study_configs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
@@ -81,7 +81,10 @@ def main(argv=None):
         run_study("mnist_layers", [LAYERS_TASK], args.scale, args.data_dir, args.results)
     results = Results(args.results, args.scale)
     configs = study_configs("mnist_features", [FEATURES_TASK], args.scale)
-    results.require_any(configs + study_configs("mnist_layers", [LAYERS_TASK], args.scale), args.out)
+    try:
+        results.require_any(configs + study_configs("mnist_layers", [LAYERS_TASK], args.scale), args.out)
+    except NoResultsError as error:
+        raise SystemExit(str(error)) from None  # the command line's refusal, without a traceback
     grid = [("", [(c.label, c) for c in configs if c.optimizer == "layca"]),
             ("", [(c.label, c) for c in configs if c.optimizer == "sgd"])]
     os.makedirs(args.out, exist_ok=True)

@@ -204,6 +204,10 @@ def read_progress(path, quantities, extra_names):
         raise ResultsFileError(f"Checkpoint {os.fspath(path)!r} lacks {error}.") from None
 
 
+class NoResultsError(FileNotFoundError):
+    """A report asked of a folder that holds none of its runs' results files."""
+
+
 class Results:
     """Reads (and caches) the results files of one results folder and scale."""
 
@@ -218,12 +222,13 @@ class Results:
         return self._cache[path]
 
     def require_any(self, configs, out):
-        """Refuse (SystemExit) a report on `configs` from a folder that holds none of their
-        results files: drawn, it would overwrite what `out` holds with "not run" panels."""
+        """Refuse (NoResultsError, saying where it looked and the fix) a report on `configs`
+        from a folder that holds none of their results files: drawn, it would overwrite what
+        `out` holds with "not run" panels."""
         if any(self.get(config) is not None for config in configs):
             return
         folders = sorted({os.path.dirname(run_paths(self.results_dir, self.scale, c)["result"]) for c in configs})
-        raise SystemExit(
+        raise NoResultsError(
             f"No results file at scale {self.scale!r} in {', '.join(folders)}: nothing to report, and {out} is left "
             "as it is. Run the study first (without --report-only), or point --results at the folder that holds "
             f"{self.scale}/<task>/ (the committed ones: --results notebooks/results)."

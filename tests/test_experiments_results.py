@@ -9,6 +9,8 @@ import pytest
 
 from experiments.recipes import RunConfig
 from experiments.results import (
+    NoResultsError,
+    Results,
     HISTORY_KEYS,
     Progress,
     RunResult,
@@ -19,7 +21,7 @@ from experiments.results import (
     write_result,
 )
 from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
-from tests.run_results import made_result
+from tests.run_results import made_result, write_made_result
 
 CONFIG = RunConfig("C10-CNN1", "layca", record_rates=True)
 
@@ -98,3 +100,12 @@ def test_run_paths_name_every_file_of_a_run():
                      "progress": os.path.join(folder, "C10-CNN1__sgd__lr0.1__seed2.partial.h5"),
                      "best": os.path.join(folder, "C10-CNN1__sgd__lr0.1__seed2.best.weights.h5"),
                      "initial": os.path.join(folder, "initial_seed2.weights.h5")}
+
+
+def test_a_report_of_a_folder_without_its_runs_is_refused_by_an_exception_that_says_where(tmp_path):
+    configs = [RunConfig("C10-CNN1-fit", "layca"), RunConfig("C10-CNN1-fit", "sgd")]
+    results = Results(str(tmp_path), "cpu_fit")
+    with pytest.raises(NoResultsError, match=r"scale 'cpu_fit' in .*cpu_fit/C10-CNN1-fit: nothing to report, and out"):
+        results.require_any(configs, "out")
+    write_made_result(str(tmp_path), "cpu_fit", configs[1])
+    Results(str(tmp_path), "cpu_fit").require_any(configs, "out")  # one run is enough to report
