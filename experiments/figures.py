@@ -20,7 +20,6 @@ from experiments.recipes import (
     PLATEAU_RHOS,
     PAPER_TASKS,
     RHO_GRID,
-    SCALES,
     SGD_GRID,
     TASKS,
     RunConfig,
@@ -30,7 +29,7 @@ from experiments.recipes import (
 )
 from experiments.drawing import curves_grid, missing, new_figure, save_figure
 from experiments.results import Results
-from experiments.studies import FIRST_THREE, study_configs
+from experiments.studies import FIRST_THREE, study_configs, table1_layca, trained_layer_runs
 from layer_rotation_tools import alpha_profile, plot_layer_rotation_curves
 from layer_rotation_tools.plotting import layer_colors
 
@@ -89,13 +88,7 @@ def figure(name, tasks=(), one_task=False, extended=None, iclr=None):
 def rotation_grid(results, out, tasks):
     """Figure 1: layer rotation curves of alpha = 0.6, -0.6, rho(0) = 3^-5, 3^-4 and the
     best configuration, per task, with test accuracy and difference to the best."""
-    grid = [
-        (task, [("a=0.6", RunConfig(task, "layca", alpha=0.6)), ("a=-0.6", RunConfig(task, "layca", alpha=-0.6)),
-                ("r=3^-5", RunConfig(task, "layca", learning_rate=3.0**-5)),
-                ("r=3^-4", RunConfig(task, "layca", learning_rate=3.0**-4)), ("best", RunConfig(task, "layca"))])
-        for task in tasks
-    ]
-    return curves_grid(results, grid, out)
+    return curves_grid(results, [(task, list(table1_layca(task).items())) for task in tasks], out)
 
 
 @figure("sgd_curves", PAPER_TASKS, extended="2", iclr="4")
@@ -405,9 +398,8 @@ def _layers_figure(results, out, tasks):
     drawn = False
     for task in tasks:
         means, stds, layers = [], [], []
-        for layer in range(10):
-            accuracies = [a for a in (results.accuracy(RunConfig(task, "layca", trained_layer=layer, seed=seed))
-                                      for seed in range(SCALES[results.scale].repeats)) if a is not None]
+        for layer, configs in trained_layer_runs(task, results.scale).items():
+            accuracies = [a for a in map(results.accuracy, configs) if a is not None]
             if accuracies:
                 layers.append(layer + 1)
                 means.append(np.mean(accuracies))

@@ -23,9 +23,8 @@ import numpy as np
 
 from experiments.drawing import curves_grid
 from experiments.figures import mnist_features, mnist_layers
-from experiments.recipes import SCALES, RunConfig
 from experiments.results import NoResultsError, Results
-from experiments.studies import study_configs
+from experiments.studies import study_configs, trained_layer_runs
 
 FEATURES_TASK, LAYERS_TASK = "MNIST-MLP1-t10k", "MNIST-MLP11-t10k"
 
@@ -52,10 +51,8 @@ def table(results, scale):
                      f"{hidden:.3f} | {classifier:.3f} |")
     lines += ["", "| trained layer (11-layer MLP, 10 digits per class) | test accuracy, mean ± std "
               "| training accuracy, whole training set: lowest | seeds |", "|---|---|---|---|"]
-    repeats = SCALES[scale].repeats
-    for layer in range(10):
-        runs = [results.get(RunConfig(LAYERS_TASK, "layca", trained_layer=layer, seed=s)) for s in range(repeats)]
-        runs = [r for r in runs if r is not None]
+    for layer, configs in trained_layer_runs(LAYERS_TASK, scale).items():
+        runs = [r for r in map(results.get, configs) if r is not None]
         if runs:
             accuracies = [100 * r.test_accuracy for r in runs]
             measured = [r.train_accuracy for r in runs if r.train_accuracy is not None]

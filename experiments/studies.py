@@ -143,11 +143,8 @@ def _mnist_features(task, scale):
 def _mnist_layers(task, scale):
     """The 11-layer MLP, training one hidden layer at a time (Layca at its best rate, 3^-4) until 100%
     training accuracy, repeated with different seeds (data subset and initialisation)."""
-    return [
-        RunConfig(task, "layca", trained_layer=layer, seed=seed)
-        for seed in range(SCALES[scale].repeats)
-        for layer in _sweep(range(10), scale)
-    ]
+    runs = trained_layer_runs(task, scale, _sweep(range(10), scale))
+    return [config for by_layer in zip(*runs.values()) for config in by_layer]  # seed by seed
 
 
 def _mnist_feedback(task, scale):
@@ -179,6 +176,25 @@ def _real_cifar10(task, scale):
     return first + rest
 
 
+def table1_layca(task):
+    """SGD+Layca's runs of Table 1 and Figure 1 (extended paper), by Figure 1's labels:
+    alpha +0.6 and -0.6 at rho(0) 3^-3, rho(0) 3^-5 and 3^-4 at alpha 0, and the best
+    (rho(0) 3^-3, alpha 0). The `table1` study, Table 1 and `rotation_grid` read them here."""
+    return {"a=0.6": RunConfig(task, "layca", alpha=SHORT_ALPHAS[-1]),
+            "a=-0.6": RunConfig(task, "layca", alpha=SHORT_ALPHAS[0]),
+            "r=3^-5": RunConfig(task, "layca", learning_rate=SHORT_RHOS[0]),
+            "r=3^-4": RunConfig(task, "layca", learning_rate=SHORT_RHOS[1]),
+            "best": RunConfig(task, "layca")}
+
+
+def trained_layer_runs(task, scale, layers=range(10)):
+    """The 11-layer MLP trained one hidden layer at a time (Layca at the task's best rate),
+    once per seed of `scale.repeats` (data subset and initialisation): `{layer: [config,
+    ...]}`. The `mnist_layers` studies, ICLR Figure 1 and the MNIST report read them here."""
+    return {layer: [RunConfig(task, "layca", trained_layer=layer, seed=seed) for seed in range(SCALES[scale].repeats)]
+            for layer in layers}
+
+
 def _table1(task, scale):
     """The configurations of the task's column of Table 1 (extended paper): SGD+Layca at
     its best (alpha 0, rho(0) 3^-3), at alpha -0.6 and +0.6, at rho(0) 3^-5 and 3^-4, SGD
@@ -186,11 +202,9 @@ def _table1(task, scale):
     SGD+Layca's best and SGD's run first, so that a study cut short still compares them.
     The adaptive method records its rotation rates, as wherever it runs (`adapt_copy`
     replays them: one run serves both)."""
-    adaptive = TASKS[task].adaptive
+    adaptive, layca = TASKS[task].adaptive, table1_layca(task)
     return [
-        RunConfig(task, "layca"), RunConfig(task, "sgd"),
-        *(RunConfig(task, "layca", alpha=a) for a in SHORT_ALPHAS if a),
-        *(RunConfig(task, "layca", learning_rate=r) for r in SHORT_RHOS if r != LAYCA_BEST),
+        layca["best"], RunConfig(task, "sgd"), layca["a=-0.6"], layca["a=0.6"], layca["r=3^-5"], layca["r=3^-4"],
         RunConfig(task, "sgd_weight_decay"), _adaptive_source(task), RunConfig(task, with_layca(adaptive)),
     ]
 

@@ -2,6 +2,7 @@
 ours beside it, read from results files (`results_table`)."""
 
 from experiments.recipes import PAPER_TASKS, SGD_GRID, TASKS, RunConfig, known_tasks, with_layca
+from experiments.studies import table1_layca
 
 #: The rows of Table 1, and each task's published column: test accuracy of Layca's best
 #: configuration, then the difference (points) of every other configuration to it.
@@ -20,13 +21,9 @@ PUBLISHED = {
 
 def row_configs(task):
     """The configurations of each PUBLISHED_ROWS row for `task` (a list: best of several)."""
-    adaptive = TASKS[task].adaptive
+    adaptive, layca = TASKS[task].adaptive, table1_layca(task)
     return (
-        [RunConfig(task, "layca")],
-        [RunConfig(task, "layca", alpha=-0.6)],
-        [RunConfig(task, "layca", alpha=0.6)],
-        [RunConfig(task, "layca", learning_rate=3.0**-5)],
-        [RunConfig(task, "layca", learning_rate=3.0**-4)],
+        *([layca[label]] for label in ("best", "a=-0.6", "a=0.6", "r=3^-5", "r=3^-4")),
         [RunConfig(task, "sgd", learning_rate=lr) for lr in SGD_GRID],
         [RunConfig(task, "sgd_weight_decay")],
         [RunConfig(task, adaptive)],
