@@ -403,9 +403,12 @@ class LayerRotationCurves(_KernelMonitor):
     epoch and, with `batch_frequency=N`, after every N-th batch of each epoch.
 
     Args:
-        batch_frequency: also record every this many batches; None for epochs only.
-        kernel_names: regular expressions selecting kernels by `variable.path`.
-        log_dir: if given, also write the values to TensorBoard there.
+        batch_frequency: int or None. Also record after every this many batches.
+            Defaults to `None` (at the end of each epoch only).
+        kernel_names: list of str or None. Regular expressions selecting kernels by
+            `variable.path`. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`, as Layca.
+        log_dir: str or None. Where to also write the values for TensorBoard.
+            Defaults to `None` (not written).
 
     Attributes:
         layer_names: one label per kernel, forward order.
@@ -465,8 +468,19 @@ class LayerRotationRates(_KernelMonitor):
 
     With Layca and `batch_frequency=1`, rate_l(t) == rho_l(t) (Section 3.2).
 
+    Args:
+        batch_frequency: int. Record after every this many batches, the rate over
+            them. Defaults to `1` (every step).
+        kernel_names: list of str or None. Regular expressions selecting kernels by
+            `variable.path`. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`, as Layca.
+        log_dir: str or None. Where to also write the values for TensorBoard.
+            Defaults to `None` (not written).
+
     Attributes:
-        layer_names, rates (numpy array, records x layers), epochs, steps.
+        layer_names: one label per kernel, forward order.
+        rates: numpy array (records x layers).
+        epochs: x position of each record, in epochs.
+        steps: optimizer iteration at each record.
 
     Example:
 
@@ -509,9 +523,9 @@ class ReplayRotationRates(keras.callbacks.Callback):
     keep its last row.
 
     Args:
-        rates: array (steps x columns), e.g. `LayerRotationRates(...).rates` recorded
-            from another optimizer on the same model: one column per kernel.
-        layer_names: what each column rotates, as `Layca(multipliers=...)` takes it: the
+        rates: array-like (steps x columns), required. E.g. `LayerRotationRates(...).rates`
+            recorded from another optimizer on the same model: one column per kernel.
+        layer_names: list of str, required. What each column rotates, as `Layca(multipliers=...)` takes it: the
             recorder's `layer_names` (one label per kernel: a layer's name, or
             `lstm_cell/kernel` and `lstm_cell/recurrent_kernel` where a layer has several
             kernels, each replayed at its own rate), or layer names where each layer has

@@ -101,33 +101,40 @@ class Layca(keras.optimizers.Optimizer):
     with `train_non_kernels`).
 
     Args:
-        optimizer: the inner optimizer: a `keras.optimizers.Optimizer` instance or an
-            identifier (`optimizer_class`: Keras' "sgd", "adam", "rmsprop", "adagrad", ...,
-            or this package's "sgd_amom", "normalized_sgd", "effective_lr_sgd",
-            "keras2_rmsprop", "keras2_adagrad"). Plain SGD by default, as in the papers.
-        learning_rate: rho(t), the global rotation rate: a float or a
-            `keras.optimizers.schedules.LearningRateSchedule`. 3**-3 is the papers' best.
-        multipliers: `{layer name: factor}`; rho_l = factor * rho(t). Layer names are
-            those of `kernel_layer_names(model)`; missing layers get 1. See
-            `alpha_multipliers` for the papers' alpha profile. Factors live in
-            variables: `set_multipliers` changes them during training without retracing.
-        lars: LARS mode (operations 1 and 4 disabled, norm growth capped).
-        train_non_kernels: give non-kernel variables (biases, batch-norm parameters)
-            the inner optimizer's plain step instead of leaving them unchanged.
-        kernel_names: regular expressions searched in `variable.path` that select the
-            kernels; `kernels.DEFAULT_KERNEL_NAMES` (dense, conv, depthwise, pointwise and
-            recurrent kernels, and embedding tables) by default; `PAPER_KERNEL_NAMES`
-            leaves embedding tables out.
-        epsilon: a step with norm <= epsilon is treated as zero.
-        lars_max_growth: the LARS cap, as a fraction of the kernel's initial norm.
-        jit_compile: on TensorFlow, compile each update (the inner optimizer's steps
+        optimizer: `keras.optimizers.Optimizer` or str. The inner optimizer: an instance
+            or an identifier (`optimizer_class`: Keras' "sgd", "adam", "rmsprop",
+            "adagrad", ..., or this package's "sgd_amom", "normalized_sgd",
+            "effective_lr_sgd", "keras2_rmsprop", "keras2_adagrad"). Defaults to `"sgd"`
+            (plain SGD, as in the papers).
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            rho(t), the global rotation rate. Defaults to `3**-3`, the papers' best.
+        multipliers: dict or None. `{layer name: factor}`; rho_l = factor * rho(t).
+            Layer names are those of `kernel_layer_names(model)`; missing layers get 1.
+            See `alpha_multipliers` for the papers' alpha profile. Factors live in
+            variables: `set_multipliers` changes them during training without
+            retracing. Defaults to `None` (every factor 1).
+        lars: bool. LARS mode (operations 1 and 4 disabled, norm growth capped).
+            Defaults to `False`.
+        train_non_kernels: bool. Give non-kernel variables (biases, batch-norm
+            parameters) the inner optimizer's plain step instead of leaving them
+            unchanged. Defaults to `False`, as in the papers.
+        kernel_names: list of str or None. Regular expressions searched in
+            `variable.path` that select the kernels; `PAPER_KERNEL_NAMES` leaves
+            embedding tables out. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`
+            (dense, conv, depthwise, pointwise and recurrent kernels, and embedding
+            tables).
+        epsilon: float. A step with norm <= epsilon is treated as zero. Defaults to
+            `1e-7`.
+        lars_max_growth: float. The LARS cap, as a fraction of the kernel's initial
+            norm. Defaults to `1e-4`.
+        jit_compile: bool. On TensorFlow, compile each update (the inner optimizer's steps
             and the rotations of all kernels) with XLA into one call, also in training
             steps that XLA does not compile (`jit_compile=False`, `run_eagerly=True`),
             where its operations would otherwise run one by one. No effect on JAX,
             whose steps XLA compiles whole, on PyTorch, or under a `tf.distribute`
             strategy. Pass False for an inner optimizer that XLA cannot compile.
             Defaults to `True`.
-        per_unit: apply the four operations to each output unit's weight vector
+        per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
             convolution's output channel, a recurrent kernel's column of one gate's
             unit; an embedding table's column), so that each unit turns by
