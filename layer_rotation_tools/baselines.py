@@ -23,9 +23,12 @@ class SGDAMom(keras.optimizers.Optimizer):
         w_t = w_{t-1} - rho v_t
 
     Args:
-        learning_rate: rho, a float or a `keras.optimizers.schedules` schedule.
-        momentum: m in [0, 1), 0.9 in the papers.
-        **kwargs: the keyword arguments of `keras.optimizers.Optimizer`.
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            rho. Defaults to `0.01`.
+        momentum: float in [0, 1). m. Defaults to `0.9`, as in the papers.
+        name: str. The optimizer's name. Defaults to `"sgd_amom"`.
+        **kwargs: the keyword arguments of `keras.optimizers.Optimizer` (`clipnorm`,
+            `use_ema`, `gradient_accumulation_steps`, ...).
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, name="sgd_amom", **kwargs):
@@ -62,6 +65,13 @@ class NormalizedSGD(keras.optimizers.Optimizer):
         w <- w - lr g / ||g||      (per variable; no step where ||g|| <= 1e-7)
 
     It fixes the norm of each layer's update instead of its rotation.
+
+    Args:
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            lr, the norm of each variable's step. Defaults to `0.01`.
+        name: str. The optimizer's name. Defaults to `"normalized_sgd"`.
+        **kwargs: the keyword arguments of `keras.optimizers.Optimizer` (`clipnorm`,
+            `use_ema`, `gradient_accumulation_steps`, ...).
     """
 
     def __init__(self, learning_rate=0.01, name="normalized_sgd", **kwargs):
@@ -81,6 +91,13 @@ class EffectiveLRSGD(keras.optimizers.Optimizer):
     """SGD with the effective learning rate of a scale-invariant layer (docs/faithfulness.md):
 
         w <- w - lr g ||w||^2      (per variable)
+
+    Args:
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            lr. Defaults to `0.01`.
+        name: str. The optimizer's name. Defaults to `"effective_lr_sgd"`.
+        **kwargs: the keyword arguments of `keras.optimizers.Optimizer` (`clipnorm`,
+            `use_ema`, `gradient_accumulation_steps`, ...).
     """
 
     def __init__(self, learning_rate=0.01, name="effective_lr_sgd", **kwargs):
@@ -131,9 +148,14 @@ class Keras2RMSprop(_Keras2Adaptive):
     sqrt(eps) = 3e-4 and below gives a different step.
 
     Args:
-        learning_rate: a float or a `keras.optimizers.schedules` schedule.
-        rho: the decay of the moving average of squared gradients (0.9, Keras 2's default).
-        epsilon: eps (1e-7, Keras 2's `K.epsilon()`).
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            Defaults to `0.001`.
+        rho: float. The decay of the moving average of squared gradients. Defaults to
+            `0.9`, Keras 2's default.
+        epsilon: float. eps. Defaults to `1e-7`, Keras 2's `K.epsilon()`.
+        name: str. The optimizer's name. Defaults to `"keras2_rmsprop"`.
+        **kwargs: the keyword arguments of `keras.optimizers.Optimizer` (`clipnorm`,
+            `use_ema`, `gradient_accumulation_steps`, ...).
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name="keras2_rmsprop", **kwargs):
@@ -161,8 +183,12 @@ class Keras2Adagrad(_Keras2Adaptive):
     with a 1e-3 gradient is 316 times smaller.
 
     Args:
-        learning_rate: a float or a `keras.optimizers.schedules` schedule.
-        epsilon: eps (1e-7, Keras 2's `K.epsilon()`).
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+            Defaults to `0.01`.
+        epsilon: float. eps. Defaults to `1e-7`, Keras 2's `K.epsilon()`.
+        name: str. The optimizer's name. Defaults to `"keras2_adagrad"`.
+        **kwargs: the keyword arguments of `keras.optimizers.Optimizer` (`clipnorm`,
+            `use_ema`, `gradient_accumulation_steps`, ...).
     """
 
     def __init__(self, learning_rate=0.01, epsilon=1e-7, name="keras2_adagrad", **kwargs):
