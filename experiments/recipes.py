@@ -24,6 +24,15 @@ PLATEAU_RHOS = tuple(3.0**-e for e in (3, 3.2, 3.4, 3.6, 3.8, 4))
 INIT_SCALES = (0.1, 1.0, 10.0)
 INIT_SCALE_RATES = tuple(3.0**k for k in range(-5, 0))
 WARMUP_EPOCHS = (0, 5, 10, 15)
+# C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
+SHORT_ALPHAS = (-0.6, 0.0, 0.6)
+SHORT_RHOS = (3.0**-5, 3.0**-4, LAYCA_BEST)
+# The real-data report's rho(0) (experiments/real_cifar10.py).
+REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
+# The seeds study's grids beside SGD+Layca at 3^-3 (issue 44): SGD's best two rates at cpu_fit.
+SEED_RHOS = (3.0**-4, 3.0**-5)
+SEED_ALPHAS = (-0.4, -0.2, 0.2, 0.4)
+SEED_SGD_RATES = (3.0**-1, 3.0**0)
 
 
 @dataclass(frozen=True)

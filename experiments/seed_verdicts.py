@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments.claims import SCOPE_TRAIN_ACCURACY
 from experiments.drawing import curves_grid, new_figure, save_figure
-from experiments.recipes import RunConfig, TASKS, with_layca
+from experiments.recipes import SEED_ALPHAS, SEED_RHOS, SEED_SGD_RATES, TASKS, RunConfig, with_layca
 from experiments.replicates import Comparison, replicates, spread
 from experiments.studies import study_configs
 
@@ -51,11 +51,11 @@ def comparisons(task):
     and LARS (claim 6)."""
     best = RunConfig(task, "layca")
     adaptive = TASKS[task].adaptive
-    layca_runs = [RunConfig(task, "layca", learning_rate=r) for r in (3.0**-4, 3.0**-5)]
-    layca_runs += [RunConfig(task, "layca", alpha=a) for a in (-0.4, -0.2, 0.2, 0.4)]
+    layca_runs = [RunConfig(task, "layca", learning_rate=r) for r in SEED_RHOS]
+    layca_runs += [RunConfig(task, "layca", alpha=a) for a in SEED_ALPHAS]
     return (
         *(Pair("1", best, other) for other in layca_runs),
-        *(Pair("3", best, RunConfig(task, "sgd", learning_rate=lr)) for lr in (3.0**-1, 3.0**0)),
+        *(Pair("3", best, RunConfig(task, "sgd", learning_rate=lr)) for lr in SEED_SGD_RATES),
         Pair("4", RunConfig(task, with_layca(adaptive)), best),
         Pair("4", RunConfig(task, with_layca(adaptive)), RunConfig(task, adaptive)),
         Pair("5", RunConfig(task, "sgd_weight_decay"), best),

@@ -11,13 +11,18 @@ from experiments.recipes import (
     COPY_OPTIMIZER,
     INIT_SCALE_RATES,
     INIT_SCALES,
-    LAYCA_BEST,
     MNIST_RHOS,
     OPTIMIZERS,
     PAPER_TASKS,
     PLATEAU_RHOS,
+    REAL_DATA_RHOS,
     RHO_GRID,
     SCALES,
+    SEED_ALPHAS,
+    SEED_RHOS,
+    SEED_SGD_RATES,
+    SHORT_ALPHAS,
+    SHORT_RHOS,
     SGD_GRID,
     TASKS,
     WARMUP_EPOCHS,
@@ -28,10 +33,6 @@ from experiments.recipes import (
 )
 
 FIRST_THREE = PAPER_TASKS[:3]
-# C10-CNN2 and C100-WRN explore fewer configurations (Section 4 of arXiv:1806.01603).
-SHORT_ALPHAS = (-0.6, 0.0, 0.6)
-SHORT_RHOS = (3.0**-5, 3.0**-4, LAYCA_BEST)
-REAL_DATA_RHOS = (3.0**-5, 3.0**-4, 3.0**-3, 3.0**-2)
 
 
 def _sweep(values, scale, crossed=False):
@@ -217,9 +218,9 @@ def _seeds(task, scale):
     adaptive = TASKS[task].adaptive
     return [
         RunConfig(task, "layca"),
-        *(RunConfig(task, "layca", learning_rate=r) for r in (3.0**-4, 3.0**-5)),
-        *(RunConfig(task, "layca", alpha=a) for a in (-0.4, -0.2, 0.2, 0.4)),
-        *(RunConfig(task, "sgd", learning_rate=lr) for lr in (3.0**-1, 3.0**0)),
+        *(RunConfig(task, "layca", learning_rate=r) for r in SEED_RHOS),
+        *(RunConfig(task, "layca", alpha=a) for a in SEED_ALPHAS),
+        *(RunConfig(task, "sgd", learning_rate=lr) for lr in SEED_SGD_RATES),
         RunConfig(task, "sgd_weight_decay"), RunConfig(task, adaptive), RunConfig(task, with_layca(adaptive)),
         RunConfig(task, "lars"),
     ]
@@ -228,8 +229,7 @@ def _seeds(task, scale):
 def _random_labels(task, scale):
     """The random-label control (issue 44): SGD+Layca at 3^-3 and SGD at 3^-1 and 3^0 (its
     best rates at cpu_fit) on `task`, whose training labels are permuted once."""
-    return [RunConfig(task, "layca"), RunConfig(task, "sgd", learning_rate=3.0**-1),
-            RunConfig(task, "sgd", learning_rate=3.0**0)]
+    return [RunConfig(task, "layca"), *(RunConfig(task, "sgd", learning_rate=lr) for lr in SEED_SGD_RATES)]
 
 
 @dataclass(frozen=True)
