@@ -7,8 +7,10 @@
 - `ReplayRotationRates`: feeds a recorded per-step, per-layer rate table to Layca's
   multipliers (the "SGD-Layca-AdaptCopy" procedure of Section 5.4).
 
-Measurements run on the device in one compiled function per record over variables
-holding the reference kernels; one small vector comes back to the host per record. Batch
+Measurements run on the device over variables holding the reference kernels, in one
+compiled function per record for monitors that record batches (a monitor that records only
+at the end of each epoch measures uncompiled: compiling would cost more than it saves); one
+small vector comes back to the host per record. Batch
 records need no batch hook (which would make Keras wait on every step): the monitor
 wraps Keras' training function, and measures right after each step (on TensorFlow, where
 every step is recorded, inside the compiled step itself), leaving the values on the
