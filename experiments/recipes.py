@@ -136,6 +136,10 @@ TASKS["C10-CNN1-fit"] = replace(TASKS["C10-CNN1"], name="C10-CNN1-fit", train_pe
 # C10-CNN2 on the same 2,000 real training images, with its augmentation and its
 # schedule's fractions (issue 43): the cpu_fit try of the optimum across networks.
 TASKS["C10-CNN2-fit"] = replace(TASKS["C10-CNN2"], name="C10-CNN2-fit", train_per_class=200, variant_of="C10-CNN2")
+# C100-resnet on 2,000 real training images of CIFAR-100 (20 per class): issue 43's
+# cpu_fit try of the optimum across networks on the other dataset.
+TASKS["C100-resnet-fit"] = replace(TASKS["C100-resnet"], name="C100-resnet-fit", train_per_class=20,
+                                   variant_of="C100-resnet")
 # The sceptic's control (issue 44): the same 2,000 images with their labels permuted once
 # (seed 0), so that nothing but memorisation can fit them (Zhang et al., 2017, "Understanding
 # deep learning requires rethinking generalization"): do the kernels rotate as far?
