@@ -18,7 +18,9 @@ At `--scale cpu_all` it is C10-CNN1 with every width divided by 8 and every trai
 report gives a verdict. At `--scale cpu_fit` it is `C10-CNN1-fit`: widths divided by 8, 200
 training images per class (2,000), 200 epochs, the scale at which the runs reach the papers'
 regime of about 100% training accuracy (`docs/regime.md`; about 10 minutes a run on one
-core). At `--scale full` it is the papers' task, on a GPU.
+core). At `--scale full` it is the papers' task, on a GPU. `--task` judges another task at
+the scale (issue 43: `C10-CNN2-fit`, or `C100-resnet-fit` with the real CIFAR-100 as
+`--data-dir`), into `real_cifar10_<scale>_<task>.md` and its figures.
 
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg
     python -m experiments.real_cifar10 --data-dir ../shared/data/cifar10-jpeg --report-only
@@ -41,7 +43,8 @@ STUDY = "real_cifar10"
 DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "cpu_papers": "C10-CNN1",
                  "cpu_papers_w4": "C10-CNN1", "full": "C10-CNN1",
                  "smoke": "C10-CNN1-subset"}
-DATA_NOTE = "real CIFAR-10 (JPEG re-encoded)"
+#: What the report says of each dataset it reads (the class-folder JPEGs of `../shared/data`).
+DATA_NOTES = {"cifar10": "real CIFAR-10 (JPEG re-encoded)", "cifar100": "real CIFAR-100 (JPEG re-encoded)"}
 #: Studies whose finished runs of the report's task join its table, claims and figures
 #: beside the study's own: the papers' full grids and the runs their figures need.
 GRID_STUDIES = ("rho", "alpha", "rho_fine", "second_moments", "sgd_first_epoch", "adapt_copy", "adaptive_equivalent")
@@ -62,8 +65,16 @@ def report_configs(results, task, scale):
     return list(configs.values())
 
 
-def table(table_rows, scale_note):
-    lines = [f"Data: {DATA_NOTE}; {scale_note}.", "",
+def report_prefix(out, scale, task):
+    """`out/real_cifar10_<scale>` for the scale's own task (`DEFAULT_TASKS`), and
+    `out/real_cifar10_<scale>_<task>` for another task at that scale (issue 43: C10-CNN2-fit
+    and C100-resnet-fit beside C10-CNN1-fit), so that no report overwrites another's."""
+    name = f"{STUDY}_{scale}" if task == DEFAULT_TASKS.get(scale) else f"{STUDY}_{scale}_{task}"
+    return os.path.join(out, name)
+
+
+def table(table_rows, scale_note, data_note=DATA_NOTES["cifar10"]):
+    lines = [f"Data: {data_note}; {scale_note}.", "",
              "| run | test accuracy | validation accuracy, last evaluated | training accuracy: whole training set "
              "(last epoch's running mean) | final rotation: first / middle / last kernel layer | epochs | stopped |",
              "|---|---|---|---|---|---|---|"]
@@ -152,9 +163,9 @@ def main(argv=None):
     except NoResultsError as error:
         raise SystemExit(str(error)) from None  # the command line's refusal, without a traceback
     table_rows = rows(results, configs)
-    text = table(table_rows, scale_note) + "\n\n" + claims.report(table_rows)
+    text = table(table_rows, scale_note, DATA_NOTES[TASKS[task].dataset]) + "\n\n" + claims.report(table_rows)
     os.makedirs(args.out, exist_ok=True)
-    prefix = os.path.join(args.out, f"{STUDY}_{args.scale}")
+    prefix = report_prefix(args.out, args.scale, task)
     paths = [curves_figure(results, study_configs(STUDY, [task], args.scale), f"{prefix}_curves.png"),
              rotation_figure(table_rows, f"{prefix}_rotation.png")]
     seeds = checked_seeds(args.seeds)

@@ -312,3 +312,11 @@ def test_claim_10_compares_adam_s_second_moments_across_and_inside_layers():
     # Every layer with the same median, each spread over two decades: the claim fails.
     alike = np.array([[[1e-7, 1e-6, 1e-5]] * 3] * 2)
     assert "epoch 10: 0.0 across, 2.0 inside: does not hold." in claims([adam._replace(moments=(np.array([1, 10]), alike))])
+
+
+def test_a_report_on_another_task_at_a_scale_is_named_by_it():
+    from experiments.real_cifar10 import report_prefix
+
+    assert report_prefix("out", "cpu_fit", "C10-CNN1-fit") == os.path.join("out", "real_cifar10_cpu_fit")
+    assert report_prefix("out", "cpu_fit", "C10-CNN2-fit") == os.path.join("out", "real_cifar10_cpu_fit_C10-CNN2-fit")
+    assert report_prefix("out", "full", "C10-CNN1") == os.path.join("out", "real_cifar10_full")
