@@ -37,7 +37,7 @@ from experiments.drawing import curves_grid, new_figure, save_figure
 from experiments.figures import FIGURES
 from experiments.recipes import SCALES, TASKS
 from experiments.results import NoResultsError, Results
-from experiments.studies import checked_seeds, study_configs
+from experiments.studies import STUDIES, checked_seeds, study_configs
 
 STUDY = "real_cifar10"
 DEFAULT_TASKS = {"cpu": "C10-CNN1-subset", "cpu_all": "C10-CNN1", "cpu_fit": "C10-CNN1-fit", "cpu_papers": "C10-CNN1",
@@ -56,9 +56,12 @@ PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_fi
 
 def report_configs(results, task, scale):
     """The report's runs: the study's (run or not), then every finished run of
-    `GRID_STUDIES` on `task` that the study lacks."""
+    `GRID_STUDIES` on `task` that the study lacks (of the studies the papers ran on its
+    paper task: `second_moments` is C10-CNN1's alone)."""
     configs = {config.run_id: config for config in study_configs(STUDY, [task], scale)}
     for name in GRID_STUDIES:
+        if TASKS[task].paper_task not in STUDIES[name].tasks:
+            continue
         for config in study_configs(name, [task], scale):
             if config.run_id not in configs and results.get(config) is not None:
                 configs[config.run_id] = config
@@ -176,7 +179,8 @@ def main(argv=None):
             paths.append(seed_verdicts.control_figure(results, task, f"{prefix}_control.png"))
     # The papers' figures illustrate their statements: drawn where some run is in their scope.
     if any(row.test is not None and not row.out_of_scope for row in table_rows):
-        paths += [FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES]
+        paths += [FIGURES[name].render(results, f"{prefix}_{name}.png", (task,)) for name in PAPER_FIGURES
+                  if TASKS[task].paper_task in FIGURES[name].tasks]  # the figures the papers draw for its task
     with open(f"{prefix}.md", "w") as f:
         f.write(text + "\n")
     print(text)
