@@ -147,7 +147,9 @@ def main(argv=None):
                              "--seeds ...`); default: 0 alone, no such section")
     args = parser.parse_args(argv)
 
-    task = args.task or DEFAULT_TASKS[args.scale]
+    task = args.task or DEFAULT_TASKS.get(args.scale)
+    if task is None:
+        parser.error(f"--scale {args.scale} has no default task: pass --task (e.g. C100-resnet-fit).")
     if not args.report_only:
         from experiments.sharding import run_study  # training, imported only to train
 
