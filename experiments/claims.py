@@ -456,9 +456,8 @@ CLAIMS = (
 BY_NUMBER = {claim.number: claim for claim in CLAIMS}
 
 
-def findings(table_rows):
-    """`{number: Finding}` of every claim that some run of `table_rows` is about."""
-    runs = Runs.of(table_rows)
+def findings(runs):
+    """`{number: Finding}` of every claim that some of `runs` (a `Runs`) is about."""
     return {claim.number: finding for claim in CLAIMS if (finding := claim.judge(runs)) is not None}
 
 
@@ -477,5 +476,5 @@ def report(table_rows):
         )
     if runs.finished and not runs.done:
         lines.append("No run fits its training set: these runs give no verdict on the papers' claims.")
-    lines += [BY_NUMBER[number].line(finding) for number, finding in findings(table_rows).items()]
+    lines += [BY_NUMBER[number].line(finding) for number, finding in findings(runs).items()]
     return "\n".join(lines)

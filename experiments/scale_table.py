@@ -33,16 +33,14 @@ CLASSES = 10
 
 
 class ScaleColumn:
-    """One scale's runs as the table reads them: its rows, the claims' findings, and
+    """One scale's runs as the table reads them (`claims.Runs`), the claims' findings, and
     SGD+Layca at 3^-3 (the papers' best configuration) with its results file."""
 
     def __init__(self, results_dir, scale, task):
         self.scale, self.task = scale, task
         results = Results(results_dir, scale)
-        self.rows = claims.rows(results, report_configs(results, task, scale))
-        self.finished = [row for row in self.rows if row.test is not None]
-        self.in_scope = [row for row in self.finished if not row.out_of_scope]
-        self.findings = claims.findings(self.rows)
+        self.runs = claims.Runs.of(claims.rows(results, report_configs(results, task, scale)))
+        self.findings = claims.findings(self.runs)
         self.reference = results.get(RunConfig(task, "layca"))
 
     @property
@@ -56,13 +54,13 @@ class ScaleColumn:
         cells = [f"`{self.scale}`", "x 1" if width == 1 else f"/ {1 / width:g}", f"{self.images:,}"]
         reference = self.reference
         if reference is None:
-            return cells + ["", f"{len(self.finished)} ({len(self.in_scope)})", "not run", "", "", "", ""]
+            return cells + ["", f"{len(self.runs.finished)} ({len(self.runs.done)})", "not run", "", "", "", ""]
         final = reference.distances[-1]
         first, middle, last = (final[i] for i in claims.first_middle_last(reference.distances))
-        best = max(self.in_scope, key=lambda row: row.test, default=None)
+        best = max(self.runs.done, key=lambda row: row.test, default=None)
         return cells + [
             f"{int(reference.curve_steps[-1]):,}",
-            f"{len(self.finished)} ({len(self.in_scope)})",
+            f"{len(self.runs.finished)} ({len(self.runs.done)})",
             claims.percent(reference.train_accuracy) or "not measured",
             claims.percent(reference.test_accuracy),
             f"{first:.2f} / {middle:.2f} / {last:.2f} ({np.median(final):.2f}; {np.sum(final >= 0.9)} of {len(final)} >= 0.9)",

@@ -17,7 +17,7 @@ def test_claims_are_numbered_once_and_each_report_line_starts_with_its_number_an
     assert [claim.number for claim in CLAIMS] == list(range(1, len(CLAIMS) + 1))
     table_rows = [_row("layca", -3, 0.45, (0.5, 0.6, 0.55)), _row("layca", -4, 0.40, (0.2, 0.2, 0.2)),
                   _row("sgd", -1, 0.38, (0.6, 0.1, 0.05)), _row("lars", -3, 0.448, (0.5, 0.5, 0.5))]
-    found = claims.findings(table_rows)
+    found = claims.findings(claims.Runs.of(table_rows))
     assert set(found) == {1, 2, 3, 6, 7, 8}
     lines = claims.report(table_rows).split("\n")
     assert lines == [claims.BY_NUMBER[number].line(finding) for number, finding in found.items()]
