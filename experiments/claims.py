@@ -100,10 +100,10 @@ def rows(results, configs):
         if result is None:
             out.append(Row(config))
             continue
-        final = result.distances[-1]
+        final = result.curves.values[-1]
         _, validated = result.validation
         out.append(Row(config, result.test_accuracy, float(validated[-1]) if len(validated) else None,
-                       result.train_accuracy, tuple(final[i] for i in first_middle_last(result.distances)),
+                       result.train_accuracy, tuple(final[i] for i in first_middle_last(result.curves.values)),
                        result.epochs_run, result.stop_reason, float(result.history["accuracy"][-1]),
                        _plateau(result.history), _fit_epoch(result.history),
                        None if result.second_moments is None else (result.second_moment_epochs, result.second_moments)))

@@ -36,7 +36,7 @@ def curves_panel(ax, results, config, label, best=None):
     title = f"{label}\neta={accuracy:.2f}%"
     if best is not None:
         title += f", delta={accuracy - best:+.2f}"
-    plot_layer_rotation_curves(result.distances, ax=ax, epochs=result.curve_epochs, title=title)
+    plot_layer_rotation_curves(result.curves.values, ax=ax, epochs=result.curves.epochs, title=title)
     ax.title.set_fontsize(8)
     ax.set_xlabel("")
     ax.set_ylabel("")

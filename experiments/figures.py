@@ -113,7 +113,7 @@ def sgd_first_epoch(results, out, tasks):
             missing(top, task)
             missing(bottom, task)
             continue
-        plot_layer_rotation_curves(result.distances, ax=top, epochs=result.curve_steps, title=task)
+        plot_layer_rotation_curves(result.curves.values, ax=top, epochs=result.curves.steps, title=task)
         top.set_xlabel("")
         top.set_ylabel("Cosine distance" if column == 0 else "")
         iterations = np.arange(1, len(result.batch_accuracy) + 1)
@@ -285,8 +285,8 @@ def warmup(results, out, tasks, first_epochs=25):
             missing(axes[0, c], label)
             missing(axes[1, c], label)
             continue
-        keep = result.curve_epochs <= first_epochs
-        plot_layer_rotation_curves(result.distances[keep], ax=axes[0, c], epochs=result.curve_epochs[keep],
+        keep = result.curves.epochs <= first_epochs
+        plot_layer_rotation_curves(result.curves.values[keep], ax=axes[0, c], epochs=result.curves.epochs[keep],
                                    title=f"{label}\neta={100 * result.test_accuracy:.2f}%")
         accuracy = result.history["accuracy"][:first_epochs]
         axes[1, c].plot(np.arange(1, len(accuracy) + 1), accuracy)
@@ -371,7 +371,7 @@ def mnist_features(results, out, tasks):
             ax.set_xticks([])
             ax.set_yticks([])
         text_ax.text(0.0, 0.5, f"{label}\nTrain: {100 * result.history['accuracy'][-1]:.1f}%\n"
-                     f"Test: {100 * result.test_accuracy:.2f}%\nd={result.distances[-1, 0]:.2f}",
+                     f"Test: {100 * result.test_accuracy:.2f}%\nd={result.curves.values[-1, 0]:.2f}",
                      va="center", fontsize=7, transform=text_ax.transAxes)
     return save_figure(figure, out)
 

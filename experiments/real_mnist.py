@@ -46,7 +46,7 @@ def table(results, scale):
         if result is None:
             lines.append(f"| {config.label} | not run | | | |")
             continue
-        hidden, classifier = result.distances[-1]
+        hidden, classifier = result.curves.values[-1]
         lines.append(f"| {config.label} | {100 * result.test_accuracy:.2f}% | {_training(result)} | "
                      f"{hidden:.3f} | {classifier:.3f} |")
     lines += ["", "| trained layer (11-layer MLP, 10 digits per class) | test accuracy, mean ± std "

@@ -51,7 +51,7 @@ def run_costs(results_dir, scale, task):
         result = results.get(config)
         progress_path = run_paths(results_dir, scale, config)["progress"]
         if result is not None:
-            history, steps = result.history, result.curve_steps
+            history, steps = result.history, result.curves.steps
             known = dict(state="finished", epochs=result.epochs_run, test_accuracy=100 * result.test_accuracy,
                          device=result.device, peak_memory_mib=result.peak_device_memory_mib,
                          train_accuracy=None if result.train_accuracy is None else 100 * result.train_accuracy)

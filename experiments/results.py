@@ -5,9 +5,12 @@ A run's files live in `<results>/<scale>/<task>/`: `<run id>.h5` (its results),
 `<run id>.partial.h5` (its progress while it trains), `<run id>.best.weights.h5` and
 `initial.weights.h5` (every configuration of a task starts from the same weights). Both
 records are HDF5 files written atomically (`layer_rotation_tools.storage`): arrays as
-datasets, the rest as JSON attributes. The layout is the one the runner has always
-written, so results files from before this module load unchanged (their
-`initial_features`, which nothing drew, is ignored).
+datasets, the rest as JSON attributes. Both hold each monitor's `Records` in one layout
+(`Records.to_h5`, its names prefixed by the quantity: `distances_steps`, `rates_steps`).
+Results files and checkpoints written before that layout (the curves as `distances`,
+`curve_epochs`, `curve_steps`, the rates as `rates`, `rate_steps`; a checkpoint's monitors
+sharing one `layer_names`) load unchanged (`_earlier_records`), and a results file's
+`initial_features`, which nothing drew, is ignored.
 """
 
 import dataclasses
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from layer_rotation_tools.records import Records
 from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
 
 #: What Keras logs each epoch, in its order.
@@ -26,8 +30,8 @@ HISTORY_KEYS = (*LOGGED_KEYS, "learning_rate", "epoch_seconds")
 #: Arrays only some runs record (second moments: Adam; batch accuracy: per-batch runs;
 #: feedback silhouette: the feedback study; features: tasks that draw first-layer features;
 #: final kernel distances: files written since they were kept).
-OPTIONAL_ARRAYS = ("rates", "rate_steps", "second_moment_epochs", "second_moments", "batch_accuracy",
-                   "feedback_silhouette", "features", "final_kernel_distances")
+OPTIONAL_ARRAYS = ("second_moment_epochs", "second_moments", "batch_accuracy", "feedback_silhouette", "features",
+                   "final_kernel_distances")
 
 
 def run_paths(results_dir, scale, config):
@@ -48,10 +52,13 @@ class RunResult:
     """What a finished run recorded.
 
     `test_accuracy` is a fraction; `history[key]` has one value per epoch run (keys
-    HISTORY_KEYS); `distances[i, l]` is kernel layer l's cosine distance from its initial
-    value at record i, taken at `curve_epochs[i]` (fractional for batch records) and
-    optimizer step `curve_steps[i]`; `rates[i, l]` (with `rate_steps`), where recorded, is
-    the rotation of layer l at that step. The optional arrays are None where not recorded.
+    HISTORY_KEYS); `curves` are `LayerRotationCurves`' `Records` (`curves.values[i, k]`:
+    kernel k's cosine distance from its initial value at record i, taken at
+    `curves.epochs[i]` and step `curves.steps[i]`; `curves.layer_names`: one label per
+    kernel); `rates`, where recorded, are `LayerRotationRates`' (the rotation of each
+    kernel at each step); `kernel_layer_names` has one name per layer that owns a kernel
+    (`layer_rotation_tools.kernel_layer_names`). The optional arrays are None where not
+    recorded.
     """
 
     run_id: str
@@ -62,10 +69,7 @@ class RunResult:
     epochs_run: int
     stop_reason: str | None
     history: dict
-    distances: np.ndarray
-    curve_epochs: np.ndarray
-    curve_steps: np.ndarray
-    layer_names: list
+    curves: Records
     kernel_layer_names: list
     initial_kernel_norms: list
     wall_seconds: float
@@ -78,14 +82,13 @@ class RunResult:
     # MiB (None: on the CPU, or files written before they were kept)
     device: str | None = None
     peak_device_memory_mib: float | None = None
-    rates: np.ndarray | None = None
-    rate_steps: np.ndarray | None = None
+    rates: Records | None = None
     second_moment_epochs: np.ndarray | None = None
     second_moments: np.ndarray | None = None
     batch_accuracy: np.ndarray | None = None
     feedback_silhouette: np.ndarray | None = None
     features: np.ndarray | None = None
-    # ||w_l - w_l(0)||_2 of each kernel (in `layer_names` order) at the tested weights: the
+    # ||w_l - w_l(0)||_2 of each kernel (in `curves.layer_names` order) at the tested weights: the
     # "distance from initialization" of Jiang et al. (ICLR 2020), a rival of layer rotation
     final_kernel_distances: np.ndarray | None = None
 
@@ -98,7 +101,18 @@ class RunResult:
         return evaluated + 1, values[evaluated]
 
 
-_RESULT_ARRAYS = ("distances", "curve_epochs", "curve_steps", *OPTIONAL_ARRAYS)
+_MONITORS = ("curves", "rates")
+
+
+def _records_h5(records):
+    """A monitor's records in a run's file: `Records.to_h5`, prefixed by their quantity."""
+    return records.to_h5(prefix=f"{records.quantity}_")
+
+
+def _optional_records(arrays, attrs, quantity):
+    """The `Records` of `quantity` in a run's file, or None where it has none."""
+    prefix = f"{quantity}_"
+    return Records.from_h5(arrays, attrs, quantity, prefix) if f"{prefix}quantity" in attrs else None
 
 
 def write_result(path, result):
@@ -107,7 +121,12 @@ def write_result(path, result):
     attrs = {}
     for f in dataclasses.fields(result):
         value = getattr(result, f.name)
-        if f.name in _RESULT_ARRAYS:
+        if f.name in _MONITORS:
+            if value is not None:
+                records_arrays, records_attrs = _records_h5(value)
+                arrays.update(records_arrays)
+                attrs.update(records_attrs)
+        elif f.name in OPTIONAL_ARRAYS:
             if value is not None:
                 arrays[f.name] = value
         elif f.name != "history":
@@ -119,16 +138,40 @@ def read_result(path):
     """The `RunResult` in `path`. FileNotFoundError when there is none; ResultsFileError,
     naming the file, when it cannot be read or lacks a field."""
     arrays, attrs = read_h5(path)
-    names = {f.name for f in dataclasses.fields(RunResult)}
+    names = {f.name for f in dataclasses.fields(RunResult)} - set(_MONITORS)
     try:
+        arrays, attrs = _earlier_records(arrays, attrs)
         return RunResult(
             **{k: v for k, v in attrs.items() if k in names},
             history=_history(arrays),
-            **{k: arrays[k] for k in _RESULT_ARRAYS if k in arrays},
+            curves=Records.from_h5(arrays, attrs, "distances", prefix="distances_"),
+            rates=_optional_records(arrays, attrs, "rates"),
+            **{k: arrays[k] for k in OPTIONAL_ARRAYS if k in arrays},
         )
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ResultsFileError(f"Results file {os.fspath(path)!r} lacks {error}: it was not written by a run of "
                                "this toolkit. Delete it to recompute it.") from None
+
+
+def _earlier_records(arrays, attrs):
+    """A results file's arrays and attributes with its records in `Records`' layout: those
+    of a file written before it (the curves as `distances`, `curve_epochs`, `curve_steps`
+    and the rates as `rates`, `rate_steps`, with one `layer_names` and no variable paths;
+    the rates' epochs were not kept: NaN) moved to it; others as they are."""
+    if "curve_steps" not in arrays:
+        return arrays, attrs
+    arrays, attrs = dict(arrays), dict(attrs)
+    names = attrs.pop("layer_names")
+    earlier = [Records("distances", arrays.pop("distances"), arrays.pop("curve_epochs"), arrays.pop("curve_steps"),
+                       names)]
+    if "rate_steps" in arrays:
+        steps = arrays.pop("rate_steps")
+        earlier.append(Records("rates", arrays.pop("rates"), np.full(len(steps), np.nan), steps, names))
+    for records in earlier:
+        records_arrays, records_attrs = _records_h5(records)
+        arrays.update(records_arrays)
+        attrs.update(records_attrs)
+    return arrays, attrs
 
 
 def _history(arrays):
@@ -163,8 +206,8 @@ def is_finished(results_dir, scale, config):
 class Progress:
     """A training run's state after `epochs_done` epochs, beside the model file that holds
     its weights and optimizer state: its history, why it stopped (None while it goes on),
-    each monitor's records (`{quantity: {"layer_names", "values", "epochs", "steps",
-    "variable_paths"}}`) and the extra records (`{name: [value per record]}`)."""
+    each monitor's `Records` (`{quantity: records}`) and the extra records (`{name: [value
+    per record]}`)."""
 
     epochs_done: int
     model_file: str
@@ -178,11 +221,10 @@ def write_progress(path, progress):
     """Write `progress` to `path` atomically."""
     arrays = {f"history_{k}": np.asarray(v, float) for k, v in progress.history.items()}
     attrs = {"epochs_done": progress.epochs_done, "model_file": progress.model_file, "stopped": progress.stopped}
-    for quantity, records in progress.monitors.items():
-        arrays.update({f"{quantity}_{quantity}": records["values"], f"{quantity}_epochs": records["epochs"],
-                       f"{quantity}_steps": records["steps"]})
-        attrs["layer_names"] = records["layer_names"]
-        attrs[f"{quantity}_variable_paths"] = records["variable_paths"]
+    for records in progress.monitors.values():
+        records_arrays, records_attrs = _records_h5(records)
+        arrays.update(records_arrays)
+        attrs.update(records_attrs)
     arrays.update({k: np.asarray(v, float) for k, v in progress.extra.items()})
     write_h5_atomic(path, arrays, attrs)
 
@@ -191,13 +233,19 @@ def read_progress(path, quantities, extra_names):
     """The `Progress` in `path`, with the records of the monitors of `quantities` and the
     extra records `extra_names` (empty where the file has none)."""
     arrays, attrs = read_h5(path)
+    if "model_file" in attrs and "layer_names" in attrs:
+        # A checkpoint written before `Records`' layout: its monitors shared one
+        # `layer_names` (one label per kernel) and named no quantity.
+        attrs = dict(attrs)
+        names = attrs.pop("layer_names")
+        for q in quantities:
+            attrs.setdefault(f"{q}_layer_names", names)
+            attrs.setdefault(f"{q}_quantity", q)
     try:
-        monitors = {q: {"layer_names": attrs["layer_names"], "values": arrays[f"{q}_{q}"],
-                        "epochs": arrays[f"{q}_epochs"], "steps": arrays[f"{q}_steps"],
-                        "variable_paths": attrs.get(f"{q}_variable_paths")} for q in quantities}
         return Progress(
             epochs_done=int(attrs["epochs_done"]), model_file=attrs["model_file"], stopped=attrs["stopped"],
-            history={k: list(v) for k, v in _history(arrays).items()}, monitors=monitors,
+            history={k: list(v) for k, v in _history(arrays).items()},
+            monitors={q: Records.from_h5(arrays, attrs, q, prefix=f"{q}_") for q in quantities},
             extra={k: [np.asarray(v) for v in arrays.get(k, [])] for k in extra_names},
         )
     except KeyError as error:

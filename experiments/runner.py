@@ -269,12 +269,11 @@ class Run:
             test_accuracy=float(test_accuracy), test_loss=float(test_loss),
             epochs_run=len(self.history["loss"]), stop_reason=self.stopped,
             history={k: np.asarray(v, float) for k, v in self.history.items()},
-            distances=curves.distances, curve_epochs=curves.epochs, curve_steps=curves.steps,
-            layer_names=curves.layer_names, kernel_layer_names=kernel_layer_names(model),
+            curves=curves.records(), kernel_layer_names=kernel_layer_names(model),
             initial_kernel_norms=[float(np.linalg.norm(k)) for k in initial_kernels],
             wall_seconds=time.time() - started, backend=keras.backend.backend(), keras_version=keras.__version__,
             train_accuracy=float(train_accuracy), device=device, peak_device_memory_mib=peak_memory,
-            rates=None if rates is None else rates.rates, rate_steps=None if rates is None else rates.steps,
+            rates=None if rates is None else rates.records(),
             features=_features(model, self.task.features) if self.task.features else None,
             final_kernel_distances=np.asarray([np.linalg.norm(np.asarray(k, np.float64) - k0)
                                                for k, k0 in zip(kernel_variables(model), initial_kernels)]),
@@ -294,8 +293,7 @@ class Run:
         progress = _RunProgress(self, [m for m in (curves, rates) if m is not None])
         callbacks = [progress, curves] + ([rates] if rates is not None else [])
         if self.config.copy_from:
-            table, names = self._copied_rates()
-            callbacks.insert(0, ReplayRotationRates(table, names))
+            callbacks.insert(0, ReplayRotationRates(self._copied_rates()))
         moment_epochs = {scaled_epochs(e, self.config.schedule, self.scale) for e in SECOND_MOMENT_EPOCHS}
         callbacks.append(SecondMoments(moment_epochs, self.extra))
         if self.config.record_feedback:
@@ -321,7 +319,7 @@ class Run:
         result = read_result(source)
         if result.rates is None:
             raise ValueError(f"{source} recorded no rotation rates (run it with record_rates=True).")
-        return result.rates, result.layer_names  # one label per kernel, as the rates' columns
+        return result.rates
 
     # -- checkpoints -------------------------------------------------------------------
 
@@ -333,12 +331,7 @@ class Run:
         model_file = os.path.join(self.paths["folder"], f"{self.config.run_id}.epoch{epochs_done}.keras")
         with atomic_path(model_file, suffix=".keras") as tmp:
             model.save(tmp)
-        records = {}
-        for monitor in monitors:
-            arrays = monitor.records()
-            records[monitor.quantity] = {"layer_names": monitor.layer_names, "variable_paths": monitor.variable_paths,
-                                         "values": arrays[monitor.quantity], "epochs": arrays["epochs"],
-                                         "steps": arrays["steps"]}
+        records = {monitor.quantity: monitor.records() for monitor in monitors}
         write_progress(self.paths["progress"], Progress(epochs_done, os.path.basename(model_file), self.stopped,
                                                         self.history, records, self.extra))
         for old in self._model_checkpoints():
@@ -358,9 +351,7 @@ class Run:
             return model
         self.history = progress.history
         for monitor in monitors:
-            records = progress.monitors[monitor.quantity]
-            monitor.restore_records(records["layer_names"], records["values"], records["epochs"], records["steps"],
-                                    records["variable_paths"])
+            monitor.restore_records(progress.monitors[monitor.quantity])
         self.extra = progress.extra
         self.extra["second_moment_epochs"] = [int(e) for e in self.extra["second_moment_epochs"]]
         self.epochs_done, self.stopped = progress.epochs_done, progress.stopped

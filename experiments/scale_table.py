@@ -55,11 +55,11 @@ class ScaleColumn:
         reference = self.reference
         if reference is None:
             return cells + ["", f"{len(self.runs.finished)} ({len(self.runs.done)})", "not run", "", "", "", ""]
-        final = reference.distances[-1]
-        first, middle, last = (final[i] for i in claims.first_middle_last(reference.distances))
+        final = reference.curves.values[-1]
+        first, middle, last = (final[i] for i in claims.first_middle_last(reference.curves.values))
         best = max(self.runs.done, key=lambda row: row.test, default=None)
         return cells + [
-            f"{int(reference.curve_steps[-1]):,}",
+            f"{int(reference.curves.steps[-1]):,}",
             f"{len(self.runs.finished)} ({len(self.runs.done)})",
             claims.percent(reference.train_accuracy) or "not measured",
             claims.percent(reference.test_accuracy),

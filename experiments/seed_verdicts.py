@@ -65,7 +65,7 @@ def comparisons(task):
 
 def mean_rotation(result):
     """The mean over kernel layers of the final cosine distance from the initial kernel."""
-    return float(np.mean(result.distances[-1]))
+    return float(np.mean(result.curves.values[-1]))
 
 
 def mean_l2_distance(result):
@@ -77,7 +77,7 @@ def mean_l2_distance(result):
 
 def rate_times_steps(result):
     """The learning rate summed over the steps taken: each epoch's rate times its steps."""
-    steps = np.diff(np.concatenate([[0], np.asarray(result.curve_steps, float)]))
+    steps = np.diff(np.concatenate([[0], np.asarray(result.curves.steps, float)]))
     rates = np.asarray(result.history["learning_rate"], float)
     if len(steps) != len(rates):  # records not one per epoch
         return float("nan")
@@ -172,7 +172,7 @@ def measure_lines(results, task, seeds):
     if len(runs) < 4:
         return f"Claim 2 over seeded runs: not testable yet ({len(runs)} SGD and SGD+Layca runs in scope)."
     accuracy = [100 * run.test_accuracy for run in runs]
-    layers = [run.distances[-1][[0, (run.distances.shape[1] - 1) // 2, -1]] for run in runs]
+    layers = [run.curves.values[-1][[0, (run.curves.values.shape[1] - 1) // 2, -1]] for run in runs]
     lines = [
         f"Claim 2 over the {len(runs)} seeded SGD and SGD+Layca runs in scope, Pearson's r of test accuracy "
         f"(95% bootstrap interval over runs, {BOOTSTRAP_RESAMPLES} resamples): with the mean final rotation of the "
@@ -227,7 +227,7 @@ def control_pairs(task):
 
 
 def _layers_text(result):
-    d = result.distances[-1]
+    d = result.curves.values[-1]
     return " / ".join(f"{v:.3f}" for v in d[[0, (len(d) - 1) // 2, -1]])
 
 

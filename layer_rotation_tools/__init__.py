@@ -28,6 +28,7 @@ from layer_rotation_tools.kernels import (
 from layer_rotation_tools.layca import Layca, find_layca, optimizer_class
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.profiles import alpha_multipliers, alpha_profile
+from layer_rotation_tools.records import Records
 from layer_rotation_tools.storage import ResultsFileError
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "LayerRotationRates",
     "NormalizedSGD",
     "PAPER_KERNEL_NAMES",
+    "Records",
     "ReplayRotationRates",
     "ResultsFileError",
     "SGDAMom",

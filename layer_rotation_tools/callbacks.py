@@ -26,7 +26,7 @@ from layer_rotation_tools.arguments import whole_number
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
 from layer_rotation_tools.layca import find_layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
-from layer_rotation_tools.records import RecordTable
+from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
 from layer_rotation_tools.training_step import RECORD, JaxStepState, StepWithRecord, build_from_first_batch
 from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
@@ -289,15 +289,16 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._references = {}
 
     def records(self):
-        """The records as arrays: `{quantity: values, "epochs": ..., "steps": ...}`."""
-        return {self.quantity: self._values_array(), "epochs": self.epochs, "steps": self.steps}
+        """What this monitor recorded, as `Records` (the type its file, a run's checkpoint
+        and a run's results file hold)."""
+        self._read_pending_records()
+        return self._table.records(self.quantity)
 
-    def restore_records(self, layer_names, values, epochs, steps, variable_paths=None):
-        """Continue from earlier records (a resumed run); values is records x layers,
-        NaN where a kernel was not monitored (`RecordTable.restore`)."""
-        table = RecordTable()
-        table.restore(layer_names, values, epochs, steps, variable_paths)
-        self._continue_from(table)
+    def restore_records(self, records):
+        """Continue from earlier `Records` of this monitor's quantity (a resumed run)."""
+        if records.quantity != self.quantity:
+            raise ValueError(f"{type(self).__name__} records {self.quantity!r}; received {records.quantity!r} records.")
+        self._continue_from(RecordTable.from_records(records))
 
     def _continue_from(self, table):
         self._table = table
@@ -381,15 +382,14 @@ class _KernelMonitor(keras.callbacks.Callback):
         """What a monitor does once a record of `kernels` is taken (nothing by default)."""
 
     def save(self, path):
-        """Write the records to an HDF5 file, atomically (`RecordTable.save`)."""
-        self._read_pending_records()
-        self._table.save(path, self.quantity)
+        """Write the records to an HDF5 file, atomically (`Records.save`)."""
+        self.records().save(path)
 
     @classmethod
     def load(cls, path):
         """A callback holding the records saved at `path` (for plotting or analysis)."""
         monitor = cls()
-        monitor._continue_from(RecordTable.load(path, cls.quantity))
+        monitor.restore_records(Records.load(path, cls.quantity))
         return monitor
 
 
@@ -517,22 +517,25 @@ class LayerRotationRates(_KernelMonitor):
 
 
 class ReplayRotationRates(keras.callbacks.Callback):
-    """Make Layca rotate each layer at a recorded per-step rate (Section 5.4 of
+    """Make Layca rotate each kernel at a recorded per-step rate (Section 5.4 of
     arXiv:1806.01603: "SGD-Layca-AdaptCopy").
 
-    Before optimizer step t, sets the multiplier of column l's kernel to `rates[t, l]`;
-    give Layca `learning_rate=1.0` so that rho_l(t) == rates[t, l]. Steps past the table
-    keep its last row.
+    Before optimizer step t + 1 (Layca's `iterations` == t), sets each kernel's multiplier
+    to the rate recorded at step t + 1; give Layca `learning_rate=1.0` so that
+    rho_l(t) == that rate. Steps past the table keep its last row.
 
     Args:
-        rates: array-like (steps x columns), required. E.g. `LayerRotationRates(...).rates`
-            recorded from another optimizer on the same model: one column per kernel.
-        layer_names: list of str, required. What each column rotates, as `Layca(multipliers=...)` takes it: the
-            recorder's `layer_names` (one label per kernel: a layer's name, or
-            `lstm_cell/kernel` and `lstm_cell/recurrent_kernel` where a layer has several
-            kernels, each replayed at its own rate), or layer names where each layer has
-            one kernel. A name given twice is refused: its columns would collapse into
-            one factor.
+        rates: `Records` or array-like, required. What `LayerRotationRates` recorded on
+            another optimizer and the same model: its `records()`, `Records.load` of its
+            file, or a run's `RunResult.rates`; one column per kernel, named by its label
+            (`lstm_cell/kernel` and `lstm_cell/recurrent_kernel` where a layer has several
+            kernels: each replays its own rate), and every step from the first
+            (`batch_frequency=1`). Or an array (steps x columns) of the rates of steps 1,
+            2, ..., with `layer_names`.
+        layer_names: list of str or None. With an array, what each column rotates, as
+            `Layca(multipliers=...)` takes it (layer names, or kernel labels). A name given
+            twice is refused: its columns would collapse into one factor. Defaults to
+            `None` (the `Records`' own labels; required with an array).
 
     Example:
 
@@ -550,13 +553,19 @@ class ReplayRotationRates(keras.callbacks.Callback):
     copy.compile(optimizer=Layca(learning_rate=1.0), loss="sparse_categorical_crossentropy")
     replayed = LayerRotationRates()
     copy.fit(x, y, batch_size=16, epochs=1, verbose=0,
-             callbacks=[ReplayRotationRates(recorded.rates, recorded.layer_names), replayed])
+             callbacks=[ReplayRotationRates(recorded.records()), replayed])
     replayed.rates  # recorded.rates: each layer rotates at Adam's rate of each step
     ```
     """
 
-    def __init__(self, rates, layer_names):
+    def __init__(self, rates, layer_names=None):
         super().__init__()
+        if isinstance(rates, Records):
+            layer_names = self._checked_records(rates, layer_names)
+            rates = rates.values
+        elif layer_names is None:
+            raise ValueError("layer_names is required with a rate table given as an array: name each column's "
+                             "kernel, or pass the recorder's Records (LayerRotationRates().records()).")
         self.rates = np.asarray(rates, dtype=float)
         self.layer_names = list(layer_names)
         if self.rates.ndim != 2 or self.rates.shape[1] != len(self.layer_names) or len(self.rates) == 0:
@@ -568,9 +577,26 @@ class ReplayRotationRates(keras.callbacks.Callback):
         if repeated:
             raise ValueError(
                 f"layer_names names {repeated} more than once: their columns would set one factor, the last one. "
-                "Name each column's kernel: pass the recorder's layer_names (LayerRotationRates().layer_names, one "
+                "Name each column's kernel: pass the recorder's Records (LayerRotationRates().records(), one "
                 "label per kernel, e.g. 'lstm_cell/kernel' and 'lstm_cell/recurrent_kernel')."
             )
+
+    @staticmethod
+    def _checked_records(records, layer_names):
+        """The records' labels, once they are rates of every step from the first."""
+        if records.quantity != "rates":
+            raise ValueError(f"ReplayRotationRates replays rotation rates; received {records.quantity!r} records "
+                             "(record them with LayerRotationRates).")
+        if layer_names is not None:
+            raise ValueError("layer_names comes with the Records (their layer_names); pass one or the other.")
+        steps = np.asarray(records.steps, dtype=np.int64)
+        if not np.array_equal(steps, np.arange(1, len(steps) + 1)):
+            raise ValueError(
+                f"The rates were recorded at steps {steps[:4].tolist()}...: the replay needs the rate of every "
+                "step from the first. Record them with LayerRotationRates() (batch_frequency=1) from the start of "
+                "training."
+            )
+        return records.layer_names
 
     def on_train_begin(self, logs=None):
         steps_per_execution = getattr(self.model, "steps_per_execution", 1) or 1

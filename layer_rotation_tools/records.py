@@ -1,4 +1,11 @@
-"""The monitors' record table: one value per kernel per record, kept in numpy.
+"""A monitor's records: `Records`, the one type every file of them holds, and
+`RecordTable`, the table a monitor fills as it trains.
+
+`Records` is what a monitor recorded: one value per kernel per record, with each record's
+position in epochs and its training step, one label per kernel (`kernels.kernel_labels`)
+and each kernel's variable path. Its HDF5 layout (`to_h5`, `from_h5`) is the same in a
+monitor's own file (`LayerRotationCurves.save`), in a run's checkpoint and in its results
+file (`experiments.results`), where each monitor's names carry its quantity as a prefix.
 
 A table has a column per kernel, keyed by the kernel variable's path (`kernels.
 variable_path`) and added the first time the kernel is monitored, and a row per record,
@@ -9,11 +16,67 @@ model's kernels (`add_columns`). Nothing here needs Keras or training.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from layer_rotation_tools.kernels import kernel_labels
-from layer_rotation_tools.storage import read_h5, write_h5_atomic
+from layer_rotation_tools.storage import ResultsFileError, read_h5, write_h5_atomic
+
+
+@dataclass(frozen=True)
+class Records:
+    """What a monitor recorded.
+
+    `values[i, k]` is kernel k's value of `quantity` ("distances", "rates") at record i
+    (NaN where the kernel was not monitored), taken at `epochs[i]` (in epochs, fractional
+    for batch records; NaN where the file that held the records did not keep them) and
+    training step `steps[i]`. `layer_names` has one label per kernel (column);
+    `variable_paths` each column's variable path (None for records kept without them).
+    """
+
+    quantity: str
+    values: np.ndarray
+    epochs: np.ndarray
+    steps: np.ndarray
+    layer_names: list
+    variable_paths: list | None = None
+
+    def to_h5(self, prefix=""):
+        """`(arrays, attrs)` for `storage.write_h5_atomic`: datasets `<prefix><quantity>`,
+        `<prefix>epochs` and `<prefix>steps`, attributes `<prefix>layer_names`,
+        `<prefix>variable_paths` and `<prefix>quantity`."""
+        arrays = {f"{prefix}{self.quantity}": np.asarray(self.values, float),
+                  f"{prefix}epochs": np.asarray(self.epochs, float), f"{prefix}steps": np.asarray(self.steps, np.int64)}
+        attrs = {f"{prefix}layer_names": list(self.layer_names), f"{prefix}quantity": self.quantity,
+                 f"{prefix}variable_paths": None if self.variable_paths is None else list(self.variable_paths)}
+        return arrays, attrs
+
+    @classmethod
+    def from_h5(cls, arrays, attrs, quantity, prefix=""):
+        """The records `to_h5(prefix)` wrote of `quantity`: a ValueError if they hold another
+        quantity, a KeyError naming what the file lacks."""
+        held = attrs[f"{prefix}quantity"]
+        if held != quantity:
+            raise ValueError(f"The file holds {held!r} records, not {quantity!r}.")
+        return cls(quantity, arrays[f"{prefix}{quantity}"], arrays[f"{prefix}epochs"], arrays[f"{prefix}steps"],
+                   list(attrs[f"{prefix}layer_names"]), attrs.get(f"{prefix}variable_paths"))
+
+    def save(self, path):
+        """Write the records alone to an HDF5 file, atomically."""
+        write_h5_atomic(path, *self.to_h5())
+
+    @classmethod
+    def load(cls, path, quantity):
+        """The records of `quantity` that `save` wrote at `path`; a ValueError, naming the
+        file, if it holds another quantity."""
+        arrays, attrs = read_h5(path)
+        try:
+            return cls.from_h5(arrays, attrs, quantity)
+        except ValueError as error:
+            raise ValueError(f"{path!r}: {error}") from None
+        except KeyError as error:
+            raise ResultsFileError(f"{path!r} lacks {error}: it holds no monitor's records.") from None
 
 
 class RecordTable:
@@ -95,33 +158,20 @@ class RecordTable:
         """Set the epoch position of record `row` (placed once its epoch's length is known)."""
         self._epochs[row] = float(epoch)
 
-    def restore(self, layer_names, values, epochs, steps, variable_paths=None):
-        """Replace the records with saved ones: `values` records x columns (NaN where not
-        monitored), columns keyed by `variable_paths`, or by `layer_names` where the file
-        has no paths."""
-        self._columns = list(variable_paths) if variable_paths is not None else list(layer_names)
-        self._keys_are_labels = variable_paths is None
-        values = np.asarray(values, dtype=float).reshape(len(epochs), len(self._columns))
-        self._rows = [{key: v for key, v in zip(self._columns, row) if not np.isnan(v)} for row in values]
-        self._epochs = [float(e) for e in epochs]
-        self._steps = [int(s) for s in steps]
-
-    def save(self, path, quantity):
-        """Write the table to an HDF5 file atomically: datasets `quantity`, "epochs" and
-        "steps", attributes "layer_names", "variable_paths" and "quantity"."""
-        write_h5_atomic(
-            path,
-            {quantity: self.values(), "epochs": self.epochs, "steps": self.steps},
-            {"layer_names": self.layer_names, "variable_paths": self.variable_paths, "quantity": quantity},
-        )
+    def records(self, quantity):
+        """The table as `Records` of `quantity`."""
+        return Records(quantity, self.values(), self.epochs, self.steps, self.layer_names, self.variable_paths)
 
     @classmethod
-    def load(cls, path, quantity):
-        """The table saved at `path`; a ValueError if it holds another quantity."""
-        arrays, attrs = read_h5(path)
-        if attrs.get("quantity") != quantity:
-            raise ValueError(f"{path!r} holds {attrs.get('quantity')!r} records, not {quantity!r}.")
+    def from_records(cls, records):
+        """A table continuing from `records`: columns keyed by their variable paths, or by
+        their labels where the records have no paths (`add_columns`)."""
         table = cls()
-        table.restore(attrs["layer_names"], arrays[quantity], arrays["epochs"], arrays["steps"],
-                      attrs.get("variable_paths"))
+        paths = records.variable_paths
+        table._columns = list(paths) if paths is not None else list(records.layer_names)
+        table._keys_are_labels = paths is None
+        values = np.asarray(records.values, dtype=float).reshape(len(records.steps), len(table._columns))
+        table._rows = [{key: v for key, v in zip(table._columns, row) if not np.isnan(v)} for row in values]
+        table._epochs = [float(e) for e in records.epochs]
+        table._steps = [int(s) for s in records.steps]
         return table

@@ -6,6 +6,16 @@ import shutil
 import numpy as np
 
 from experiments.results import HISTORY_KEYS, RunResult, run_paths, write_result
+from layer_rotation_tools.records import Records
+
+
+def made_curves(distances, epochs, steps):
+    """`LayerRotationCurves`' `Records` of these distances (records x layers), the layers
+    labelled `layer0`, `layer1`, ..."""
+    distances = np.asarray(distances, float)
+    names = [f"layer{i}" for i in range(distances.shape[1])]
+    return Records("distances", distances, np.asarray(epochs, float), np.asarray(steps), names,
+                   [f"model/{name}/kernel" for name in names])
 
 
 def made_result(config, test_accuracy=0.5, val_accuracy=(0.5,), layers=2, **changes):
@@ -16,9 +26,9 @@ def made_result(config, test_accuracy=0.5, val_accuracy=(0.5,), layers=2, **chan
     values = dict(
         run_id=config.run_id, config=config.to_dict(), scale="full", test_accuracy=test_accuracy, test_loss=1.0,
         epochs_run=epochs, stop_reason=None, history=history,
-        distances=np.linspace(0.1, 0.9, epochs * layers).reshape(epochs, layers),
-        curve_epochs=np.arange(1.0, epochs + 1), curve_steps=np.arange(1, epochs + 1) * 10,
-        layer_names=[f"layer{i}" for i in range(layers)], kernel_layer_names=[f"layer{i}" for i in range(layers)],
+        curves=made_curves(np.linspace(0.1, 0.9, epochs * layers).reshape(epochs, layers),
+                           np.arange(1.0, epochs + 1), np.arange(1, epochs + 1) * 10),
+        kernel_layer_names=[f"layer{i}" for i in range(layers)],
         initial_kernel_norms=[1.0] * layers, wall_seconds=1.0, backend="tensorflow", keras_version="3.15.1",
     )
     return RunResult(**{**values, **changes})

@@ -11,6 +11,7 @@ from layer_rotation_tools import (
     Layca,
     LayerRotationCurves,
     LayerRotationRates,
+    Records,
     ReplayRotationRates,
     kernel_layer_names,
     plot_layer_rotation_curves,
@@ -323,6 +324,21 @@ def test_replayed_rates_are_the_rotation_rates_layca_performs():
 def test_replay_checks_the_table_shape():
     with pytest.raises(ValueError, match=r"steps x 2 layers.*\(3,\)"):
         ReplayRotationRates(np.ones(3), ["a", "b"])
+    with pytest.raises(ValueError, match=r"layer_names is required.*records\(\)"):
+        ReplayRotationRates(np.ones((3, 2)))
+
+
+def test_replay_takes_only_the_rates_of_every_step_from_the_first():
+    names = ["a", "b"]
+    every_second = Records("rates", np.ones((2, 2)), [0.5, 1.0], [2, 4], names)
+    with pytest.raises(ValueError, match=r"recorded at steps \[2, 4\].*every step.*batch_frequency=1"):
+        ReplayRotationRates(every_second)
+    with pytest.raises(ValueError, match=r"replays rotation rates; received 'distances'"):
+        ReplayRotationRates(Records("distances", np.ones((2, 2)), [0.5, 1.0], [1, 2], names))
+    with pytest.raises(ValueError, match=r"layer_names comes with the Records"):
+        ReplayRotationRates(Records("rates", np.ones((2, 2)), [0.5, 1.0], [1, 2], names), names)
+    replay = ReplayRotationRates(Records("rates", np.full((2, 2), 0.5), [0.5, 1.0], [1, 2], names))
+    assert replay.layer_names == names and replay.rates.shape == (2, 2)
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -347,7 +363,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_truncated_file_is_a_clear_error(tmp_path):
     curves = LayerRotationCurves()
-    curves.restore_records(["a"], [[0.5]], [1.0], [4])
+    curves.restore_records(Records("distances", [[0.5]], [1.0], [4], ["a"]))
     curves.save(tmp_path / "curves.h5")
     data = (tmp_path / "curves.h5").read_bytes()
     (tmp_path / "curves.h5").write_bytes(data[: len(data) // 2])

@@ -6,7 +6,7 @@ import numpy as np
 from experiments import claims, scale_table
 from experiments.claims import CLAIMS, NOT_TESTABLE, Row
 from experiments.recipes import RunConfig
-from tests.run_results import write_made_result
+from tests.run_results import made_curves, write_made_result
 
 
 def _row(optimizer, power, test, rotation, alpha=0.0, training=1.0):
@@ -32,8 +32,8 @@ def _scale_runs(results_dir, scale, task, layca_test, sgd_test, sgd_rotation):
     for config, test, rotation in ((RunConfig(task, "layca"), layca_test, (0.5, 0.95, 0.9)),
                                    (RunConfig(task, "sgd", learning_rate=3.0**-1), sgd_test, sgd_rotation)):
         write_made_result(results_dir, scale, config, test_accuracy=test, train_accuracy=0.995, layers=3,
-                          distances=np.array([[0.1, 0.2, 0.3], rotation]), curve_epochs=np.array([1.0, 2.0]),
-                          curve_steps=np.array([100, 200]), val_accuracy=(test, test))
+                          curves=made_curves([[0.1, 0.2, 0.3], rotation], [1.0, 2.0], [100, 200]),
+                          val_accuracy=(test, test))
 
 
 def test_the_scales_table_reads_each_scale_and_marks_the_verdicts_that_changed(tmp_path):

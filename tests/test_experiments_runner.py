@@ -137,15 +137,15 @@ def test_smoke_run_writes_complete_results_and_restart_skips_it(tmp_path, data_d
     assert sorted(os.listdir(os.path.dirname(path))) == sorted([os.path.basename(path), "initial.weights.h5"])
     assert result.config == config.to_dict() and result.epochs_run == 3 and 0 <= result.test_accuracy <= 1
     # C10-CNN1 at smoke scale: 4 stages of one conv, the classifier; 2 steps per epoch
-    assert result.distances.shape == (3, 5) and result.rates.shape == (6, 5)
+    assert result.curves.values.shape == (3, 5) and result.rates.values.shape == (6, 5)
     # Layca with the alpha profile: per-step rates are rho(t) times each layer's multiplier.
     from tests.references import alpha_profile
 
-    np.testing.assert_allclose(result.rates[0], 3.0**-3 * alpha_profile(5, -0.4), rtol=2e-3)
+    np.testing.assert_allclose(result.rates.values[0], 3.0**-3 * alpha_profile(5, -0.4), rtol=2e-3)
     # Layca keeps each kernel's norm, so its L2 distance from the initial kernel follows
     # from the cosine distance d: ||w - w0||^2 = 2 ||w0||^2 d.
     np.testing.assert_allclose(result.final_kernel_distances**2,
-                               2 * np.asarray(result.initial_kernel_norms)**2 * result.distances[-1], rtol=1e-3)
+                               2 * np.asarray(result.initial_kernel_norms)**2 * result.curves.values[-1], rtol=1e-3)
     printed = []
     again = run_one(config, "smoke", data_dir, str(tmp_path), printer=printed.append)
     assert printed == [] and again.test_accuracy == result.test_accuracy
@@ -161,7 +161,7 @@ def test_corrupt_results_are_moved_aside_and_recomputed(tmp_path, smoke_data, sm
     assert not is_finished(str(tmp_path), "smoke", config)
     assert os.path.exists(path + ".corrupt")
     again = run_one(config, "smoke", smoke_data, str(tmp_path))
-    np.testing.assert_allclose(again.distances, result.distances, rtol=1e-6)
+    np.testing.assert_allclose(again.curves.values, result.curves.values, rtol=1e-6)
 
 
 def test_copy_run_replays_the_recorded_rates(tmp_path, data_dir):
@@ -169,7 +169,8 @@ def test_copy_run_replays_the_recorded_rates(tmp_path, data_dir):
     recorded = run_one(source, "smoke", data_dir, str(tmp_path))
     copy = RunConfig("C10-CNN1", "sgd_amom_layca_copy", copy_from=source.run_id, record_rates=True)
     replayed = run_one(copy, "smoke", data_dir, str(tmp_path))
-    np.testing.assert_allclose(replayed.rates, recorded.rates, rtol=2e-3)
+    np.testing.assert_allclose(replayed.rates.values, recorded.rates.values, rtol=2e-3)
+    np.testing.assert_array_equal(replayed.rates.steps, recorded.rates.steps)
 
 
 _KILLER = textwrap.dedent(
@@ -220,8 +221,12 @@ def test_a_killed_run_leaves_no_corrupt_file_and_resumes_to_identical_results(tm
     printed = []
     resumed = run_one(config, "smoke", data_dir, str(tmp_path / "killed"), printer=printed.append)
     assert any("resuming after epoch" in line for line in printed)
-    for key in ("distances", "rates"):
-        np.testing.assert_allclose(getattr(resumed, key), getattr(straight, key), rtol=1e-5, atol=1e-7)
+    for key in ("curves", "rates"):
+        records, expected = getattr(resumed, key), getattr(straight, key)
+        np.testing.assert_allclose(records.values, expected.values, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(records.steps, expected.steps)
+        np.testing.assert_array_equal(records.epochs, expected.epochs)
+        assert records.variable_paths == expected.variable_paths
     for key in ("loss", "val_accuracy"):
         np.testing.assert_allclose(resumed.history[key], straight.history[key], rtol=1e-5, atol=1e-7)
     assert sorted(f for f in os.listdir(folder) if "partial" in f or "epoch" in f) == []
@@ -243,7 +248,7 @@ def test_results_file_round_trip_of_config(smoke_results):
     config = RunConfig("tiny-CNN", "layca", learning_rate=3.0**-3)  # run by the smoke rho study
     result = read_result(run_paths(smoke_results[0], "smoke", config)["result"])
     assert RunConfig(**result.config) == config
-    assert result.distances.shape[1] == 6  # tiny-CNN at smoke scale: 5 stages of one conv, the classifier
+    assert result.curves.values.shape[1] == 6  # tiny-CNN at smoke scale: 5 stages of one conv, the classifier
 
 
 def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, tmp_path):
@@ -272,8 +277,8 @@ def test_first_epoch_per_batch_records_equal_a_batch_by_batch_replay(data_dir, t
         distances.append([1 - k @ k0 / np.linalg.norm(k) / np.linalg.norm(k0) for k, k0 in zip(kernels, initial)])
     assert len(batches) == 2  # 144 smoke training images: a batch of 128 and one of 16
     np.testing.assert_allclose(result.batch_accuracy, accuracies, atol=1e-5)
-    np.testing.assert_array_equal(result.curve_steps, [1, 2])
-    np.testing.assert_allclose(result.distances, distances, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(result.curves.steps, [1, 2])
+    np.testing.assert_allclose(result.curves.values, distances, rtol=1e-4, atol=1e-6)
 
 
 def test_init_scale_multiplies_every_initial_kernel(smoke_results):
@@ -296,7 +301,7 @@ def test_a_finished_run_without_rates_runs_again_when_a_study_needs_them(tmp_pat
     assert run_one(plain, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).rates is None
     assert is_finished(str(tmp_path), "smoke", plain) and not is_finished(str(tmp_path), "smoke", recording)
     result = run_one(recording, "smoke", smoke_data, str(tmp_path), printer=lambda line: None)
-    assert result.rates is not None and result.rates.shape[1] == len(result.kernel_layer_names)
+    assert result.rates is not None and result.rates.values.shape[1] == len(result.kernel_layer_names)
     assert is_finished(str(tmp_path), "smoke", recording)
     copy = RunConfig("C10-CNN1", "layca_copy", copy_from=plain.run_id)
     assert run_one(copy, "smoke", smoke_data, str(tmp_path), printer=lambda line: None).test_accuracy >= 0

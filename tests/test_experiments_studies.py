@@ -26,7 +26,7 @@ def test_study_runs_end_to_end_at_smoke_scale_and_a_restart_skips_it(name, smoke
     assert list(done[name]) == [c.run_id for c in configs]
     for config in configs:
         result = read_result(run_paths(results_dir, "smoke", config)["result"])
-        assert result.run_id == config.run_id and result.distances.shape[0] >= 1
+        assert result.run_id == config.run_id and result.curves.values.shape[0] >= 1
     printed = []
     run_study(name, [task], "smoke", smoke_data, results_dir, printer=printed.append)
     assert sum("finished earlier, skipped" in line for line in printed) == len(configs)

@@ -13,6 +13,7 @@ from layer_rotation_tools import (
     Layca,
     LayerRotationCurves,
     LayerRotationRates,
+    Records,
     ReplayRotationRates,
 )
 from tests import references
@@ -538,7 +539,7 @@ def test_a_zero_kernel_is_an_error_naming_it_before_anything_trains(built):
         np.testing.assert_array_equal(value, previous)
 
 
-def test_a_recurrent_models_recorded_rates_replay_kernel_by_kernel():
+def test_a_recurrent_models_recorded_rates_replay_kernel_by_kernel(tmp_path):
     """The replay takes what LayerRotationRates records: one column per kernel, a cell's
     kernel and recurrent kernel each at its own recorded rate (not both at one)."""
     rng = np.random.default_rng(0)
@@ -559,11 +560,19 @@ def test_a_recurrent_models_recorded_rates_replay_kernel_by_kernel():
     copy.compile(optimizer=Layca(learning_rate=1.0), loss="sparse_categorical_crossentropy")
     replayed = LayerRotationRates()
     copy.fit(x, y, batch_size=16, epochs=1, verbose=0,
-             callbacks=[ReplayRotationRates(recorded.rates, recorded.layer_names), replayed])
+             callbacks=[ReplayRotationRates(recorded.records()), replayed])
     np.testing.assert_allclose(replayed.rates, recorded.rates, rtol=1e-4)
     values = copy.optimizer.multiplier_values()
     assert set(values) == {"lstm_cell/kernel", "lstm_cell/recurrent_kernel", "out"}
-    with pytest.raises(ValueError, match=r"names \['lstm_cell'\] more than once.*recorder's layer_names"):
+    saved = tmp_path / "rates.h5"  # and as a file: the same records, the same replay
+    recorded.save(saved)
+    again = make_model()
+    again.compile(optimizer=Layca(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    replayed_again = LayerRotationRates()
+    again.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[ReplayRotationRates(Records.load(saved, "rates")), replayed_again])
+    np.testing.assert_allclose(replayed_again.rates, recorded.rates, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"names \['lstm_cell'\] more than once.*recorder's Records"):
         ReplayRotationRates(recorded.rates, ["lstm_cell", "lstm_cell", "out"])
     with pytest.raises(ValueError, match=r"'kernel' matches several kernels"):
         Layca(multipliers={"kernel": 2.0}).build(make_model().trainable_variables)

@@ -50,5 +50,5 @@ def test_a_study_on_two_pinned_processes_ends_with_the_results_of_one_process(tm
         alone, sharded = read_result(path), read_result(path.replace(os.sep + "one" + os.sep, os.sep + "two" + os.sep))
         assert sharded.test_accuracy == pytest.approx(alone.test_accuracy, abs=1e-6)
         np.testing.assert_allclose(sharded.history["loss"], alone.history["loss"], rtol=1e-4)
-        np.testing.assert_allclose(sharded.distances, alone.distances, rtol=1e-4, atol=1e-7)
-        np.testing.assert_array_equal(sharded.curve_steps, alone.curve_steps)
+        np.testing.assert_allclose(sharded.curves.values, alone.curves.values, rtol=1e-4, atol=1e-7)
+        np.testing.assert_array_equal(sharded.curves.steps, alone.curves.steps)

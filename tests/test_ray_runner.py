@@ -40,7 +40,7 @@ def _assert_same(a, b):
     for run_id in a:
         ours, theirs = a[run_id], b[run_id]
         assert ours.test_accuracy == theirs.test_accuracy
-        np.testing.assert_array_equal(ours.distances, theirs.distances)
+        np.testing.assert_array_equal(ours.curves.values, theirs.curves.values)
         for key in ("loss", "val_accuracy"):
             np.testing.assert_array_equal(ours.history[key], theirs.history[key])
 

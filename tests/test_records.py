@@ -1,9 +1,10 @@
-"""The monitors' record table on its own: columns, NaN gaps, restored records, files."""
+"""The monitors' records on their own: the table's columns and NaN gaps, restored
+records, `Records`' files."""
 
 import numpy as np
 import pytest
 
-from layer_rotation_tools.records import RecordTable
+from layer_rotation_tools.records import Records, RecordTable
 
 PATHS = ["sequential/conv1/kernel", "sequential/dense/kernel"]
 
@@ -31,8 +32,7 @@ def test_a_record_placed_later_moves_only_its_epoch():
 
 
 def test_records_saved_by_label_take_the_paths_of_the_kernels_so_labelled():
-    table = RecordTable()
-    table.restore(["dense", "conv1"], [[0.1, np.nan]], epochs=[1.0], steps=[5])
+    table = RecordTable.from_records(Records("distances", [[0.1, np.nan]], [1.0], [5], ["dense", "conv1"]))
     assert table.layer_names == ["dense", "conv1"]
     table.add_columns(PATHS)
     assert table.variable_paths == ["sequential/dense/kernel", "sequential/conv1/kernel"]
@@ -41,8 +41,7 @@ def test_records_saved_by_label_take_the_paths_of_the_kernels_so_labelled():
 
 
 def test_a_restored_label_no_kernel_has_is_a_clear_error():
-    table = RecordTable()
-    table.restore(["conv9"], [[0.1]], epochs=[1.0], steps=[5])
+    table = RecordTable.from_records(Records("distances", [[0.1]], [1.0], [5], ["conv9"]))
     with pytest.raises(ValueError, match=r"columns \['conv9'\].*\['conv1', 'dense'\].*\['conv9'\] are not among them"):
         table.add_columns(PATHS)
 
@@ -52,11 +51,23 @@ def test_a_saved_table_loads_equal_and_refuses_another_quantity(tmp_path):
     table.add_columns(PATHS)
     table.append(PATHS, [0.1, 0.2], step=3, epoch=0.5)
     table.append(PATHS[:1], [0.3], step=6, epoch=1.0)
-    table.save(tmp_path / "records.h5", "distances")
-    back = RecordTable.load(tmp_path / "records.h5", "distances")
+    table.records("distances").save(tmp_path / "records.h5")
+    back = RecordTable.from_records(Records.load(tmp_path / "records.h5", "distances"))
     np.testing.assert_array_equal(back.values(), table.values())
     np.testing.assert_array_equal(back.epochs, table.epochs)
     np.testing.assert_array_equal(back.steps, table.steps)
     assert back.variable_paths == PATHS and back.layer_names == ["conv1", "dense"]
-    with pytest.raises(ValueError, match=r"holds 'distances' records, not 'rates'"):
-        RecordTable.load(tmp_path / "records.h5", "rates")
+    with pytest.raises(ValueError, match=r"records\.h5.*holds 'distances' records, not 'rates'"):
+        Records.load(tmp_path / "records.h5", "rates")
+
+
+def test_records_keep_one_layout_under_any_prefix():
+    """The layout of a monitor's own file (no prefix) and of a run's files (the quantity
+    as prefix) is one: the same names, prefixed."""
+    records = Records("rates", np.array([[0.1, 0.2]]), np.array([0.5]), np.array([1]), ["conv1", "dense"], PATHS)
+    plain, prefixed = records.to_h5(), records.to_h5(prefix="rates_")
+    for alone, with_prefix in zip(plain, prefixed):
+        assert {f"rates_{name}" for name in alone} == set(with_prefix)
+    back = Records.from_h5(*prefixed, "rates", prefix="rates_")
+    assert (back.quantity, back.layer_names, back.variable_paths) == ("rates", ["conv1", "dense"], PATHS)
+    np.testing.assert_array_equal(back.values, records.values)

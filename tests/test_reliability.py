@@ -123,7 +123,7 @@ def test_a_killed_study_resumes_and_ends_with_the_results_of_an_uninterrupted_on
     for config in study_configs("sgd", ["C10-CNN1"], "smoke"):
         ours = read_result(run_paths(str(tmp_path / "killed"), "smoke", config)["result"])
         theirs = read_result(run_paths(straight_dir, "smoke", config)["result"])
-        np.testing.assert_allclose(ours.distances, theirs.distances, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(ours.curves.values, theirs.curves.values, rtol=1e-5, atol=1e-7)
         for key in ("loss", "accuracy"):
             np.testing.assert_allclose(ours.history[key], theirs.history[key], rtol=1e-5, atol=1e-7)
         assert resumed[config.run_id].test_accuracy == straight[config.run_id].test_accuracy

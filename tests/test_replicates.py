@@ -39,7 +39,7 @@ def test_a_study_with_more_seeds_runs_only_the_new_ones_and_the_aggregate_is_num
     runs = [read_result(run_paths(str(tmp_path), "smoke", c)["result"])
             for c in replicates(RunConfig("C10-CNN1", "lars"), [0, 1])]
     assert runs[0].test_loss == first.test_loss  # seed 0's file was not written again
-    assert not np.array_equal(runs[0].distances, runs[1].distances)  # other weights, other batches
+    assert not np.array_equal(runs[0].curves.values, runs[1].curves.values)  # other weights, other batches
     found = spread(Results(str(tmp_path), "smoke"), RunConfig("C10-CNN1", "lars"), [0, 1, 2],
                    quantity=lambda result: result.test_loss)
     losses = [run.test_loss for run in runs]

@@ -9,7 +9,7 @@ from experiments.results import Results
 from experiments.recipes import RunConfig
 from experiments.replicates import replicates
 from experiments.studies import study_configs
-from tests.run_results import made_result, write_made_result
+from tests.run_results import made_curves, made_result, write_made_result
 
 TASK = "C10-CNN1-fit"
 
@@ -20,7 +20,7 @@ def test_the_rivals_follow_their_definitions():
     # curve_steps 10, 20, 30: ten steps an epoch
     assert seed_verdicts.rate_times_steps(result) == pytest.approx(10 * 1.0 + 10 * 1.0 + 10 * 0.1)
     assert seed_verdicts.mean_l2_distance(result) == 3.0
-    assert seed_verdicts.mean_rotation(result) == pytest.approx(np.mean(result.distances[-1]))
+    assert seed_verdicts.mean_rotation(result) == pytest.approx(np.mean(result.curves.values[-1]))
     assert np.isnan(seed_verdicts.mean_l2_distance(made_result(RunConfig(TASK, "sgd"))))  # older files
 
 
@@ -44,8 +44,8 @@ def _write_seeds(results_dir, accuracies):
         for seed, (run, accuracy) in enumerate(zip(replicates(config, [0, 1, 2]), values)):
             rotation = 0.2 + accuracy + 0.01 * seed
             write_made_result(results_dir, "cpu_fit", run, test_accuracy=accuracy, train_accuracy=1.0,
-                              distances=np.full((1, 3), rotation), curve_epochs=np.array([1.0]),
-                              curve_steps=np.array([10]), final_kernel_distances=np.full(3, 10 * rotation))
+                              curves=made_curves(np.full((1, 3), rotation), [1.0], [10]),
+                              final_kernel_distances=np.full(3, 10 * rotation))
 
 
 def test_comparisons_say_whether_they_exceed_the_seed_spread(tmp_path):
@@ -78,7 +78,7 @@ def test_claim_2_over_seeded_runs_reports_intervals_and_the_rivals_tau(tmp_path)
     runs = [results.get(run) for config in study_configs("seeds", [TASK]) if config.optimizer in ("layca", "sgd")
             for run in replicates(config, [0, 1, 2])]
     accuracy = [100 * run.test_accuracy for run in runs]
-    rotation = [np.mean(run.distances[-1]) for run in runs]
+    rotation = [np.mean(run.curves.values[-1]) for run in runs]
     r = np.corrcoef(rotation, accuracy)[0, 1]
     assert f"over the {len(runs)} seeded SGD and SGD+Layca runs in scope" in text
     assert f"first / middle / last kernel layers {r:+.2f} [" in text

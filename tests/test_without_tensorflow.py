@@ -46,8 +46,8 @@ def test_an_augmented_smoke_run_and_its_figure_need_no_tensorflow(backend, tmp_p
     assert result.epochs_run == 3 and 0 <= result.test_accuracy <= 1
     # Layca at 3^-3 rotates every kernel by arctan(1/27) per step (a cosine distance of 6.9e-4
     # after one step); the curves record it once per epoch.
-    assert result.distances.shape[0] == 3 and np.all(np.isfinite(result.distances))
-    assert np.all(result.distances[0] == pytest.approx(1 - np.cos(np.arctan(1 / 27)), rel=1e-3))
+    assert result.curves.values.shape[0] == 3 and np.all(np.isfinite(result.curves.values))
+    assert np.all(result.curves.values[0] == pytest.approx(1 - np.cos(np.arctan(1 / 27)), rel=1e-3))
     assert os.listdir(tmp_path / "figures" / "smoke")
 
 
