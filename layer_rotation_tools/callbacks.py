@@ -7,14 +7,15 @@
 - `ReplayRotationRates`: feeds a recorded per-step, per-layer rate table to Layca's
   multipliers (the "SGD-Layca-AdaptCopy" procedure of Section 5.4).
 
-Measurements run on the device over variables holding the reference kernels, in one
-compiled function per record for monitors that record batches (a monitor that records only
-at the end of each epoch measures uncompiled: compiling would cost more than it saves); one
-small vector comes back to the host per record. Batch
-records need no batch hook (which would make Keras wait on every step): the monitor
-wraps Keras' training function, and measures right after each step (on TensorFlow, where
-every step is recorded, inside the compiled step itself), leaving the values on the
-device until the end of the epoch.
+Measurements run on the device over variables holding the reference kernels: a monitor
+that records batches measures with one compiled function (a monitor that records only at
+the end of each epoch measures uncompiled: compiling would cost more than it saves); one
+small vector comes back to the host per record. Batch records need no batch hook (which
+would make Keras wait on every step): the monitor takes Keras' training function's place
+(`training_step.TrainFunctionTap`) and measures right after each step (on TensorFlow,
+where every step is recorded, inside the compiled step itself), leaving the values on the
+device until the end of the epoch. Records are placed in steps and epochs across fits by
+a `fit_clock.FitClock` and kept in a `records.RecordTable`.
 """
 
 import keras
@@ -23,12 +24,13 @@ from keras import ops
 
 from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import whole_number
+from layer_rotation_tools.fit_clock import FitClock
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
 from layer_rotation_tools.layca import find_layca
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
-from layer_rotation_tools.training_step import RECORD, JaxStepState, StepWithRecord, build_from_first_batch
+from layer_rotation_tools.training_step import RECORD, JaxStepState, TrainFunctionTap, build_from_first_batch
 from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
 
 
@@ -59,20 +61,18 @@ class _KernelMonitor(keras.callbacks.Callback):
         self.log_dir = log_dir
         self._writer = None if log_dir is None else ScalarWriter(log_dir)
         self._table = RecordTable()
+        self._clock = FitClock()
+        self._tap = TrainFunctionTap()
         self._owners = {}  # path -> the variable monitored under it
         self._references = {}  # path -> reference variable
-        self._kernels = []
-        self._pending_references = None
+        self._kernels = []  # the kernels monitored in the fit under way
+        self._paths = []  # their variable paths
+        self._measure_fn = None  # the measure of those kernels (compiled where batches are recorded)
+        self._pending_references = None  # references given by `set_reference_kernels`, used at the next start
         self._pending_records = []  # (values, iterations, epoch, batches run) of batches, as tensors
         self._unplaced = []  # (row, epoch, batches run) of this epoch's records, data of unknown length
-        self._epoch_length = None  # batches in the last epoch run
-        self._step_with_record = StepWithRecord()
-        self._batches = 0  # batches run in the current epoch
+        self._build_pending = False  # the model is built from its first batch (TensorFlow), then the monitor starts
         self._jax_state = None  # JaxStepState of this fit, made at its first record
-        self._step_offset = 0
-        self._epoch_offset = None
-        self._steps_done = 0  # the step of the last record, or at which this fit began
-        self._epochs_begun = 0
         self._fit_optimizer = None  # the optimizer of the fit under way
 
     @property
@@ -119,28 +119,18 @@ class _KernelMonitor(keras.callbacks.Callback):
                 f"steps_per_execution that divides {self.batch_frequency}."
             )
         self._end_fit()  # a fit that ended by an error never reached on_train_end
-        iterations = self._optimizer_steps()
-        self._step_offset = max(self._steps_done - iterations, 0)
-        self._steps_done = self._step_offset + iterations
+        self._clock.begin_fit(self._optimizer_steps())
         self._fit_optimizer = self.model.optimizer
-        self._epoch_offset = None
         self._build_pending = not (self._trainable_kernels() or keras_adapter.all_built(self.model))
         if not self._build_pending:
             self._start()
         elif backend.name() != "tensorflow":
             raise self._unbuilt_error()
-        # Another monitor of this fit may have wrapped Keras' function already: then only
-        # one of them can take its record inside Keras' step (it remakes the step).
-        self._wraps_monitor = keras_adapter.train_function_wrapped(self.model)
-        keras_adapter.wrap_train_function(self.model, self._wrapper)
+        self._tap.attach(self.model, self._monitored_train_function)
         self._jax_state = None
 
     def _trainable_kernels(self):
         return kernel_variables(self.model, self.kernel_names)
-
-    def _wrapper(self, keras_train_function):
-        self._keras_train_function = keras_train_function
-        return self._monitored_train_function
 
     def _monitored_train_function(self, *args):
         """Keras' training function (its arguments and results are the backend's:
@@ -157,24 +147,12 @@ class _KernelMonitor(keras.callbacks.Callback):
             self._build_pending = False
             self._start()
         frequency = self.batch_frequency
-        recording = self._recording_function() if frequency == 1 and not self._wraps_monitor else None
-        # Data of unknown length on TensorFlow: Keras calls its training function once more
-        # at the end of the data, where `next(iterator)` fails, and the optimizer's
-        # `iterations.assign_add(1)`, which depends on no data, runs anyway (18 iterations for
-        # 16 batches in two epochs, measured): that count of no step is taken back.
-        counter = before = None
-        if backend.name() == "tensorflow" and not self.params.get("steps"):
-            counter, _ = keras_adapter.step_counter(keras_adapter.unsynced_model(self).optimizer)
-            before = ops.copy(counter)
-        try:
-            outputs = (recording or self._keras_train_function)(*args)
-        except backend.end_of_data_errors():
-            if counter is not None:
-                counter.assign(before)
-            raise
-        self._batches += getattr(keras_adapter.unsynced_model(self), "steps_per_execution", 1) or 1
-        if frequency and self._batches % frequency == 0:
-            position = (self._current_epoch, self._batches)
+        model = keras_adapter.unsynced_model(self)
+        recording = self._recording_function() if frequency == 1 else None
+        outputs = self._tap.call(model, recording or self._tap.keras_function, args, bool(self.params.get("steps")))
+        self._clock.count_batches(getattr(model, "steps_per_execution", 1) or 1)
+        if frequency and self._clock.batches % frequency == 0:
+            position = (self._clock.epoch, self._clock.batches)
             if recording is not None:
                 values, iterations = outputs.pop(RECORD)
                 self._pending_records.append((values, iterations, *position))
@@ -219,8 +197,7 @@ class _KernelMonitor(keras.callbacks.Callback):
             return values, ops.convert_to_tensor(self._counter())
 
         key = tuple(id(v) for v in [*self._kernels, *self._reference_variables()])
-        return self._step_with_record.function(keras_adapter.unsynced_model(self), self._keras_train_function,
-                                               record, key)
+        return self._tap.recording_function(keras_adapter.unsynced_model(self), record, key)
 
     def _read_pending_records(self):
         """Bring the batch records left on the device to the host, in order. A batch
@@ -229,13 +206,13 @@ class _KernelMonitor(keras.callbacks.Callback):
         nothing."""
         pending, self._pending_records = self._pending_records, []
         for values, iterations, epoch, batches in pending:
-            step = self._step_offset + int(ops.convert_to_numpy(iterations))
-            if step == self._steps_done:
+            step = self._clock.step(int(ops.convert_to_numpy(iterations)))
+            if step == self._clock.steps_done:
                 continue
             length = self.params.get("steps")
             if not length:  # data of unknown length: placed when the epoch ends
                 self._unplaced.append((len(self._table), epoch, batches))
-                length = self._epoch_length
+                length = self._clock.epoch_length
             self._append(ops.convert_to_numpy(values), step, epoch + (batches / length if length else 0.0))
 
     def _start(self):
@@ -302,8 +279,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def _continue_from(self, table):
         self._table = table
-        self._steps_done = table.last_step or 0
-        self._epochs_begun = table.epochs_covered
+        self._clock.continue_from(table.last_step, table.epochs_covered)
 
     def _counter(self):
         """The optimizer's `iterations` (a variable, or with `gradient_accumulation_steps`
@@ -314,24 +290,20 @@ class _KernelMonitor(keras.callbacks.Callback):
         return int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._batches = 0
-        if self._epoch_offset is None:
-            self._epoch_offset = max(self._epochs_begun - epoch, 0)
-        self._current_epoch = epoch + self._epoch_offset
-        self._epochs_begun = self._current_epoch + 1  # also where a fit stops within it
+        self._clock.begin_epoch(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         self._read_pending_records()
-        self._epoch_length = self._batches
+        self._clock.end_epoch()
         for row, record_epoch, batches in self._unplaced:
-            self._table.place(row, record_epoch + batches / self._epoch_length)
+            self._table.place(row, record_epoch + batches / self._clock.epoch_length)
         self._unplaced = []
         if self.record_epoch_end:
-            self._record(self._current_epoch + 1.0)
+            self._record(self._clock.epoch + 1.0)
 
     def on_train_end(self, logs=None):
         self._end_fit()
-        keras_adapter.restore_train_function(self.model)
+        self._tap.detach(self.model)
 
     def _end_fit(self):
         """Close the last fit's count: its records left on the device, and the steps its
@@ -340,12 +312,12 @@ class _KernelMonitor(keras.callbacks.Callback):
         if self._fit_optimizer is None:
             return
         self._read_pending_records()
-        steps = self._step_offset + int(ops.convert_to_numpy(self._fit_optimizer.iterations))
-        self._steps_done, self._fit_optimizer = max(self._steps_done, steps), None
+        self._clock.end_fit(int(ops.convert_to_numpy(self._fit_optimizer.iterations)))
+        self._fit_optimizer = None
 
     def _record(self, epoch_position):
         self._read_pending_records()
-        step = self._step_offset + self._optimizer_steps()
+        step = self._clock.step(self._optimizer_steps())
         if self._table.last_step == step and self._table.last_epoch == epoch_position:
             return  # The same record twice: a batch record at the end of an epoch, then the epoch's.
         references, kernels = self._arguments()
@@ -355,7 +327,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
     def _append(self, values, step, epoch_position):
         self._table.append(self._paths, values, step, epoch_position)
-        self._steps_done = step
+        self._clock.recorded(step)
         if self._writer is not None:
             labels = dict(zip(self.variable_paths, self.layer_names))
             self._writer.write(self.quantity, [labels[path] for path in self._paths], values, step)
@@ -433,11 +405,13 @@ class LayerRotationCurves(_KernelMonitor):
 
     quantity = "distances"
 
+    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None):
+        super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir)
+        self._reference_norms = None  # a variable holding the references' squared norms, made at the first start
+
     @property
     def distances(self):
         return self._values_array()
-
-    _reference_norms = None
 
     def _references_set(self):
         # The references do not change during training: their squared norms once per fit,

@@ -7,6 +7,8 @@
   its variables).
 - `build_from_first_batch`: a model never called, built from the shapes of its first
   batch, as Keras does before a fit under a distribution strategy.
+- `TrainFunctionTap`: Keras' training function of a fit, wrapped so that a monitor sees
+  every call, and the step count of the call that finds the end of the data taken back.
 
 Keras' internals are reached through `keras_adapter` only.
 """
@@ -82,3 +84,61 @@ def build_from_first_batch(model, iterator):
     )
     keras_adapter.build_from_batch(model, batch)
     return True
+
+
+class TrainFunctionTap:
+    """Keras' training function of one fit, with a monitor in its place.
+
+    `attach` puts the monitor's function (which takes the arguments of Keras' function
+    and returns its outputs) in place of Keras' training function, for the fit under way;
+    the monitor then runs Keras' function, or one made from it that also records
+    (`recording_function`), through `call`; `detach` puts Keras' function back. Several
+    monitors of one fit stack their functions; only the first may take its record inside
+    Keras' step (a recording function remakes the step).
+    """
+
+    def __init__(self):
+        self.keras_function = None  # Keras' training function of the fit under way
+        self.shared = False  # another monitor of this fit put its function in place first
+        self._step_with_record = StepWithRecord()
+
+    def attach(self, model, monitored):
+        """Put `monitored` in place of the model's training function, until the fit ends."""
+        self.shared = keras_adapter.train_function_wrapped(model)
+
+        def wrapper(keras_function):
+            self.keras_function = keras_function
+            return monitored
+
+        keras_adapter.wrap_train_function(model, wrapper)
+
+    def recording_function(self, model, record, key):
+        """Keras' function whose step also takes `record()` (`StepWithRecord`, remade when
+        `key` changes), or None (off TensorFlow, or where another monitor of this fit
+        attached first)."""
+        if self.shared:
+            return None
+        return self._step_with_record.function(model, self.keras_function, record, key)
+
+    @staticmethod
+    def call(model, function, args, length_known):
+        """`function(*args)`: Keras' training function or the recording one. On TensorFlow,
+        with data of unknown length (`length_known` False), Keras calls its function once
+        more at the end of the data, where `next(iterator)` fails, and the optimizer's
+        `iterations.assign_add(1)`, which depends on no data, runs anyway (18 iterations for
+        16 batches in two epochs, measured): that count of no step is taken back."""
+        counter = before = None
+        if backend.name() == "tensorflow" and not length_known:
+            counter, _ = keras_adapter.step_counter(model.optimizer)
+            before = ops.copy(counter)
+        try:
+            return function(*args)
+        except backend.end_of_data_errors():
+            if counter is not None:
+                counter.assign(before)
+            raise
+
+    @staticmethod
+    def detach(model):
+        """Put Keras' training function back."""
+        keras_adapter.restore_train_function(model)
