@@ -469,6 +469,9 @@ SCALES = {
     # cpu_fit for a task that keeps its best-validation weights (C100-resnet-fit, issue 43):
     # the validation split evaluated every epoch, as keeping the best weights needs.
     "cpu_fit_validated": Scale("cpu_fit_validated", width=1 / 8, epochs=200),
+    # The same at widths / 2: C100-resnet-fit's second try, where widths / 8 did not train
+    # (docs/regime.md).
+    "cpu_fit_validated_w2": Scale("cpu_fit_validated_w2", width=1 / 2, epochs=200),
     # The papers' whole schedule on a CPU (issue 42, docs/regime.md): every training image
     # (45,000), the recipe's 100 epochs of 352 steps (35,200 steps), its drops (80, 90, 97)
     # and all three stopping rules at the papers' epochs; only the widths shrink (/ 8 or
