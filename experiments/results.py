@@ -9,7 +9,7 @@ datasets, the rest as JSON attributes. Both hold each monitor's `Records` in one
 (`Records.to_h5`, its names prefixed by the quantity: `distances_steps`, `rates_steps`).
 Results files and checkpoints written before that layout (the curves as `distances`,
 `curve_epochs`, `curve_steps`, the rates as `rates`, `rate_steps`; a checkpoint's monitors
-sharing one `layer_names`) load unchanged (`_earlier_records`), and a results file's
+sharing one `layer_names`) load unchanged (`_run_records`, `read_progress`), and a results file's
 `initial_features`, which nothing drew, is ignored.
 """
 
@@ -104,15 +104,28 @@ class RunResult:
 _MONITORS = ("curves", "rates")
 
 
-def _records_h5(records):
-    """A monitor's records in a run's file: `Records.to_h5`, prefixed by their quantity."""
-    return records.to_h5(prefix=f"{records.quantity}_")
+def _put_records(arrays, attrs, records):
+    """Add a monitor's records to a run's file's arrays and attributes: `Records.to_h5`,
+    prefixed by their quantity."""
+    records_arrays, records_attrs = records.to_h5(prefix=f"{records.quantity}_")
+    arrays.update(records_arrays)
+    attrs.update(records_attrs)
 
 
-def _optional_records(arrays, attrs, quantity):
-    """The `Records` of `quantity` in a run's file, or None where it has none."""
-    prefix = f"{quantity}_"
-    return Records.from_h5(arrays, attrs, quantity, prefix) if f"{prefix}quantity" in attrs else None
+def _run_records(arrays, attrs):
+    """A results file's `(curves, rates)` (rates None where not recorded). A file written
+    before `Records`' layout holds the curves as `distances`, `curve_epochs`, `curve_steps`
+    and the rates as `rates`, `rate_steps`, with one `layer_names` and no variable paths;
+    its rates' epochs were not kept: NaN."""
+    if "curve_steps" in arrays:
+        names = attrs["layer_names"]
+        curves = Records("distances", arrays["distances"], arrays["curve_epochs"], arrays["curve_steps"], names)
+        if "rate_steps" not in arrays:
+            return curves, None
+        steps = arrays["rate_steps"]
+        return curves, Records("rates", arrays["rates"], np.full(len(steps), np.nan), steps, names)
+    rates = Records.from_h5(arrays, attrs, "rates", prefix="rates_") if "rates_quantity" in attrs else None
+    return Records.from_h5(arrays, attrs, "distances", prefix="distances_"), rates
 
 
 def write_result(path, result):
@@ -123,9 +136,7 @@ def write_result(path, result):
         value = getattr(result, f.name)
         if f.name in _MONITORS:
             if value is not None:
-                records_arrays, records_attrs = _records_h5(value)
-                arrays.update(records_arrays)
-                attrs.update(records_attrs)
+                _put_records(arrays, attrs, value)
         elif f.name in OPTIONAL_ARRAYS:
             if value is not None:
                 arrays[f.name] = value
@@ -140,38 +151,17 @@ def read_result(path):
     arrays, attrs = read_h5(path)
     names = {f.name for f in dataclasses.fields(RunResult)} - set(_MONITORS)
     try:
-        arrays, attrs = _earlier_records(arrays, attrs)
+        curves, rates = _run_records(arrays, attrs)
         return RunResult(
             **{k: v for k, v in attrs.items() if k in names},
             history=_history(arrays),
-            curves=Records.from_h5(arrays, attrs, "distances", prefix="distances_"),
-            rates=_optional_records(arrays, attrs, "rates"),
+            curves=curves,
+            rates=rates,
             **{k: arrays[k] for k in OPTIONAL_ARRAYS if k in arrays},
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ResultsFileError(f"Results file {os.fspath(path)!r} lacks {error}: it was not written by a run of "
                                "this toolkit. Delete it to recompute it.") from None
-
-
-def _earlier_records(arrays, attrs):
-    """A results file's arrays and attributes with its records in `Records`' layout: those
-    of a file written before it (the curves as `distances`, `curve_epochs`, `curve_steps`
-    and the rates as `rates`, `rate_steps`, with one `layer_names` and no variable paths;
-    the rates' epochs were not kept: NaN) moved to it; others as they are."""
-    if "curve_steps" not in arrays:
-        return arrays, attrs
-    arrays, attrs = dict(arrays), dict(attrs)
-    names = attrs.pop("layer_names")
-    earlier = [Records("distances", arrays.pop("distances"), arrays.pop("curve_epochs"), arrays.pop("curve_steps"),
-                       names)]
-    if "rate_steps" in arrays:
-        steps = arrays.pop("rate_steps")
-        earlier.append(Records("rates", arrays.pop("rates"), np.full(len(steps), np.nan), steps, names))
-    for records in earlier:
-        records_arrays, records_attrs = _records_h5(records)
-        arrays.update(records_arrays)
-        attrs.update(records_attrs)
-    return arrays, attrs
 
 
 def _history(arrays):
@@ -222,9 +212,7 @@ def write_progress(path, progress):
     arrays = {f"history_{k}": np.asarray(v, float) for k, v in progress.history.items()}
     attrs = {"epochs_done": progress.epochs_done, "model_file": progress.model_file, "stopped": progress.stopped}
     for records in progress.monitors.values():
-        records_arrays, records_attrs = _records_h5(records)
-        arrays.update(records_arrays)
-        attrs.update(records_attrs)
+        _put_records(arrays, attrs, records)
     arrays.update({k: np.asarray(v, float) for k, v in progress.extra.items()})
     write_h5_atomic(path, arrays, attrs)
 
@@ -233,7 +221,7 @@ def read_progress(path, quantities, extra_names):
     """The `Progress` in `path`, with the records of the monitors of `quantities` and the
     extra records `extra_names` (empty where the file has none)."""
     arrays, attrs = read_h5(path)
-    if "model_file" in attrs and "layer_names" in attrs:
+    if "layer_names" in attrs:
         # A checkpoint written before `Records`' layout: its monitors shared one
         # `layer_names` (one label per kernel) and named no quantity.
         attrs = dict(attrs)
