@@ -275,11 +275,8 @@ class _KernelMonitor(keras.callbacks.Callback):
         """Continue from earlier `Records` of this monitor's quantity (a resumed run)."""
         if records.quantity != self.quantity:
             raise ValueError(f"{type(self).__name__} records {self.quantity!r}; received {records.quantity!r} records.")
-        self._continue_from(RecordTable.from_records(records))
-
-    def _continue_from(self, table):
-        self._table = table
-        self._clock.continue_from(table.last_step, table.epochs_covered)
+        self._table = RecordTable.from_records(records)
+        self._clock.continue_from(self._table.last_step, self._table.epochs_covered)
 
     def _counter(self):
         """The optimizer's `iterations` (a variable, or with `gradient_accumulation_steps`
