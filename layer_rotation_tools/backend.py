@@ -111,6 +111,24 @@ def xla_compiled_update(fn):
     return tf.function(fn, jit_compile=True)
 
 
+@contextlib.contextmanager
+def after_writes(variables):
+    """Operations created inside run after the writes to `variables` made so far: in a
+    TensorFlow graph, whose executor runs any operation whose inputs are ready (so that,
+    without this, every group of Layca's copies could be taken at once), a control
+    dependency on a read of each (TensorFlow orders a variable's reads after its earlier
+    writes); elsewhere operations run in program order (eagerly, or as XLA schedules
+    them) and nothing is added."""
+    if variables and name() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            with tf.control_dependencies([tf.convert_to_tensor(v) for v in variables]):
+                yield
+            return
+    yield
+
+
 def distributed(model=None):
     """Whether a `tf.distribute` strategy other than the default is in scope, or is
     `model`'s (a model built in a strategy's scope trains under it)."""

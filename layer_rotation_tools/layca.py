@@ -98,7 +98,9 @@ class Layca(keras.optimizers.Optimizer):
     under a `tf.distribute` strategy), so its state (moments, iteration count) advances
     exactly as if it ran alone on the same gradients; its own `learning_rate` only
     scales the step, which Layca normalises away (it still sets the step of non-kernels
-    with `train_non_kernels`).
+    with `train_non_kernels`). A model whose variables exceed 16 MiB (`GROUP_BYTES`) is
+    stepped a group of consecutive variables at a time (`memory_groups`), so that
+    Layca's copies and temporaries grow with the largest group, not with the model.
 
     Args:
         optimizer: `keras.optimizers.Optimizer` or str. The inner optimizer: an instance
@@ -127,12 +129,14 @@ class Layca(keras.optimizers.Optimizer):
             `1e-7`.
         lars_max_growth: float. The LARS cap, as a fraction of the kernel's initial
             norm. Defaults to `1e-4`.
-        jit_compile: bool. On TensorFlow, compile each update (the inner optimizer's steps
-            and the rotations of all kernels) with XLA into one call, also in training
-            steps that XLA does not compile (`jit_compile=False`, `run_eagerly=True`),
-            where its operations would otherwise run one by one. No effect on JAX,
-            whose steps XLA compiles whole, on PyTorch, or under a `tf.distribute`
-            strategy. Pass False for an inner optimizer that XLA cannot compile.
+        jit_compile: bool. On TensorFlow, compile each group's update (the inner
+            optimizer's steps and the rotations of its kernels) with XLA into one call,
+            also in training steps that XLA does not compile (`jit_compile=False`,
+            `run_eagerly=True`), where its operations would otherwise run one by one.
+            No effect on JAX, whose steps XLA compiles whole, on PyTorch, or under a
+            `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
+            compile, or where host memory counts more than step time (XLA's buffers
+            add about 2.7 kernel bytes on TensorFlow: `benchmarks/kernel_memory.py`).
             Defaults to `True`.
         per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
@@ -283,29 +287,13 @@ class Layca(keras.optimizers.Optimizer):
         # callback in every JAX step (a third of the small MLP's step).
         if self._unchecked_in is not None and backend.trace() is not self._unchecked_in:
             for variable in trainable_variables:
-                if self._rate_multipliers[keras_adapter.variable_index(self, variable)] is not None:
+                if self._is_kernel(variable):
                     self._checked_norm(variable)
             self._unchecked_in = None
         rate = ops.convert_to_tensor(keras_adapter.current_learning_rate(self))
         # A schedule (or any callable rate) varies; a float or a variable does not.
         with _refusing_invalid(rate) if callable(keras_adapter.learning_rate_setting(self)) else contextlib.nullcontext():
-            update = self._compiled_update(trainable_variables) if self.jit_compile else None
-            if update is None:
-                super()._backend_apply_gradients(grads, trainable_variables)
-            else:
-                update(list(grads))
-
-    def _compiled_update(self, variables):
-        """The update of `variables` compiled by XLA (`backend.xla_compiled_update`),
-        made once per list of variables; None where it does not apply."""
-        key = (tuple(id(v) for v in variables), backend.distributed())
-        functions = self._compiled_updates.functions
-        if key not in functions:
-            def update(grads):
-                keras_adapter.keras_apply_gradients(self, grads, variables)
-
-            functions[key] = backend.xla_compiled_update(update)
-        return functions[key]
+            super()._backend_apply_gradients(grads, trainable_variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         if backend.distributed():
@@ -321,43 +309,71 @@ class Layca(keras.optimizers.Optimizer):
         self._update([gradient], [variable], learning_rate, inner_update)
 
     def _update(self, grads, variables, learning_rate, inner_update):
-        """Step `variables`: the inner optimizer steps every kernel (and every non-kernel,
-        with `train_non_kernels`) on the NaN-free gradients, through `inner_update`
-        (its `_backend_update_step`, which steps them all at once where the backend
-        fuses the step of many variables, as PyTorch's Adam does), then each kernel
-        is set to its rotation towards the proposed value, all at once (`_rotated`).
-        Other variables do not move."""
-        indices = [keras_adapter.variable_index(self, variable) for variable in variables]
-        is_kernel = [self._rate_multipliers[index] is not None for index in indices]
-        stepped = [i for i in range(len(variables)) if is_kernel[i] or self.train_non_kernels]
-        if not stepped:
-            return
-        before = [_snapshot(variables[i]) for i in stepped]
-        inner_update(
-            [nan_to_zero(ops.convert_to_tensor(grads[i])) for i in stepped],
-            [variables[i] for i in stepped],
-            self.inner_optimizer.learning_rate,
-        )
+        """Step `variables` group by group (`memory_groups`: consecutive variables of at most
+        `GROUP_BYTES` together, or one larger kernel alone), each group's work ordered after
+        the previous group's writes (`backend.after_writes`), so that the copies and
+        temporaries of one group only are alive at once; each group's update compiled by
+        XLA with `jit_compile` (`_compiled_group_update`)."""
+        stepped = [i for i, variable in enumerate(variables) if self._is_kernel(variable) or self.train_non_kernels]
+        rate = ops.cast(learning_rate, "float64")  # a tensor (a Keras variable is not one to tf.function)
+        written = []
+        # Last group first: backpropagation gives the last layers' gradients first.
+        for group in reversed(memory_groups([variables[i] for i in stepped])):
+            group_variables = [variables[stepped[j]] for j in group]
+            group_grads = [grads[stepped[j]] for j in group]
+            update = self._compiled_group_update(group_variables, inner_update) if self.jit_compile else None
+            with backend.after_writes(written):
+                if update is None:
+                    self._update_group(group_grads, group_variables, rate, inner_update)
+                else:
+                    update(group_grads, rate)
+            written = group_variables
+
+    def _compiled_group_update(self, variables, inner_update):
+        """`_update_group` of `variables` compiled by XLA (`backend.xla_compiled_update`),
+        made once per list of variables; None where it does not apply."""
+        key = (tuple(id(v) for v in variables), backend.distributed())
+        functions = self._compiled_updates.functions
+        if key not in functions:
+            def update(grads, rate):
+                self._update_group(grads, variables, rate, inner_update)
+
+            functions[key] = backend.xla_compiled_update(update)
+        return functions[key]
+
+    def _is_kernel(self, variable):
+        return self._rate_multipliers[keras_adapter.variable_index(self, variable)] is not None
+
+    def _update_group(self, grads, variables, rate, inner_update):
+        """The inner optimizer steps `variables` on their gradients `grads` (NaN-free), through
+        `inner_update` (its `_backend_update_step`, which steps them all at once where the
+        backend fuses the step of many variables, as PyTorch's Adam does), then each kernel
+        is set to its rotation towards the proposed value, all at once (`_rotated`), and
+        each other variable keeps its proposed value where it is finite."""
+        before = [_snapshot(variable) for variable in variables]
+        inner_update([nan_to_zero(ops.convert_to_tensor(g)) for g in grads], variables,
+                     self.inner_optimizer.learning_rate)
         kernels, ps = [], []
-        for i, p in zip(stepped, before):
-            if is_kernel[i]:
-                kernels.append(i)
+        for variable, p in zip(variables, before):
+            if self._is_kernel(variable):
+                kernels.append(variable)
                 ps.append(p)
             else:
-                self.assign(variables[i], keep_finite(ops.convert_to_tensor(variables[i]), p))
+                self.assign(variable, keep_finite(ops.convert_to_tensor(variable), p))
         if not kernels:
             return
         # The value each kernel would take from the inner optimizer alone, read before any is written.
-        proposed = [ops.convert_to_tensor(variables[i]) for i in kernels]
-        rate = _valid_rate(ops.cast(learning_rate, "float64"))
-        rates = rate * ops.stack([ops.cast(self._rate_multipliers[indices[i]], "float64") for i in kernels])
+        proposed = [ops.convert_to_tensor(variable) for variable in kernels]
+        indices = [keras_adapter.variable_index(self, variable) for variable in kernels]
+        multipliers = ops.stack([ops.cast(self._rate_multipliers[i], "float64") for i in indices])
+        rates = _valid_rate(rate) * multipliers
         max_growths = None
         if self.lars:
-            initial = [ops.cast(self._initial_norm(indices[i], p), "float64") for i, p in zip(kernels, ps)]
+            initial = [ops.cast(self._initial_norm(i, p), "float64") for i, p in zip(indices, ps)]
             max_growths = self.lars_max_growth * (ops.concatenate(initial) if self.per_unit else ops.stack(initial))
         rotate = _rotated if backend.tracing(ps[0]) else _rotated_compiled
-        for i, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)):
-            self.assign(variables[i], new)
+        for variable, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)):
+            self.assign(variable, new)
 
     def _initial_norm(self, index, p):
         """||p_0|| for LARS' cap: stored at build, or read at the first step (then stored)."""
@@ -632,6 +648,33 @@ def _snapshot(variable):
     """The variable's value now, as a tensor. (`convert_to_tensor` would hand back the
     variable itself, read lazily after later assignments.)"""
     return ops.copy(variable)
+
+
+#: The bytes of variables that Layca steps together (`memory_groups`).
+GROUP_BYTES = 2**24
+
+
+def memory_groups(variables, limit=None):
+    """The positions of `variables` cut into runs of consecutive variables whose bytes
+    together stay within `limit` (default `GROUP_BYTES`, 16 MiB; a larger variable alone).
+    Layca holds a copy of each variable of a group and a few temporaries per kernel while
+    it steps the group, so its memory over its inner optimizer's grows with the largest
+    group, not with the model; a model whose variables fit in one group (every model of
+    the papers) is stepped at once, as fast as before groups existed.
+
+    Example: `memory_groups([keras.Variable(np.zeros(4))] * 3, limit=8)` is `[[0], [1], [2]]`
+    (4 float32 take 16 bytes).
+    """
+    limit = GROUP_BYTES if limit is None else limit
+    groups, size = [], 0
+    for position, variable in enumerate(variables):
+        nbytes = math.prod(variable.shape) * np.dtype(keras.backend.standardize_dtype(variable.dtype)).itemsize
+        if not groups or size + nbytes > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(position)
+        size += nbytes
+    return groups
 
 
 class _CompiledUpdates:

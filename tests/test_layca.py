@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from layer_rotation_tools import Layca, SGDAMom, alpha_multipliers
+from layer_rotation_tools import layca as layca_module
 from tests import references
 
 INNERS = {
@@ -34,12 +35,17 @@ def _problem(steps=4, seed=0):
     return init, grads
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["one_group", "a_group_each"])
 @pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("inner", INNERS)
-def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_alone(inner, jit_compile):
+def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_alone(
+        inner, jit_compile, grouped, monkeypatch):
     # These inner optimizers' steps depend on gradients and state only, so the inner
     # optimizer run alone on a shadow copy gives the step s_t Layca must receive.
-    # jit_compile (on TensorFlow: the update compiled by XLA) changes no result.
+    # jit_compile (on TensorFlow: each group's update compiled by XLA) changes no result,
+    # nor does stepping the kernels one group at a time (a model larger than GROUP_BYTES).
+    if grouped:
+        monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
     init, grads = _problem()
     rho, multipliers = 0.2, {"dense_a": 1.0, "conv_b": 0.5}
     kernels = _variables(init)
@@ -61,6 +67,14 @@ def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_a
     for mine, theirs in zip(layca.inner_optimizer.variables, alone.variables):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), rtol=1e-5)
     assert int(layca.iterations.numpy()) == int(layca.inner_optimizer.iterations.numpy()) == len(grads)
+
+
+def test_memory_groups_cut_consecutive_variables_at_the_byte_limit():
+    variables = [keras.Variable(np.zeros(shape, "float32")) for shape in [(4,), (2, 2), (10,), (1,), (1,)]]
+    # 16, 16, 40, 4 and 4 bytes: a variable over the limit stands alone.
+    assert layca_module.memory_groups(variables, limit=32) == [[0, 1], [2], [3, 4]]
+    assert layca_module.memory_groups(variables, limit=2**24) == [[0, 1, 2, 3, 4]]
+    assert layca_module.memory_groups([], limit=8) == []
 
 
 def test_sgd_first_step_is_layca_of_the_gradient():
