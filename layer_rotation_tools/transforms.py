@@ -220,14 +220,29 @@ def rotation_rates(previous, current):
     """Per-step layer rotation rate of each kernel: tan of the angle between its values
     before and after, as a float64 vector.
 
-    Equal to sqrt(1 / (1 - d)^2 - 1) with d = the cosine distance, the authors'
-    formula, but computed as tan = sqrt(a b - c^2) / |c| (a = x.x, b = y.y, c = x.y) in
-    float64, whose cancellation keeps small angles (1e-4 and below) precise where 1 - d,
-    rounded near 1, would not.
+    Equal to sqrt(1 / (1 - d)^2 - 1) with d = the cosine distance, the authors' formula,
+    but computed from the change d = y - x (x before, y after), which keeps small angles
+    (1e-4 and below) precise where 1 - d, rounded near 1, would not: with
+    a = x.x, e = d.d and f = d.x, y's part along x is (a + f) / ||x|| and its part
+    orthogonal to x has the squared norm e - f^2 / a, so
+
+        tan = sqrt(e - f^2 / a) ||x|| / |a + f| = sqrt(a e - f^2) / |a + f|.
+
+    The difference of two float32 kernels is taken in float32 (each element to within
+    half an ulp of itself), and the dot products in float32 where every kernel is float32,
+    every norm `in_float32_range` and the change is not within ~6 degrees of x's direction
+    (`float32_suffices`: a e - f^2 would cancel), else in float64 (`float32_first`). So
+    the measure holds one kernel's change at a time beside the two kernels, where the
+    float64 products of both kernels took four.
     """
-    aa, bb, ab = stacked_dot_products(previous, current)
-    gap = aa * bb - ab * ab
-    return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(ab)  # not maximum: see lars_coefficients
+    changes = [as_dtype(y, keras.backend.standardize_dtype(x.dtype)) - x for x, y in zip(previous, current)]
+
+    def rates(dtype, dots):
+        a, e, f = dots
+        gap = a * e - f * f
+        return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
+
+    return float32_first(previous, changes, float32_suffices, rates)
 
 
 def unit_norms(x):

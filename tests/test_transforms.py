@@ -51,12 +51,15 @@ def test_layca_update_rotates_by_arctan_rho_and_keeps_the_norm(rho):
     assert np.linalg.norm(new) == pytest.approx(np.linalg.norm(P), rel=1e-12)
 
 
+@pytest.mark.parametrize("norm_after", [2.0, 3.0], ids=["rotated", "rotated_and_grown"])
 @pytest.mark.parametrize("angle", [1e-4, 3.0**-7, 0.3, 1.2, 2.0])
-def test_rotation_rate_is_tan_of_the_angle_also_for_tiny_angles_in_float32(angle):
+def test_rotation_rate_is_tan_of_the_angle_also_for_tiny_angles_in_float32(angle, norm_after):
+    # Grown by half its norm, a kernel's change lies within ~6 degrees of its direction
+    # for small angles, where the float32 products would cancel (float64 is taken there).
     a = np.zeros(10, np.float32)
     a[0] = 2.0
     b = np.zeros(10, np.float32)
-    b[0], b[1] = 3.0 * np.cos(angle), 3.0 * np.sin(angle)
+    b[0], b[1] = norm_after * np.cos(angle), norm_after * np.sin(angle)
     rate = float(_np(transforms.rotation_rates([a], [b])[0]))
     assert rate == pytest.approx(abs(np.tan(angle)), rel=1e-4)
 
