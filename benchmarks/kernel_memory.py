@@ -5,7 +5,11 @@ large enough that the framework's fixed memory does not hide it (issue 46).
 
 The model is a stack of `--layers` Dense kernels of width x width (10 x 2,000 x 2,000:
 160 MB of float32). Each variant runs in a fresh process: build, compile, one fit of
-two steps on a batch of 64, then the process's peak resident memory (`ru_maxrss`). A
+two steps on a batch of 64, then the process's peak resident memory (`ru_maxrss`), with
+glibc told to give every block of 1 MiB or more back to the system when it is freed
+(`MALLOC_MMAP_THRESHOLD_`), so that the peak counts the buffers alive at once rather
+than what the allocator kept of earlier ones (without it, PyTorch's peaks vary by more
+than a kernel's bytes between settings that run the same code). A
 variant's cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam
 over SGD and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state
 beyond Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
@@ -70,7 +74,8 @@ def main(argv=None):
     for _ in range(args.repeats):
         for variant in wanted:
             found = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", variant, "--layers",
-                                    str(args.layers), "--width", str(args.width)], capture_output=True, text=True)
+                                    str(args.layers), "--width", str(args.width)], capture_output=True, text=True,
+                                   env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)})
             if found.returncode:
                 raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
             peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1])["peak_bytes"])
