@@ -232,17 +232,26 @@ def rotation_rates(previous, current):
     half an ulp of itself), and the dot products in float32 where every kernel is float32,
     every norm `in_float32_range` and the change is not within ~6 degrees of x's direction
     (`float32_suffices`: a e - f^2 would cancel), else in float64 (`float32_first`). So
-    the measure holds one kernel's change at a time beside the two kernels, where the
-    float64 products of both kernels took four.
+    the measure holds a kernel's change beside the two kernels (one at a time where
+    operations run eagerly), where the float64 products of both kernels took four.
     """
-    changes = [as_dtype(y, keras.backend.standardize_dtype(x.dtype)) - x for x, y in zip(previous, current)]
-
     def rates(dtype, dots):
         a, e, f = dots
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, changes, float32_suffices, rates)
+    return float32_first(previous, _Changes(previous, current), float32_suffices, rates)
+
+
+class _Changes:
+    """The changes y_i - x_i, each made when the pairs are iterated: where operations run
+    eagerly (PyTorch), one change is alive at a time, not every kernel's."""
+
+    def __init__(self, xs, ys):
+        self.xs, self.ys = xs, ys
+
+    def __iter__(self):
+        return (as_dtype(y, keras.backend.standardize_dtype(x.dtype)) - x for x, y in zip(self.xs, self.ys))
 
 
 def unit_norms(x):
