@@ -36,6 +36,8 @@ VARIANTS = {
     "Layca(sgd, per_unit=True)": ("Layca('sgd', per_unit=True)", "[]", "SGD"),
     "Layca(adam)": ("Layca('adam')", "[]", "Adam"),
     "SGD + LayerRotationCurves()": ("keras.optimizers.SGD(0.01)", "[LayerRotationCurves()]", "SGD"),
+    "SGD + LayerRotationCurves(reference_dtype='bfloat16')": (
+        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(reference_dtype='bfloat16')]", "SGD"),
     "SGD + LayerRotationRates()": ("keras.optimizers.SGD(0.01)", "[LayerRotationRates()]", "SGD"),
 }
 
@@ -88,7 +90,7 @@ def main(argv=None):
         base = VARIANTS[variant][2]
         extra = "" if base is None else \
             f", {(peak - statistics.median(peaks[base])) / kernel_bytes:+.2f} x the kernels' bytes over {base}"
-        print(f"{variant:32s} {peak / 2**20:8.0f} MiB{extra}")
+        print(f"{variant:54s} {peak / 2**20:8.0f} MiB{extra}")
     return 0
 
 

@@ -31,7 +31,7 @@ from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
 from layer_rotation_tools.training_step import RECORD, JaxStepState, TrainFunctionTap, build_from_first_batch
-from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
+from layer_rotation_tools.transforms import as_dtype, cosine_distances, rotation_rates, squared_norms
 
 
 class _KernelMonitor(keras.callbacks.Callback):
@@ -244,7 +244,9 @@ class _KernelMonitor(keras.callbacks.Callback):
         for path, kernel in zip(paths, kernels):
             if path not in self._references:
                 value = pending[path] if path in pending else ops.copy(kernel)
-                self._references[path] = keras.Variable(value, dtype=kernel.dtype, trainable=False, name="reference")
+                dtype = self._reference_dtype(kernel)
+                self._references[path] = keras.Variable(ops.cast(value, dtype), dtype=dtype, trainable=False,
+                                                        name="reference")
             self._owners[path] = kernel
         if [id(k) for k in kernels] != [id(k) for k in self._kernels]:
             self._kernels, self._paths, self._measure_fn = kernels, paths, None
@@ -337,6 +339,10 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _reference_variables(self):
         return [self._references[p] for p in self._paths]
 
+    def _reference_dtype(self, kernel):
+        """The dtype a kernel's reference is kept in (the kernel's own by default)."""
+        return kernel.dtype
+
     def _reference_values(self):
         return [r.value for r in self._reference_variables()]
 
@@ -380,6 +386,13 @@ class LayerRotationCurves(_KernelMonitor):
             `variable.path`. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`, as Layca.
         log_dir: str or None. Where to also write the values for TensorBoard.
             Defaults to `None` (not written).
+        reference_dtype: str or None. Keep the initial kernels in this floating dtype
+            ("bfloat16" or "float16": half the memory of float32 kernels), measuring
+            from their rounded values: each element of w_l(0) moves by at most half a
+            unit in its last place (2^-9 of itself in bfloat16, 2^-12 in float16, whose
+            range ends at 65,504), which changes the distances by about 1e-5 or less
+            (measured in `benchmarks/reference_precision.py`). Defaults to `None` (the
+            kernel's own dtype, exact).
 
     Attributes:
         layer_names: one label per kernel, forward order.
@@ -402,8 +415,9 @@ class LayerRotationCurves(_KernelMonitor):
 
     quantity = "distances"
 
-    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None):
+    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None, reference_dtype=None):
         super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir)
+        self.reference_dtype = _checked_reference_dtype(reference_dtype)
         self._reference_norms = None  # a variable holding the references' squared norms, made at the first start
 
     @property
@@ -419,17 +433,38 @@ class LayerRotationCurves(_KernelMonitor):
         else:
             self._reference_norms.assign(norms)
 
+    def _reference_dtype(self, kernel):
+        return kernel.dtype if self.reference_dtype is None else self.reference_dtype
+
     def _measure_references(self):
         return self._reference_values(), self._reference_norms.value
 
     @staticmethod
     def _measure(references, kernels):
         values, squared_norms = references
+        # References kept in a narrower dtype are measured in the kernel's (float32 products).
+        values = [as_dtype(v, keras.backend.standardize_dtype(k.dtype)) for v, k in zip(values, kernels)]
         return cosine_distances(values, kernels, squared_norms)
 
     def plot(self, ax=None, title=None):
         """Plot the curves in the papers' style; returns the Axes."""
         return plot_layer_rotation_curves(self.distances, ax=ax, epochs=self.epochs, title=title)
+
+
+def _checked_reference_dtype(dtype):
+    """`dtype` standardised, where it is None or a floating dtype; else a clear error."""
+    if dtype is None:
+        return None
+    try:
+        standard = keras.backend.standardize_dtype(dtype)
+    except ValueError:
+        standard = None
+    if standard not in ("bfloat16", "float16", "float32", "float64"):
+        raise ValueError(
+            f"reference_dtype={dtype!r} is not a floating dtype; pass 'bfloat16' or 'float16' (half the "
+            "memory of float32 references), 'float32', or None (the kernel's own dtype)."
+        )
+    return standard
 
 
 class LayerRotationRates(_KernelMonitor):

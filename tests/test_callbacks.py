@@ -82,6 +82,34 @@ def test_curves_equal_numpy_cosine_distances_of_the_weights_seen(batch_frequency
     assert_steps_are_iterations(curves, seen)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("batch_frequency", [None, 2])
+def test_curves_from_narrower_references_measure_from_the_rounded_initial_kernels(dtype, batch_frequency):
+    # The reference of each kernel is its initial value rounded to `dtype` (ml_dtypes: the
+    # rounding of every backend), measured against the float32 kernels seen.
+    import ml_dtypes
+
+    rounded = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}[dtype]
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves = LayerRotationCurves(batch_frequency=batch_frequency, reference_dtype=dtype)
+    exact, capture = LayerRotationCurves(batch_frequency=batch_frequency), _Capture(batch_frequency)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, exact, capture])
+    starts = [w0.astype(rounded).astype(np.float64) for w0 in capture.initial]
+    assert not any(np.array_equal(start, w0) for start, w0 in zip(starts, capture.initial))
+    expected = [[references.cosine_distance(w0, w) for w0, w in zip(starts, ws)] for ws in capture.seen]
+    np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
+    assert np.abs(curves.distances - exact.distances).max() < {"bfloat16": 1e-3, "float16": 1e-4}[dtype]
+    assert all(keras.backend.standardize_dtype(r.dtype) == dtype for r in curves._reference_variables())
+
+
+@pytest.mark.parametrize("dtype", ["int8", "bool", "double_precision"])
+def test_a_reference_dtype_that_is_not_floating_is_an_error_naming_it(dtype):
+    with pytest.raises(ValueError, match=f"reference_dtype='{dtype}' is not a floating dtype.*'bfloat16'"):
+        LayerRotationCurves(reference_dtype=dtype)
+
+
 def _batches_of_unknown_length(kind, x, y, batch_size):
     """The same batches, in order, from data whose length Keras does not know: a `tf.data`
     pipeline through `filter`, a PyTorch `IterableDataset`'s `DataLoader`, a generator (one
