@@ -90,6 +90,14 @@ def compiled(fn, *example_args):
         import jax
 
         return jax.jit(fn)
+    return without_gradients(fn)
+
+
+def without_gradients(fn):
+    """`fn` under `torch.no_grad()` on PyTorch, so that operations on a model's kernels
+    (parameters that require gradients) record no graph for backpropagation, which would
+    keep their operands (a widened copy of every kernel) alive as long as the result;
+    `fn` itself elsewhere."""
     if name() == "torch":
         import torch
 

@@ -31,7 +31,7 @@ from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
 from layer_rotation_tools.training_step import RECORD, JaxStepState, TrainFunctionTap, build_from_first_batch
-from layer_rotation_tools.transforms import as_dtype, cosine_distances, rotation_rates, squared_norms
+from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
 
 
 class _KernelMonitor(keras.callbacks.Callback):
@@ -192,7 +192,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
         def record():
             references, kernels = self._arguments()
-            values = type(self)._measure(references, kernels)
+            values = backend.without_gradients(type(self)._measure)(references, kernels)
             self._after_record(kernels)
             return values, ops.convert_to_tensor(self._counter())
 
@@ -254,7 +254,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         if self._measure_fn is None and not self.batch_frequency:
             # Measured once per epoch: compiling it would cost more than it saves (about
             # 1 s of tracing per fit on TensorFlow).
-            self._measure_fn = type(self)._measure
+            self._measure_fn = backend.without_gradients(type(self)._measure)
         elif self._measure_fn is None:
             # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
@@ -442,8 +442,6 @@ class LayerRotationCurves(_KernelMonitor):
     @staticmethod
     def _measure(references, kernels):
         values, squared_norms = references
-        # References kept in a narrower dtype are measured in the kernel's (float32 products).
-        values = [as_dtype(v, keras.backend.standardize_dtype(k.dtype)) for v, k in zip(values, kernels)]
         return cosine_distances(values, kernels, squared_norms)
 
     def plot(self, ax=None, title=None):

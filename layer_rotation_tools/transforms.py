@@ -11,8 +11,8 @@ Both updates are linear in p and s: p' = alpha p + beta s, with scalar coefficie
 that depend only on the three dot products a = p.p, b = s.s and c = s.p. So each update
 is three reductions, a few scalar operations and one combination (`linear_updates`,
 which takes the scalar operations of all kernels at once, on vectors).
-Float32 kernels take the reductions and the combination in float32 where that is
-accurate (`float32_suffices`), and in float64 otherwise, where the product of two float32
+Kernels of float32 or narrower take the reductions and the combination in float32 where
+that is accurate (`float32_suffices`), and in float64 otherwise, where the product of two float32
 numbers is exact and the squares of any float32 (1e-90 to 1e77) neither underflow nor
 overflow: kernels and steps with norms like 1e-30 or 1e30, and steps nearly parallel to
 the kernel, rotate as precisely as any other.
@@ -98,9 +98,9 @@ def linear_updates(ps, steps, coefficients):
 
     The scalar arithmetic of all kernels is one pass of vector operations: a dozen
     operations in all rather than a dozen per kernel, which counts where operations run
-    one by one (PyTorch, eager steps). Where every kernel is float32, the dot products and
-    the combinations are taken in float32 if `float32_suffices` for every pair, else all
-    in float64 (one `cond` for all kernels): float32 passes over the kernels are faster
+    one by one (PyTorch, eager steps). Where every kernel is float32 or narrower, the dot
+    products and the combinations are taken in float32 if `float32_suffices` for every
+    pair, else all in float64 (one `cond` for all kernels): float32 passes over the kernels are faster
     on every backend, compiled by XLA or not (measured: `benchmarks/step_time.py`).
     """
     def combine(dtype, dots):
@@ -114,15 +114,21 @@ def linear_updates(ps, steps, coefficients):
     return float32_first(ps, steps, float32_suffices, combine)
 
 
+#: The dtypes whose values float32 holds exactly (a kernel kept in half precision is widened
+#: to float32 pair by pair, inside the dot products).
+AT_MOST_FLOAT32 = ("float32", "bfloat16", "float16")
+
+
 def float32_first(xs, ys, suffices, compute, xx=None):
     """compute(dtype, (a, b, c)) on the vectors of the pairs' dot products
     (`stacked_dot_products`, given `xx`), with dtype "float32" where every x_i is float32
-    and suffices(a, b, c) holds for every pair (dot products taken in float32), else
-    "float64" (dot products taken in float64): one `cond` for all pairs."""
+    or narrower (`AT_MOST_FLOAT32`) and suffices(a, b, c) holds for every pair (dot
+    products taken in float32), else "float64" (dot products taken in float64): one `cond`
+    for all pairs."""
     def in_float64():
         return compute("float64", stacked_dot_products(xs, ys, xx=xx))
 
-    if any(keras.backend.standardize_dtype(x.dtype) != "float32" for x in xs):
+    if any(keras.backend.standardize_dtype(x.dtype) not in AT_MOST_FLOAT32 for x in xs):
         return in_float64()
     dots = stacked_dot_products(xs, ys, "float32", xx)
     return backend.cond(ops.all(suffices(*dots)), lambda: compute("float32", dots), in_float64)
@@ -207,7 +213,7 @@ def cosine_distances(xs, ys, xx=None):
     training, so that each measure takes two reductions per kernel, not three).
 
     Dot products in float32 (absolute error about 1e-8, what float32 kernels resolve)
-    where every kernel is float32 and every norm `in_float32_range`, else in float64.
+    where every kernel is float32 or narrower and every norm `in_float32_range`, else in float64.
     """
     def distances(dtype, dots):
         xx, yy, xy = dots
@@ -229,9 +235,9 @@ def rotation_rates(previous, current):
         tan = sqrt(e - f^2 / a) ||x|| / |a + f| = sqrt(a e - f^2) / |a + f|.
 
     The difference of two float32 kernels is taken in float32 (each element to within
-    half an ulp of itself), and the dot products in float32 where every kernel is float32,
-    every norm `in_float32_range` and the change is not within ~6 degrees of x's direction
-    (`float32_suffices`: a e - f^2 would cancel), else in float64 (`float32_first`). So
+    half an ulp of itself), and the dot products in float32 where every kernel is float32
+    or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
+    x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64 (`float32_first`). So
     the measure holds a kernel's change beside the two kernels (one at a time where
     operations run eagerly), where the float64 products of both kernels took four.
     """
