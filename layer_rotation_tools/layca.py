@@ -136,7 +136,8 @@ class Layca(keras.optimizers.Optimizer):
             No effect on JAX, whose steps XLA compiles whole, on PyTorch, or under a
             `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
             compile, or where host memory counts more than step time (XLA's buffers
-            add about 2.7 kernel bytes on TensorFlow: `benchmarks/kernel_memory.py`).
+            add about 1.3 times the kernels' bytes on TensorFlow's CPU:
+            `benchmarks/kernel_memory.py`).
             Defaults to `True`.
         per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
