@@ -31,7 +31,6 @@ from layer_rotation_tools.kernels import (
 )
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
-    as_dtype,
     keep_finite,
     lars_unit_updates,
     lars_updates,
@@ -40,6 +39,7 @@ from layer_rotation_tools.transforms import (
     nan_to_zero,
     norm,
     unit_norms,
+    widened_difference,
 )
 
 _OWN_OPTIMIZERS = {
@@ -614,12 +614,9 @@ def _checked_multipliers(multipliers):
 
 def _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=False):
     """The kernels after Layca's step, or LARS' where `max_growths` are given, for the
-    steps p - proposed (taken in float32 at least, so half-precision kernels lose nothing
-    to the subtraction; NaN and Inf zeroed), per kernel or `per_unit`."""
-    steps = []
-    for p, q in zip(ps, proposed):
-        dtype = "float64" if keras.backend.standardize_dtype(p.dtype) == "float64" else "float32"
-        steps.append(nan_to_zero(as_dtype(p, dtype) - as_dtype(q, dtype)))
+    steps p - proposed (`widened_difference`: float32 at least; NaN and Inf zeroed), per
+    kernel or `per_unit`."""
+    steps = [nan_to_zero(widened_difference(p, q)) for p, q in zip(ps, proposed)]
     if max_growths is None:
         return (layca_unit_updates if per_unit else layca_updates)(ps, steps, rates, epsilon)
     return (lars_unit_updates if per_unit else lars_updates)(ps, steps, rates, max_growths)

@@ -65,6 +65,14 @@ def _dot_products(x, y, dtype, squares_of_x=True):
     return [ops.sum(ops.square(x)), *sums] if squares_of_x else sums
 
 
+def widened_difference(a, b):
+    """a - b, both taken in float64 where `a` is float64 and in float32 otherwise, so that
+    half-precision values lose nothing to the subtraction (the difference of two close
+    float32 numbers is exact)."""
+    dtype = "float64" if keras.backend.standardize_dtype(a.dtype) == "float64" else "float32"
+    return as_dtype(a, dtype) - as_dtype(b, dtype)
+
+
 def squared_norms(xs):
     """The vector of the squared norms x_i.x_i of the flattened tensors, in float64."""
     return ops.stack([ops.sum(ops.square(as_dtype(x, "float64"))) for x in xs])
@@ -234,12 +242,13 @@ def rotation_rates(previous, current):
 
         tan = sqrt(e - f^2 / a) ||x|| / |a + f| = sqrt(a e - f^2) / |a + f|.
 
-    The difference of two float32 kernels is taken in float32 (each element to within
+    The change is taken in float32 at least (`widened_difference`: each element to within
     half an ulp of itself), and the dot products in float32 where every kernel is float32
     or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
-    x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64 (`float32_first`). So
-    the measure holds a kernel's change beside the two kernels (one at a time where
-    operations run eagerly), where the float64 products of both kernels took four.
+    x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64
+    (`float32_first`). So the measure holds a kernel's change beside the two kernels (one
+    at a time where operations run eagerly), where the float64 products of both kernels
+    took four.
     """
     def rates(dtype, dots):
         a, e, f = dots
@@ -257,7 +266,7 @@ class _Changes:
         self.xs, self.ys = xs, ys
 
     def __iter__(self):
-        return (as_dtype(y, keras.backend.standardize_dtype(x.dtype)) - x for x, y in zip(self.xs, self.ys))
+        return (widened_difference(y, x) for x, y in zip(self.xs, self.ys))
 
 
 def unit_norms(x):

@@ -135,3 +135,17 @@ def test_many_kernels_at_once_each_rotate_as_alone(parallel):
     for p, step, rate, p_norm, new in zip(ps, steps, rates, norms, lars):
         expected = references.lars(p, step, rate, p_norm)
         np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_rotation_rate_of_half_precision_kernels_is_the_tan_between_their_values(dtype):
+    # The change y - x is taken in float32: in the kernels' own precision it would keep
+    # about 3 significant digits of itself (bfloat16), and so would the rate.
+    import ml_dtypes
+
+    rng = np.random.default_rng(0)
+    numpy_dtype = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}[dtype]
+    x = rng.normal(size=(64, 32)).astype(numpy_dtype)
+    y = (x.astype(np.float64) + 3e-3 * rng.normal(size=(64, 32))).astype(numpy_dtype)
+    rate = float(_np(transforms.rotation_rates([ops.convert_to_tensor(x)], [ops.convert_to_tensor(y)])[0]))
+    assert rate == pytest.approx(references.tan_angle(x.astype(np.float64), y.astype(np.float64)), rel=1e-5)
