@@ -48,6 +48,8 @@ class _KernelMonitor(keras.callbacks.Callback):
     quantity = None
     #: Whether to record at the end of every epoch.
     record_epoch_end = True
+    #: The dtype the references are kept in (None: each kernel's own).
+    reference_dtype = None
 
     def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None):
         super().__init__()
@@ -192,7 +194,7 @@ class _KernelMonitor(keras.callbacks.Callback):
 
         def record():
             references, kernels = self._arguments()
-            values = backend.without_gradients(type(self)._measure)(references, kernels)
+            values = type(self)._measure(references, kernels)
             self._after_record(kernels)
             return values, ops.convert_to_tensor(self._counter())
 
@@ -244,7 +246,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         for path, kernel in zip(paths, kernels):
             if path not in self._references:
                 value = pending[path] if path in pending else ops.copy(kernel)
-                dtype = self._reference_dtype(kernel)
+                dtype = self.reference_dtype or kernel.dtype
                 self._references[path] = keras.Variable(ops.cast(value, dtype), dtype=dtype, trainable=False,
                                                         name="reference")
             self._owners[path] = kernel
@@ -339,10 +341,6 @@ class _KernelMonitor(keras.callbacks.Callback):
     def _reference_variables(self):
         return [self._references[p] for p in self._paths]
 
-    def _reference_dtype(self, kernel):
-        """The dtype a kernel's reference is kept in (the kernel's own by default)."""
-        return kernel.dtype
-
     def _reference_values(self):
         return [r.value for r in self._reference_variables()]
 
@@ -432,9 +430,6 @@ class LayerRotationCurves(_KernelMonitor):
             self._reference_norms = keras.Variable(norms, trainable=False, name="reference_squared_norms")
         else:
             self._reference_norms.assign(norms)
-
-    def _reference_dtype(self, kernel):
-        return kernel.dtype if self.reference_dtype is None else self.reference_dtype
 
     def _measure_references(self):
         return self._reference_values(), self._reference_norms.value
