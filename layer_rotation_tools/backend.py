@@ -79,8 +79,7 @@ def read(variable):
 def compiled(fn, *example_args):
     """`fn` compiled for repeated eager calls with arguments like `example_args`: a
     concrete `tf.function` on TensorFlow (calls skip argument matching), `jax.jit` on
-    JAX; `fn` under `torch.no_grad()` on PyTorch, so that operations on a model's kernels
-    (parameters that require gradients) record no graph for backpropagation."""
+    JAX; `without_gradients(fn)` on PyTorch."""
     if name() == "tensorflow":
         import tensorflow as tf
 
