@@ -172,12 +172,6 @@ def update_step_of_all(optimizer):
     return optimizer._backend_update_step
 
 
-def keras_apply_gradients(optimizer, grads, variables):
-    """Keras' `Optimizer._backend_apply_gradients` for `optimizer`, bypassing its class's
-    override (clipping, EMA, loss scaling, then `_backend_update_step`)."""
-    keras.optimizers.Optimizer._backend_apply_gradients(optimizer, grads, variables)
-
-
 def second_moments(optimizer, variable):
     """Adam's second-moment estimate of `variable` (None for an optimizer without one)."""
     if not hasattr(optimizer, "_velocities"):
