@@ -32,9 +32,7 @@ from layer_rotation_tools.kernels import (
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
     keep_finite,
-    lars_unit_updates,
     lars_updates,
-    layca_unit_updates,
     layca_updates,
     nan_to_zero,
     norm,
@@ -618,8 +616,8 @@ def _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=False):
     kernel or `per_unit`."""
     steps = [nan_to_zero(widened_difference(p, q)) for p, q in zip(ps, proposed)]
     if max_growths is None:
-        return (layca_unit_updates if per_unit else layca_updates)(ps, steps, rates, epsilon)
-    return (lars_unit_updates if per_unit else lars_updates)(ps, steps, rates, max_growths)
+        return layca_updates(ps, steps, rates, epsilon, per_unit)
+    return lars_updates(ps, steps, rates, max_growths, per_unit)
 
 
 def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False):

@@ -10,7 +10,9 @@ Steps must be finite (Layca passes them through `nan_to_zero`).
 Both updates are linear in p and s: p' = alpha p + beta s, with scalar coefficients
 that depend only on the three dot products a = p.p, b = s.s and c = s.p. So each update
 is three reductions, a few scalar operations and one combination (`linear_updates`,
-which takes the scalar operations of all kernels at once, on vectors).
+which takes the scalar operations of all kernels at once, on vectors). Per output unit
+(`per_unit`), each unit's weight vector (over every axis but the last) takes the place
+of the kernel: the reductions keep the last axis, and the scalars become vectors.
 Kernels of float32 or narrower take the reductions and the combination in float32 where
 that is accurate (`float32_suffices`), and in float64 otherwise, where the product of two float32
 numbers is exact and the squares of any float32 (1e-90 to 1e77) neither underflow nor
@@ -19,6 +21,7 @@ the kernel, rotate as precisely as any other.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from layer_rotation_tools import backend
@@ -58,6 +61,54 @@ def stacked_dot_products(xs, ys, dtype="float64", xx=None):
     return columns if xx is None else [as_dtype(xx, "float64"), *columns]
 
 
+def unit_dot_products(xs, ys, dtype="float64", xx=None):
+    """`stacked_dot_products` of each output unit's weight vectors (over every axis but the
+    last: a Dense column, a convolution's output channel, a recurrent kernel's column):
+    three float64 vectors with one entry per unit of every pair, in order. `xx`, where
+    given, is the vector of the units' (x_u.x_u)."""
+    sums = [[], [], []] if xx is None else [[], []]
+    for x, y in zip(xs, ys):
+        x2 = ops.reshape(as_dtype(x, dtype), (-1, x.shape[-1]))
+        y2 = ops.reshape(as_dtype(y, dtype), (-1, y.shape[-1]))
+        products = (ops.square(y2), x2 * y2) if xx is not None else (ops.square(x2), ops.square(y2), x2 * y2)
+        for total, value in zip(sums, products):
+            total.append(ops.sum(value, axis=0))
+    columns = [as_dtype(ops.concatenate(total), "float64") for total in sums]
+    return columns if xx is None else [as_dtype(xx, "float64"), *columns]
+
+
+def per_kernel(values, kernels, per_unit=False):
+    """A vector of one value per kernel (with `per_unit`, per output unit of every kernel,
+    in order) cut into one piece per kernel: a scalar each, or the kernel's units."""
+    if not per_unit:
+        return ops.unstack(values)
+    pieces, start = [], 0
+    for kernel in kernels:
+        count = int(kernel.shape[-1])
+        pieces.append(values[start:start + count])
+        start += count
+    return pieces
+
+
+def unit_quantiles(values, kernels, quantiles):
+    """The `quantiles` (in [0, 1]) of each kernel's units in a vector of one value per
+    output unit of every kernel: a float64 array (kernels x quantiles). Linear
+    interpolation between the sorted values, as numpy's default: quantile q of n values
+    sorted v_0 <= ... <= v_{n-1} is v_i + (q (n - 1) - i) (v_{i+1} - v_i), i = floor(q (n - 1)).
+    (Not `ops.quantile`: Keras 3.15 on PyTorch returns float64 input's quantiles in float32.)"""
+    q = np.asarray(quantiles, dtype=np.float64)
+    summaries = []
+    for piece in per_kernel(values, kernels, True):
+        count = int(piece.shape[0])
+        position = q * (count - 1)
+        low = np.floor(position).astype(np.int32)
+        high = np.minimum(low + 1, count - 1)
+        weight = ops.convert_to_tensor(position - low, "float64")
+        ordered = ops.sort(as_dtype(piece, "float64"))
+        summaries.append(ops.take(ordered, low) * (1.0 - weight) + ops.take(ordered, high) * weight)
+    return ops.stack(summaries)
+
+
 def _dot_products(x, y, dtype, squares_of_x=True):
     """[x.x, y.y, x.y] in `dtype` ([y.y, x.y] without `squares_of_x`)."""
     x, y = as_dtype(x, dtype), as_dtype(y, dtype)
@@ -73,8 +124,12 @@ def widened_difference(a, b):
     return as_dtype(a, dtype) - as_dtype(b, dtype)
 
 
-def squared_norms(xs):
-    """The vector of the squared norms x_i.x_i of the flattened tensors, in float64."""
+def squared_norms(xs, per_unit=False):
+    """The vector of the squared norms x_i.x_i of the flattened tensors (with `per_unit`,
+    of each output unit's weight vector of every tensor, in order), in float64."""
+    if per_unit:
+        return ops.concatenate([ops.sum(ops.square(ops.reshape(as_dtype(x, "float64"), (-1, x.shape[-1]))), axis=0)
+                                for x in xs])
     return ops.stack([ops.sum(ops.square(as_dtype(x, "float64"))) for x in xs])
 
 
@@ -99,27 +154,34 @@ def float32_suffices(a, b, c):
     return ops.logical_and(in_float32_range(a, b), b - c * (c / a) > 0.01 * b)
 
 
-def linear_updates(ps, steps, coefficients):
+def linear_updates(ps, steps, coefficients, per_unit=False):
     """[alpha_i p_i + beta_i s_i] for kernels p_i and steps s_i, with (alpha, beta) =
     coefficients(a, b, c) taken once on the vectors of every pair's dot products
-    (a_i, b_i, c_i), in float64, and each result in p_i's dtype.
+    (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each
+    output unit's weight vector takes the place of each kernel (`unit_dot_products`):
+    every unit of p_i is set to alpha p + beta s with its own (alpha, beta).
 
     The scalar arithmetic of all kernels is one pass of vector operations: a dozen
     operations in all rather than a dozen per kernel, which counts where operations run
     one by one (PyTorch, eager steps). Where every kernel is float32 or narrower, the dot
     products and the combinations are taken in float32 if `float32_suffices` for every
-    pair, else all in float64 (one `cond` for all kernels): float32 passes over the kernels are faster
-    on every backend, compiled by XLA or not (measured: `benchmarks/step_time.py`).
+    pair (every unit), else all in float64 (one `cond` for all kernels): float32 passes
+    over the kernels are faster on every backend, compiled by XLA or not (measured:
+    `benchmarks/step_time.py`), and hold no float64 copy of a kernel.
     """
     def combine(dtype, dots):
-        alpha, beta = coefficients(*dots)
-        alphas, betas = ops.unstack(as_dtype(alpha, dtype)), ops.unstack(as_dtype(beta, dtype))
+        alpha, beta = (as_dtype(v, dtype) for v in coefficients(*dots))
         return [
             as_dtype(a * as_dtype(p, dtype) + b * as_dtype(s, dtype), p.dtype)
-            for a, b, p, s in zip(alphas, betas, ps, steps)
+            for a, b, p, s in zip(per_kernel(alpha, ps, per_unit), per_kernel(beta, ps, per_unit), ps, steps)
         ]
 
-    return float32_first(ps, steps, float32_suffices, combine)
+    return float32_first(ps, steps, float32_suffices, combine, dot_products=_dot_products_of(per_unit))
+
+
+def _dot_products_of(per_unit):
+    """The dot products of whole kernels, or with `per_unit` of each output unit's."""
+    return unit_dot_products if per_unit else stacked_dot_products
 
 
 #: The dtypes whose values float32 holds exactly (a kernel kept in half precision is widened
@@ -127,18 +189,18 @@ def linear_updates(ps, steps, coefficients):
 AT_MOST_FLOAT32 = ("float32", "bfloat16", "float16")
 
 
-def float32_first(xs, ys, suffices, compute, xx=None):
+def float32_first(xs, ys, suffices, compute, xx=None, dot_products=stacked_dot_products):
     """compute(dtype, (a, b, c)) on the vectors of the pairs' dot products
-    (`stacked_dot_products`, given `xx`), with dtype "float32" where every x_i is float32
-    or narrower (`AT_MOST_FLOAT32`) and suffices(a, b, c) holds for every pair (dot
-    products taken in float32), else "float64" (dot products taken in float64): one `cond`
-    for all pairs."""
+    (`dot_products`: `stacked_dot_products` or `unit_dot_products`, given `xx`), with
+    dtype "float32" where every x_i is float32 or narrower (`AT_MOST_FLOAT32`) and
+    suffices(a, b, c) holds for every entry (dot products taken in float32), else
+    "float64" (dot products taken in float64): one `cond` for all pairs."""
     def in_float64():
-        return compute("float64", stacked_dot_products(xs, ys, xx=xx))
+        return compute("float64", dot_products(xs, ys, xx=xx))
 
     if any(keras.backend.standardize_dtype(x.dtype) not in AT_MOST_FLOAT32 for x in xs):
         return in_float64()
-    dots = stacked_dot_products(xs, ys, "float32", xx)
+    dots = dot_products(xs, ys, "float32", xx)
     return backend.cond(ops.all(suffices(*dots)), lambda: compute("float32", dots), in_float64)
 
 
@@ -201,22 +263,39 @@ def _unless_still(moves, alpha, beta):
     return ops.where(moves, alpha, ops.ones_like(alpha)), ops.where(moves, beta, ops.zeros_like(beta))
 
 
-def layca_updates(ps, steps, rates, epsilon=STEP_EPSILON):
+def layca_updates(ps, steps, rates, epsilon=STEP_EPSILON, per_unit=False):
     """Layca's p'_i for each kernel p_i and step s_i (see `layca_coefficients`), at rate
     rates[i] (or one rate for all): tan(angle(p_i, p'_i)) == rho_i and ||p'_i|| == ||p_i||;
-    p_i itself, bit for bit, when its step is zero."""
-    return linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon))
+    p_i itself, bit for bit, when its step is zero. With `per_unit`, the same for each
+    output unit's weight vector of p_i, at kernel i's rate: every unit turns by
+    arctan(rho_i) and keeps its norm; a unit whose step is zero keeps its weights."""
+    rates = _rates_of(rates, ps, per_unit)
+    return linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon), per_unit)
 
 
-def lars_updates(ps, steps, rates, max_growths):
+def lars_updates(ps, steps, rates, max_growths, per_unit=False):
     """LARS' p'_i for each kernel (see `lars_coefficients`), with the cap max_growths[i]
-    (or one for all); p_i itself, bit for bit, when its step is zero."""
-    return linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths))
+    (or one for all); p_i itself, bit for bit, when its step is zero. With `per_unit`,
+    LARS on each output unit's weight vector: `rates` one per kernel, `max_growths` one
+    per unit of every kernel, in kernel order."""
+    rates = _rates_of(rates, ps, per_unit)
+    return linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths), per_unit)
 
 
-def cosine_distances(xs, ys, xx=None):
+def _rates_of(rates, ps, per_unit):
+    """`rates` (one per kernel, or one for all), repeated for each output unit of each
+    kernel where `per_unit`."""
+    rates = ops.convert_to_tensor(rates, "float64")
+    if not per_unit:
+        return rates
+    rates = ops.broadcast_to(rates, (len(ps),))
+    return ops.concatenate([ops.broadcast_to(rates[i], (int(p.shape[-1]),)) for i, p in enumerate(ps)])
+
+
+def cosine_distances(xs, ys, xx=None, per_unit=False):
     """Layer rotation (Section 3.1 of arXiv:1806.01603) of each pair of kernels,
-    1 - x.y / (||x|| ||y||), as a float64 vector. `xx`, where given, is the vector of the
+    1 - x.y / (||x|| ||y||), as a float64 vector (with `per_unit`, of each output unit's
+    weight vector of every pair, in order). `xx`, where given, is the vector of the
     squared norms x_i.x_i (the monitors' references, which do not change during
     training, so that each measure takes two reductions per kernel, not three).
 
@@ -227,12 +306,14 @@ def cosine_distances(xs, ys, xx=None):
         xx, yy, xy = dots
         return 1.0 - xy / ops.sqrt(xx * yy)
 
-    return float32_first(xs, ys, lambda xx, yy, xy: in_float32_range(xx, yy), distances, xx)
+    return float32_first(xs, ys, lambda xx, yy, xy: in_float32_range(xx, yy), distances, xx,
+                         _dot_products_of(per_unit))
 
 
-def rotation_rates(previous, current):
+def rotation_rates(previous, current, per_unit=False):
     """Per-step layer rotation rate of each kernel: tan of the angle between its values
-    before and after, as a float64 vector.
+    before and after, as a float64 vector (with `per_unit`, of each output unit's weight
+    vector of every kernel, in order).
 
     Equal to sqrt(1 / (1 - d)^2 - 1) with d = the cosine distance, the authors' formula,
     but computed from the change d = y - x (x before, y after), which keeps small angles
@@ -255,7 +336,8 @@ def rotation_rates(previous, current):
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, _Changes(previous, current), float32_suffices, rates)
+    return float32_first(previous, _Changes(previous, current), float32_suffices, rates,
+                         dot_products=_dot_products_of(per_unit))
 
 
 class _Changes:
@@ -272,48 +354,4 @@ class _Changes:
 def unit_norms(x):
     """The norm of each output unit's weight vector of a kernel: over every axis but the
     last (a Dense column, a convolution's output channel), in float64."""
-    flat = ops.reshape(as_dtype(x, "float64"), (-1, x.shape[-1]))
-    return ops.sqrt(ops.sum(ops.square(flat), axis=0))
-
-
-def unit_linear_updates(ps, steps, coefficients):
-    """`linear_updates` with each output unit's weight vector in place of each kernel: the
-    dot products (a, b, c) of every unit of every kernel (over every axis but the last),
-    concatenated into one float64 vector, coefficients(a, b, c) taken once on it, and each
-    unit of p_i set to alpha p + beta s with its own (alpha, beta). Always in float64: the
-    per-unit sums are short, and a unit's step may be near its weights' direction."""
-    units = [int(p.shape[-1]) for p in ps]
-    sums = [[], [], []]
-    for p, s in zip(ps, steps):
-        p2 = ops.reshape(as_dtype(p, "float64"), (-1, p.shape[-1]))
-        s2 = ops.reshape(as_dtype(s, "float64"), (-1, s.shape[-1]))
-        for total, value in zip(sums, (ops.square(p2), ops.square(s2), p2 * s2)):
-            total.append(ops.sum(value, axis=0))
-    alpha, beta = coefficients(*(ops.concatenate(total) for total in sums))
-    updates, start = [], 0
-    for p, s, count in zip(ps, steps, units):
-        a, b = alpha[start:start + count], beta[start:start + count]
-        updates.append(as_dtype(a * as_dtype(p, "float64") + b * as_dtype(s, "float64"), p.dtype))
-        start += count
-    return updates
-
-
-def per_unit(values, ps):
-    """A value per kernel (a float64 vector) repeated for each output unit of that kernel."""
-    return ops.concatenate([ops.broadcast_to(values[i], (int(p.shape[-1]),)) for i, p in enumerate(ps)])
-
-
-def layca_unit_updates(ps, steps, rates, epsilon=STEP_EPSILON):
-    """Layca's four operations applied to each output unit's weight vector of each kernel
-    (`layca_coefficients` per unit), at kernel i's rate rates[i] for each of its units:
-    tan(angle(w_u, w'_u)) == rho_i and ||w'_u|| == ||w_u|| for every unit u whose step is
-    not zero; a unit whose step is zero keeps its weights bit for bit."""
-    rates = per_unit(ops.convert_to_tensor(rates, "float64"), ps)
-    return unit_linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon))
-
-
-def lars_unit_updates(ps, steps, rates, max_growths):
-    """LARS per output unit (`lars_coefficients` per unit): `rates` one per kernel,
-    `max_growths` one per unit of every kernel, concatenated in kernel order."""
-    rates = per_unit(ops.convert_to_tensor(rates, "float64"), ps)
-    return unit_linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths))
+    return ops.sqrt(squared_norms([x], per_unit=True))

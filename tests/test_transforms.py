@@ -149,3 +149,49 @@ def test_rotation_rate_of_half_precision_kernels_is_the_tan_between_their_values
     y = (x.astype(np.float64) + 3e-3 * rng.normal(size=(64, 32))).astype(numpy_dtype)
     rate = float(_np(transforms.rotation_rates([ops.convert_to_tensor(x)], [ops.convert_to_tensor(y)])[0]))
     assert rate == pytest.approx(references.tan_angle(x.astype(np.float64), y.astype(np.float64)), rel=1e-5)
+
+
+def _units(x):
+    x = np.asarray(x, np.float64)
+    return x.reshape(-1, x.shape[-1]).T  # one row per output unit
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
+def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parallel):
+    """Per output unit, in one call: each unit's update, rate, distance and norm as the
+    numpy equation gives it for that unit alone. With one unit's step almost parallel to
+    its weights, or a kernel of norm 1e-30 or 1e30, every sum is taken in float64."""
+    shapes, rates = [(4, 5), (2, 3, 2), (6, 3)], [0.1, 1.0, 3.0**-3]
+    scales = [1e-30, 1e30, 1.0] if parallel else [1e-3, 1e3, 1.0]
+    ps = [(RNG.normal(size=shape) * scale).astype(np.float32) for shape, scale in zip(shapes, scales)]
+    steps = [RNG.normal(size=shape).astype(np.float32) for shape in shapes]
+    steps[2][:, 1] = 0.0  # a unit that does not move
+    if parallel:
+        steps[2][:, 0] = ps[2][:, 0] + 1e-4 * steps[2][:, 0]  # within 1e-4 rad of its unit's direction
+    news = transforms.layca_updates(ps, steps, ops.convert_to_tensor(rates, "float64"), per_unit=True)
+    for p, step, rate, new in zip(ps, steps, rates, news):
+        expected = references.per_unit(references.layca, p, step, rate)
+        np.testing.assert_allclose(_np(new), expected, rtol=1e-5, atol=1e-6 * np.abs(p).max())
+    np.testing.assert_array_equal(_np(news[2])[:, 1], ps[2][:, 1])
+    pairs = list(zip(ps, news))
+    tangents = np.concatenate([[references.tan_angle(u, v) for u, v in zip(_units(p), _units(_np(n)))]
+                               for p, n in pairs])
+    np.testing.assert_allclose(_np(transforms.rotation_rates(ps, news, per_unit=True)), tangents, rtol=1e-4,
+                               atol=1e-7)
+    distances = np.concatenate([[references.cosine_distance(u, v) for u, v in zip(_units(p), _units(_np(n)))]
+                                for p, n in pairs])
+    unit_squares = np.concatenate([np.sum(_units(p) ** 2, axis=1) for p in ps])
+    np.testing.assert_allclose(_np(transforms.squared_norms(ps, per_unit=True)), unit_squares, rtol=1e-12)
+    for known in (None, ops.convert_to_tensor(unit_squares, "float64")):
+        np.testing.assert_allclose(_np(transforms.cosine_distances(ps, news, known, per_unit=True)), distances,
+                                   rtol=1e-3, atol=1e-7)
+    quantiles = _np(transforms.unit_quantiles(ops.convert_to_tensor(tangents, "float64"), ps, (0.0, 0.3, 1.0)))
+    counts = np.cumsum([0] + [p.shape[-1] for p in ps])
+    np.testing.assert_allclose(quantiles, [np.quantile(tangents[a:b], (0.0, 0.3, 1.0))
+                                           for a, b in zip(counts[:-1], counts[1:])], rtol=1e-12)
+    growths = 1e-4 * np.concatenate([np.linalg.norm(_units(p), axis=1) for p in ps])
+    lars = transforms.lars_updates(ps, steps, ops.convert_to_tensor(rates, "float64"),
+                                   ops.convert_to_tensor(growths, "float64"), per_unit=True)
+    for p, step, rate, new, start in zip(ps, steps, rates, lars, counts):
+        expected = references.per_unit(references.lars, p, step, rate, growths[start:start + p.shape[-1]] / 1e-4)
+        np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
