@@ -39,6 +39,10 @@ VARIANTS = {
     "SGD + LayerRotationCurves(reference_dtype='bfloat16')": (
         "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(reference_dtype='bfloat16')]", "SGD"),
     "SGD + LayerRotationRates()": ("keras.optimizers.SGD(0.01)", "[LayerRotationRates()]", "SGD"),
+    "SGD + LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))": (
+        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD"),
+    "SGD + LayerRotationRates(per_unit_quantiles=(0.1, 0.5, 0.9))": (
+        "keras.optimizers.SGD(0.01)", "[LayerRotationRates(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD"),
 }
 
 

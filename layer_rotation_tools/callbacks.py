@@ -18,12 +18,14 @@ device until the end of the epoch. Records are placed in steps and epochs across
 a `fit_clock.FitClock` and kept in a `records.RecordTable`.
 """
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
 
 from layer_rotation_tools import backend, keras_adapter
-from layer_rotation_tools.arguments import whole_number
+from layer_rotation_tools.arguments import real_number, whole_number
 from layer_rotation_tools.fit_clock import FitClock
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
 from layer_rotation_tools.layca import find_layca
@@ -31,7 +33,7 @@ from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
 from layer_rotation_tools.training_step import RECORD, JaxStepState, TrainFunctionTap, build_from_first_batch
-from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms
+from layer_rotation_tools.transforms import cosine_distances, rotation_rates, squared_norms, unit_quantiles
 
 
 class _KernelMonitor(keras.callbacks.Callback):
@@ -41,7 +43,11 @@ class _KernelMonitor(keras.callbacks.Callback):
     first `fit` this callback saw (a later `fit`, with the same optimizer or a fresh
     one, continues them). Each kernel has a column, made the first time the kernel is
     trainable at the start of a `fit`; where a kernel is not trainable (frozen) or not
-    in the model, its column holds NaN.
+    in the model, its column holds NaN. With `per_unit_quantiles`, the quantity is
+    measured for each output unit's weight vector of each kernel (a Dense column, a
+    convolution's output channel, a recurrent kernel's column) and a record keeps, per
+    kernel, these quantiles over its units: a summary as small as the layer count, not
+    a history of every unit.
     """
 
     #: Name of the recorded quantity (the HDF5 dataset and TensorBoard prefix).
@@ -51,8 +57,9 @@ class _KernelMonitor(keras.callbacks.Callback):
     #: The dtype the references are kept in (None: each kernel's own).
     reference_dtype = None
 
-    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None):
+    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None, per_unit_quantiles=None):
         super().__init__()
+        self.per_unit_quantiles = _checked_quantiles(per_unit_quantiles)
         frequency = None if batch_frequency is None else whole_number(batch_frequency)
         if batch_frequency is not None and (frequency is None or frequency < 1):
             raise ValueError(
@@ -62,7 +69,7 @@ class _KernelMonitor(keras.callbacks.Callback):
         self.kernel_names = tuple(kernel_names) if kernel_names is not None else DEFAULT_KERNEL_NAMES
         self.log_dir = log_dir
         self._writer = None if log_dir is None else ScalarWriter(log_dir)
-        self._table = RecordTable()
+        self._table = RecordTable(self.per_unit_quantiles)
         self._clock = FitClock()
         self._tap = TrainFunctionTap()
         self._owners = {}  # path -> the variable monitored under it
@@ -192,9 +199,11 @@ class _KernelMonitor(keras.callbacks.Callback):
         None (then the record is measured after the step, as it is by a second monitor
         on the same fit)."""
 
+        measure = self._measurement()
+
         def record():
             references, kernels = self._arguments()
-            values = type(self)._measure(references, kernels)
+            values = measure(references, kernels)
             self._after_record(kernels)
             return values, ops.convert_to_tensor(self._counter())
 
@@ -256,11 +265,15 @@ class _KernelMonitor(keras.callbacks.Callback):
         if self._measure_fn is None and not self.batch_frequency:
             # Measured once per epoch: compiling it would cost more than it saves (about
             # 1 s of tracing per fit on TensorFlow).
-            self._measure_fn = backend.without_gradients(type(self)._measure)
+            self._measure_fn = backend.without_gradients(self._measurement())
         elif self._measure_fn is None:
             # On TensorFlow a concrete function: calling it skips argument matching (a
             # tenth of a millisecond, which counts when measuring every batch).
-            self._measure_fn = backend.compiled(type(self)._measure, *self._arguments())
+            self._measure_fn = backend.compiled(self._measurement(), *self._arguments())
+
+    def _measurement(self):
+        """The function of (references, kernels) that takes a record (`_measurement`)."""
+        return _measurement(type(self), self.per_unit_quantiles)
 
     def set_reference_kernels(self, values):
         """Measure from these kernels (e.g. saved initial weights, when a run resumes)
@@ -279,6 +292,12 @@ class _KernelMonitor(keras.callbacks.Callback):
         """Continue from earlier `Records` of this monitor's quantity (a resumed run)."""
         if records.quantity != self.quantity:
             raise ValueError(f"{type(self).__name__} records {self.quantity!r}; received {records.quantity!r} records.")
+        if records.quantiles != self.per_unit_quantiles:
+            raise ValueError(
+                f"The records hold per_unit_quantiles={records.quantiles}; this {type(self).__name__} records "
+                f"per_unit_quantiles={self.per_unit_quantiles}. Continue them with "
+                f"{type(self).__name__}(per_unit_quantiles={records.quantiles})."
+            )
         self._table = RecordTable.from_records(records)
         self._clock.continue_from(self._table.last_step, self._table.epochs_covered)
 
@@ -331,7 +350,10 @@ class _KernelMonitor(keras.callbacks.Callback):
         self._clock.recorded(step)
         if self._writer is not None:
             labels = dict(zip(self.variable_paths, self.layer_names))
-            self._writer.write(self.quantity, [labels[path] for path in self._paths], values, step)
+            labels = [labels[path] for path in self._paths]
+            if self.per_unit_quantiles is not None:
+                labels = [f"{label}/q{q:g}" for label in labels for q in self.per_unit_quantiles]
+            self._writer.write(self.quantity, labels, np.ravel(values), step)
 
     def _arguments(self):
         """The measure's arguments: references and kernels, as the backend's tensors
@@ -361,8 +383,9 @@ class _KernelMonitor(keras.callbacks.Callback):
     @classmethod
     def load(cls, path):
         """A callback holding the records saved at `path` (for plotting or analysis)."""
-        monitor = cls()
-        monitor.restore_records(Records.load(path, cls.quantity))
+        records = Records.load(path, cls.quantity)
+        monitor = cls(per_unit_quantiles=records.quantiles)
+        monitor.restore_records(records)
         return monitor
 
 
@@ -391,10 +414,17 @@ class LayerRotationCurves(_KernelMonitor):
             range ends at 65,504), which changes the distances by about 1e-5 or less
             (measured in `benchmarks/reference_precision.py`). Defaults to `None` (the
             kernel's own dtype, exact).
+        per_unit_quantiles: sequence of numbers in [0, 1], or None. Measure each output
+            unit's weight vector (w_u: a Dense column, a convolution's output channel)
+            from its initial value, d_u(t) = 1 - w_u(t) . w_u(0) / (||w_u(t)|| ||w_u(0)||),
+            the rotation that `Layca(per_unit=True)` controls, and record these quantiles
+            of each kernel's units (numpy's default, linear interpolation). Defaults to
+            `None` (each kernel as one vector, the papers' measure).
 
     Attributes:
         layer_names: one label per kernel, forward order.
-        distances: numpy array (records x layers).
+        distances: numpy array (records x layers), or with `per_unit_quantiles`
+            (records x layers x quantiles).
         epochs: x position of each record, in epochs.
         steps: optimizer iteration at each record.
 
@@ -408,13 +438,19 @@ class LayerRotationCurves(_KernelMonitor):
               callbacks=[curves], verbose=0)
     curves.distances.shape  # (4, 2): records (batches 2 and 4 of each epoch) x layers
     curves.plot()
+    units = LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))
+    model.fit(np.random.rand(64, 8), np.random.randint(0, 3, 64), batch_size=16, epochs=2,
+              callbacks=[units], verbose=0)
+    units.distances.shape  # (2, 2, 3): records x layers x quantiles of each layer's units
     ```
     """
 
     quantity = "distances"
 
-    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None, reference_dtype=None):
-        super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir)
+    def __init__(self, batch_frequency=None, kernel_names=None, log_dir=None, reference_dtype=None,
+                 per_unit_quantiles=None):
+        super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir,
+                         per_unit_quantiles=per_unit_quantiles)
         self.reference_dtype = _checked_reference_dtype(reference_dtype)
         self._reference_norms = None  # a variable holding the references' squared norms, made at the first start
 
@@ -423,9 +459,10 @@ class LayerRotationCurves(_KernelMonitor):
         return self._values_array()
 
     def _references_set(self):
-        # The references do not change during training: their squared norms once per fit,
-        # in float64, held by a variable (a step that takes the record reads its value).
-        norms = squared_norms(self._reference_values())
+        # The references do not change during training: their squared norms (per kernel,
+        # or per unit) once per fit, in float64, held by a variable (a step that takes the
+        # record reads its value).
+        norms = squared_norms(self._reference_values(), per_unit=self.per_unit_quantiles is not None)
         if self._reference_norms is None or tuple(self._reference_norms.shape) != tuple(norms.shape):
             self._reference_norms = keras.Variable(norms, trainable=False, name="reference_squared_norms")
         else:
@@ -435,13 +472,46 @@ class LayerRotationCurves(_KernelMonitor):
         return self._reference_values(), self._reference_norms.value
 
     @staticmethod
-    def _measure(references, kernels):
+    def _measure(references, kernels, per_unit):
         values, squared_norms = references
-        return cosine_distances(values, kernels, squared_norms)
+        return cosine_distances(values, kernels, squared_norms, per_unit)
 
     def plot(self, ax=None, title=None):
-        """Plot the curves in the papers' style; returns the Axes."""
+        """Plot the curves in the papers' style (with `per_unit_quantiles`, each layer's
+        middle quantile as its line, in a band from its lowest to its highest); returns
+        the Axes."""
         return plot_layer_rotation_curves(self.distances, ax=ax, epochs=self.epochs, title=title)
+
+
+@functools.cache
+def _measurement(monitor_type, quantiles):
+    """The measure of a monitor type: its quantity per kernel, or with `quantiles` these
+    quantiles of each kernel's units. One function per type and quantiles, so that
+    monitors alike share JAX's compilations."""
+    measure = monitor_type._measure
+
+    def per_kernel(references, kernels):
+        return measure(references, kernels, per_unit=False)
+
+    def per_unit(references, kernels):
+        return unit_quantiles(measure(references, kernels, per_unit=True), kernels, quantiles)
+
+    return per_kernel if quantiles is None else per_unit
+
+
+def _checked_quantiles(quantiles):
+    """`quantiles` as a tuple of floats, where it is None or a non-empty sequence of
+    distinct numbers in [0, 1]; else a clear error."""
+    if quantiles is None:
+        return None
+    values = [real_number(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=object))]
+    if not values or any(v is None or not 0.0 <= v <= 1.0 for v in values) or len(set(values)) != len(values):
+        raise ValueError(
+            f"per_unit_quantiles={quantiles!r}: pass distinct numbers in [0, 1] (e.g. (0.1, 0.5, 0.9): each "
+            "layer's units at their 10th percentile, median and 90th percentile), or None to measure each "
+            "kernel as one vector."
+        )
+    return tuple(values)
 
 
 def _checked_reference_dtype(dtype):
@@ -476,10 +546,15 @@ class LayerRotationRates(_KernelMonitor):
             `variable.path`. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`, as Layca.
         log_dir: str or None. Where to also write the values for TensorBoard.
             Defaults to `None` (not written).
+        per_unit_quantiles: sequence of numbers in [0, 1], or None. Measure each output
+            unit's rate, tan(angle(w_u(t-1), w_u(t))) for its weight vector w_u (with
+            `Layca(per_unit=True)`, rho_l for every unit), and record these quantiles of
+            each kernel's units. Defaults to `None` (each kernel as one vector).
 
     Attributes:
         layer_names: one label per kernel, forward order.
-        rates: numpy array (records x layers).
+        rates: numpy array (records x layers), or with `per_unit_quantiles`
+            (records x layers x quantiles).
         epochs: x position of each record, in epochs.
         steps: optimizer iteration at each record.
 
@@ -498,16 +573,17 @@ class LayerRotationRates(_KernelMonitor):
     quantity = "rates"
     record_epoch_end = False
 
-    def __init__(self, batch_frequency=1, kernel_names=None, log_dir=None):
-        super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir)
+    def __init__(self, batch_frequency=1, kernel_names=None, log_dir=None, per_unit_quantiles=None):
+        super().__init__(batch_frequency=batch_frequency, kernel_names=kernel_names, log_dir=log_dir,
+                         per_unit_quantiles=per_unit_quantiles)
 
     @property
     def rates(self):
         return self._values_array()
 
     @staticmethod
-    def _measure(references, kernels):
-        return rotation_rates(references, kernels)
+    def _measure(references, kernels, per_unit):
+        return rotation_rates(references, kernels, per_unit)
 
     def _after_record(self, kernels):
         for path, kernel in zip(self._paths, kernels):
@@ -586,6 +662,11 @@ class ReplayRotationRates(keras.callbacks.Callback):
         if records.quantity != "rates":
             raise ValueError(f"ReplayRotationRates replays rotation rates; received {records.quantity!r} records "
                              "(record them with LayerRotationRates).")
+        if records.quantiles is not None:
+            raise ValueError(
+                f"These rates are quantiles {records.quantiles} of each layer's units: Layca's multipliers set one "
+                "rate per kernel. Record the rates to replay with LayerRotationRates() (per_unit_quantiles=None)."
+            )
         if layer_names is not None:
             raise ValueError("layer_names comes with the Records (their layer_names); pass one or the other.")
         steps = np.asarray(records.steps, dtype=np.int64)

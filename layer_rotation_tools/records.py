@@ -1,7 +1,8 @@
 """A monitor's records: `Records`, the one type every file of them holds, and
 `RecordTable`, the table a monitor fills as it trains.
 
-`Records` is what a monitor recorded: one value per kernel per record, with each record's
+`Records` is what a monitor recorded: one value per kernel per record (or, for a monitor
+of each output unit, the quantiles of the kernel's units), with each record's
 position in epochs and its training step, one label per kernel (`kernels.kernel_labels`)
 and each kernel's variable path. Its HDF5 layout (`to_h5`, `from_h5`) is the same in a
 monitor's own file (`LayerRotationCurves.save`), in a run's checkpoint and in its results
@@ -33,6 +34,9 @@ class Records:
     for batch records; NaN where the file that held the records did not keep them) and
     training step `steps[i]`. `layer_names` has one label per kernel (column);
     `variable_paths` each column's variable path (None for records kept without them).
+    Where the quantity was measured for each output unit of each kernel, `quantiles` are
+    the quantiles recorded over each kernel's units and `values[i, k, j]` is quantile
+    `quantiles[j]` of kernel k's units at record i; else `quantiles` is None.
     """
 
     quantity: str
@@ -41,15 +45,17 @@ class Records:
     steps: np.ndarray
     layer_names: list
     variable_paths: list | None = None
+    quantiles: tuple | None = None
 
     def to_h5(self, prefix=""):
         """`(arrays, attrs)` for `storage.write_h5_atomic`: datasets `<prefix><quantity>`,
         `<prefix>epochs` and `<prefix>steps`, attributes `<prefix>layer_names`,
-        `<prefix>variable_paths` and `<prefix>quantity`."""
+        `<prefix>variable_paths`, `<prefix>quantity` and `<prefix>quantiles`."""
         arrays = {f"{prefix}{self.quantity}": np.asarray(self.values, float),
                   f"{prefix}epochs": np.asarray(self.epochs, float), f"{prefix}steps": np.asarray(self.steps, np.int64)}
         attrs = {f"{prefix}layer_names": list(self.layer_names), f"{prefix}quantity": self.quantity,
-                 f"{prefix}variable_paths": None if self.variable_paths is None else list(self.variable_paths)}
+                 f"{prefix}variable_paths": None if self.variable_paths is None else list(self.variable_paths),
+                 f"{prefix}quantiles": None if self.quantiles is None else list(self.quantiles)}
         return arrays, attrs
 
     @classmethod
@@ -59,8 +65,10 @@ class Records:
         held = attrs[f"{prefix}quantity"]
         if held != quantity:
             raise ValueError(f"The file holds {held!r} records, not {quantity!r}.")
+        quantiles = attrs.get(f"{prefix}quantiles")  # absent from files written before per-unit records
         return cls(quantity, arrays[f"{prefix}{quantity}"], arrays[f"{prefix}epochs"], arrays[f"{prefix}steps"],
-                   list(attrs[f"{prefix}layer_names"]), attrs.get(f"{prefix}variable_paths"))
+                   list(attrs[f"{prefix}layer_names"]), attrs.get(f"{prefix}variable_paths"),
+                   None if quantiles is None else tuple(float(q) for q in quantiles))
 
     def save(self, path):
         """Write the records alone to an HDF5 file, atomically."""
@@ -80,9 +88,11 @@ class Records:
 
 
 class RecordTable:
-    """Rows of `{path: value}` with their epoch positions and steps."""
+    """Rows of `{path: value}` with their epoch positions and steps; with `quantiles`,
+    each value is a list of one value per quantile."""
 
-    def __init__(self):
+    def __init__(self, quantiles=None):
+        self.quantiles = quantiles
         self._columns = []  # variable paths (or labels, see _keys_are_labels), in the order first seen
         self._keys_are_labels = False
         self._rows, self._epochs, self._steps = [], [], []
@@ -124,8 +134,9 @@ class RecordTable:
         return len(self._rows)
 
     def values(self):
-        """records x columns, NaN where a kernel was not monitored."""
-        values = np.full((len(self._rows), len(self._columns)), np.nan)
+        """records x columns (x quantiles), NaN where a kernel was not monitored."""
+        tail = () if self.quantiles is None else (len(self.quantiles),)
+        values = np.full((len(self._rows), len(self._columns), *tail), np.nan)
         for row, record in zip(values, self._rows):
             for column, key in enumerate(self._columns):
                 row[column] = record.get(key, np.nan)
@@ -160,18 +171,21 @@ class RecordTable:
 
     def records(self, quantity):
         """The table as `Records` of `quantity`."""
-        return Records(quantity, self.values(), self.epochs, self.steps, self.layer_names, self.variable_paths)
+        return Records(quantity, self.values(), self.epochs, self.steps, self.layer_names, self.variable_paths,
+                       self.quantiles)
 
     @classmethod
     def from_records(cls, records):
         """A table continuing from `records`: columns keyed by their variable paths, or by
         their labels where the records have no paths (`add_columns`)."""
-        table = cls()
+        table = cls(records.quantiles)
         paths = records.variable_paths
         table._columns = list(paths) if paths is not None else list(records.layer_names)
         table._keys_are_labels = paths is None
-        values = np.asarray(records.values, dtype=float).reshape(len(records.steps), len(table._columns))
-        table._rows = [{key: v for key, v in zip(table._columns, row) if not np.isnan(v)} for row in values]
+        tail = () if records.quantiles is None else (len(records.quantiles),)
+        values = np.asarray(records.values, dtype=float).reshape(len(records.steps), len(table._columns), *tail)
+        table._rows = [{key: v.tolist() for key, v in zip(table._columns, row) if not np.all(np.isnan(v))}
+                       for row in values]
         table._epochs = [float(e) for e in records.epochs]
         table._steps = [int(s) for s in records.steps]
         return table

@@ -456,3 +456,77 @@ def test_plot_uses_viridis_first_to_last_and_starts_at_zero(tmp_path):
 def test_plot_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"2-D array.*\(3,\)"):
         plot_layer_rotation_curves(np.ones(3))
+
+
+def _unit_quantiles(quantity, befores, afters, quantiles):
+    """numpy's quantiles of `quantity` (of two vectors) over each kernel's output units."""
+    return [np.quantile([quantity(b.reshape(-1, b.shape[-1])[:, u], a.reshape(-1, a.shape[-1])[:, u])
+                         for u in range(b.shape[-1])], quantiles) for b, a in zip(befores, afters)]
+
+
+@pytest.mark.parametrize("batch_frequency", [1, 2])
+def test_per_unit_quantiles_are_numpys_quantiles_over_each_kernels_units(batch_frequency):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    quantiles = (0.0, 0.25, 0.5, 0.9, 1.0)
+    curves = LayerRotationCurves(batch_frequency=batch_frequency, per_unit_quantiles=quantiles)
+    rates = LayerRotationRates(batch_frequency=batch_frequency, per_unit_quantiles=quantiles)
+    capture, seen = _Capture(batch_frequency), IterationsSeen()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[curves, rates, capture, seen])
+    assert_steps_are_iterations(rates, seen)
+    expected = [_unit_quantiles(references.cosine_distance, capture.initial, ws, quantiles) for ws in capture.seen]
+    np.testing.assert_allclose(curves.distances, expected, rtol=1e-4, atol=1e-6)
+    assert curves.distances.shape == (len(capture.seen), 3, 5)
+    previous = [capture.initial, *capture.seen[:-1]]
+    expected = [_unit_quantiles(references.tan_angle, b, a, quantiles) for b, a in zip(previous, capture.seen)]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-4, atol=1e-6)
+    assert np.ptp(rates.rates[:, 0], axis=-1).min() > 0  # the units of a layer rotate unequally under SGD
+
+
+@pytest.mark.parametrize("per_unit", [True, False])
+def test_under_per_unit_layca_every_units_rate_is_its_layers_rho(per_unit):
+    # Every unit turning by the same angle, each orthogonally to itself and keeping its
+    # norm, turns the kernel by that angle too: per-kernel rates are rho either way.
+    model = _model()
+    model.compile(Layca("adam", learning_rate=0.05, per_unit=per_unit, multipliers={"second": 0.5}),
+                  "categorical_crossentropy")
+    x, y = _data()
+    units, kernels = LayerRotationRates(per_unit_quantiles=(0.0, 1.0)), LayerRotationRates()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[units, kernels])
+    rhos = np.array([0.05, 0.025, 0.05])
+    np.testing.assert_allclose(kernels.rates, np.broadcast_to(rhos, kernels.rates.shape), rtol=1e-3)
+    if per_unit:
+        np.testing.assert_allclose(units.rates, np.broadcast_to(rhos[:, None], units.rates.shape), rtol=1e-3)
+    else:  # per kernel, some units turn faster than the kernel and some slower
+        assert np.all(units.rates[..., 0] < 0.99 * rhos) and np.all(units.rates[..., 1] > 1.01 * rhos)
+
+
+def test_per_unit_records_round_trip_and_continue_only_with_the_same_quantiles(tmp_path):
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    curves = LayerRotationCurves(batch_frequency=2, per_unit_quantiles=[0.1, 0.5, 0.9])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[curves])
+    curves.save(tmp_path / "units.h5")
+    loaded = LayerRotationCurves.load(tmp_path / "units.h5")
+    assert loaded.per_unit_quantiles == (0.1, 0.5, 0.9) and loaded.records().quantiles == (0.1, 0.5, 0.9)
+    np.testing.assert_array_equal(loaded.distances, curves.distances)
+    np.testing.assert_array_equal(loaded.steps, curves.steps)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[loaded])
+    np.testing.assert_array_equal(loaded.distances[: len(curves.distances)], curves.distances)
+    with pytest.raises(ValueError, match=r"per_unit_quantiles=\(0.1, 0.5, 0.9\); this LayerRotationCurves records "
+                                         r"per_unit_quantiles=None"):
+        LayerRotationCurves().restore_records(curves.records())
+    with pytest.raises(ValueError, match=r"quantiles \(0.1, 0.5, 0.9\) of each layer's units"):
+        ReplayRotationRates(Records("rates", curves.distances, curves.epochs, np.arange(1, len(curves.steps) + 1),
+                                    curves.layer_names, quantiles=(0.1, 0.5, 0.9)))
+    ax = loaded.plot()
+    assert len(ax.get_lines()) == 3 and len(ax.collections) == 3  # a median line in a 10-90% band per layer
+    np.testing.assert_array_equal(ax.get_lines()[2].get_ydata(), [0.0, *loaded.distances[:, 2, 1]])
+
+
+@pytest.mark.parametrize("quantiles", [(), (0.5, 1.5), (-0.1,), (0.5, 0.5), ("median",), 0.5j])
+def test_bad_per_unit_quantiles_are_an_error_naming_them(quantiles):
+    with pytest.raises(ValueError, match=r"per_unit_quantiles=.*distinct numbers in \[0, 1\]"):
+        LayerRotationRates(per_unit_quantiles=quantiles)
