@@ -92,15 +92,15 @@ def main(argv=None):
     figure = commands.add_parser("figure", help="draw a figure of the papers from saved results")
     figure.add_argument("names", nargs="+", metavar="name", help="figure names (see list) or 'all'")
     figure.add_argument("--tasks", nargs="+", default=None,
-                        help="the tasks to draw, e.g. a variant of a paper task such as C10-CNN1-fit (default: "
-                             "each figure's own)")
+                        help="the tasks to draw, e.g. a variant of a paper task such as C10-CNN1-fit, each at "
+                             "--scale or at its own as TASK@SCALE (default: each figure's own)")
     figure.add_argument("--out", default="figures", help="output folder (default: %(default)s)")
     _common(figure)
 
     table = commands.add_parser("table", help="print our test accuracies beside the published ones")
     table.add_argument("--tasks", nargs="+", default=None,
-                       help="the tasks (columns), e.g. C10-CNN1-fit beside C10-CNN1's published numbers (default: the "
-                            "papers' five)")
+                       help="the tasks (columns), e.g. C10-CNN1-fit beside C10-CNN1's published numbers, each at "
+                            "--scale or at its own as TASK@SCALE (default: the papers' five)")
     _common(table)
 
     fake = commands.add_parser("fake-data", help="write small datasets in the official formats")
@@ -171,14 +171,17 @@ def main(argv=None):
             return code
         elif args.command == "figure":
             from experiments.figures import draw
+            from experiments.results import tasks_at_scales
 
-            for path in draw(args.names, args.results, args.scale, args.out, args.tasks):
+            tasks, task_scales = tasks_at_scales(args.tasks, SCALES) if args.tasks else (None, None)
+            for path in draw(args.names, args.results, args.scale, args.out, tasks, task_scales):
                 print(f"figure written to {path}")
         elif args.command == "table":
-            from experiments.results import Results
+            from experiments.results import Results, tasks_at_scales
             from experiments.table1 import results_table
 
-            print(results_table(Results(args.results, args.scale), *([args.tasks] if args.tasks else [])))
+            tasks, task_scales = tasks_at_scales(args.tasks, SCALES) if args.tasks else (None, None)
+            print(results_table(Results(args.results, args.scale, task_scales), *([tasks] if tasks else [])))
         else:
             from experiments.fake_data import write_all
 

@@ -88,13 +88,13 @@ def figure(name, tasks=(), one_task=False, extended=None, iclr=None):
 def rotation_grid(results, out, tasks):
     """Figure 1: layer rotation curves of alpha = 0.6, -0.6, rho(0) = 3^-5, 3^-4 and the
     best configuration, per task, with test accuracy and difference to the best."""
-    return curves_grid(results, [(task, list(table1_layca(task).items())) for task in tasks], out)
+    return curves_grid(results, [(results.label(task), list(table1_layca(task).items())) for task in tasks], out)
 
 
 @figure("sgd_curves", PAPER_TASKS, extended="2", iclr="4")
 def sgd_curves(results, out, tasks):
     """Figure 2: SGD over its learning-rate grid, per task."""
-    grid = [(task, [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
+    grid = [(results.label(task), [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
             for task in tasks]
     return curves_grid(results, grid, out)
 
@@ -150,7 +150,7 @@ def adaptive_equivalent_curves(results, out, tasks):
     beside the test accuracy."""
     figure, axes = new_figure(1, len(tasks), size=(3.0, 2.6))
     for ax, task in zip(axes[0], tasks):
-        ax.set_title(task, fontsize=9)
+        ax.set_title(results.label(task), fontsize=9)
         drawn = False
         for config, color in zip(study_configs("adaptive_equivalent", [task]), ("tab:red", "tab:blue")):
             result = results.get(config)
@@ -229,7 +229,7 @@ def accuracy_vs_alpha_rho(results, out, tasks):
                     continue
                 points.append((x, 100.0 * result.test_accuracy))
             if points:
-                ax.plot(*zip(*points), f"C{index}-", marker=".", label=task)
+                ax.plot(*zip(*points), f"C{index}-", marker=".", label=results.label(task))
                 drawn = True
         if not drawn:
             missing(ax, label)
@@ -263,9 +263,9 @@ def loss_plateaus(results, out, tasks):
                     ax.plot(np.arange(1, len(loss) + 1), loss, color=color, label=label, linewidth=1)
                     drawn = True
             if not drawn:
-                missing(ax, f"{task}, {title}")
+                missing(ax, f"{results.label(task)}, {title}")
                 continue
-            ax.set_title(f"{task}, {title}", fontsize=8)
+            ax.set_title(f"{results.label(task)}, {title}", fontsize=8)
             ax.legend(fontsize=5, ncol=2)
         axes[row, 0].set_ylabel("Training loss")
     return save_figure(figure, out)
@@ -337,7 +337,7 @@ def adapt_copy_curves(results, out, tasks):
         if not drawn:
             missing(ax, task)
             continue
-        ax.set_title(task, fontsize=9)
+        ax.set_title(results.label(task), fontsize=9)
         ax.set_xlabel("Epoch")
         ax.set_ylabel("train accuracy")
         ax.legend(fontsize=6)
@@ -398,14 +398,14 @@ def _layers_figure(results, out, tasks):
     drawn = False
     for task in tasks:
         means, stds, layers = [], [], []
-        for layer, configs in trained_layer_runs(task, results.scale).items():
+        for layer, configs in trained_layer_runs(task, results.scale_of(task)).items():
             accuracies = [a for a in map(results.accuracy, configs) if a is not None]
             if accuracies:
                 layers.append(layer + 1)
                 means.append(np.mean(accuracies))
                 stds.append(np.std(accuracies))
         if layers:
-            ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=task)
+            ax.errorbar(layers, means, yerr=stds, marker="o", capsize=3, label=results.label(task))
             drawn = True
     if not drawn:
         missing(ax, ", ".join(tasks))
@@ -426,7 +426,7 @@ def mnist_feedback_silhouette(results, out, tasks):
     ax = axes[0, 0]
     drawn = False
     (task,) = tasks
-    for config in study_configs("mnist_feedback", tasks, results.scale):
+    for config in study_configs("mnist_feedback", tasks, results.scale_of(tasks[0])):
         result = results.get(config)
         if result is not None:
             scores = result.feedback_silhouette
@@ -456,15 +456,16 @@ def alpha_profile_figure(results, out, num_layers=25):
     return save_figure(figure, out)
 
 
-def draw(names, results_dir="results", scale="full", out_dir="figures", tasks=None):
+def draw(names, results_dir="results", scale="full", out_dir="figures", tasks=None, task_scales=None):
     """Draw the figures `names` (a name, a list of names, or "all") into
     `out_dir/<scale>/<name>.png`, each for `tasks` (None: its own `Figure.tasks`; with
-    "all", only the figures that draw tasks take them); returns the paths."""
+    "all", only the figures that draw tasks take them), each task's runs read at `scale`
+    or at its scale in `task_scales`; returns the paths."""
     names = [names] if isinstance(names, str) else list(names)
     if names == ["all"]:
         names = [n for n, f in FIGURES.items() if tasks is None or f.tasks]
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"Unknown figure {unknown[0]!r}; known: {sorted(FIGURES)} or 'all'.")
-    results = Results(results_dir, scale)
+    results = Results(results_dir, scale, task_scales)
     return [FIGURES[n].render(results, os.path.join(out_dir, scale, f"{n}.png"), tasks) for n in names]

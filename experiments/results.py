@@ -245,14 +245,30 @@ class NoResultsError(FileNotFoundError):
 
 
 class Results:
-    """Reads (and caches) the results files of one results folder and scale."""
+    """Reads (and caches) the results files of one results folder: each task's runs at
+    `scale`, or at the scale `task_scales` names for it (a figure or table across
+    networks whose tasks fit at different scales)."""
 
-    def __init__(self, results_dir="results", scale="full"):
+    def __init__(self, results_dir="results", scale="full", task_scales=None):
         self.results_dir, self.scale, self._cache = results_dir, scale, {}
+        self.task_scales = dict(task_scales or {})
+
+    def scale_of(self, task):
+        """The scale whose results this reads for `task`."""
+        return self.task_scales.get(task, self.scale)
+
+    def label(self, task):
+        """`task`, with its scale on a second line where that is not this reader's own (a
+        figure's legend or panel title)."""
+        scale = self.scale_of(task)
+        return task if scale == self.scale else f"{task}\n({scale})"
+
+    def _path(self, config):
+        return run_paths(self.results_dir, self.scale_of(config.task), config)["result"]
 
     def get(self, config):
         """The run's `RunResult`, or None when it has no results file."""
-        path = run_paths(self.results_dir, self.scale, config)["result"]
+        path = self._path(config)
         if path not in self._cache:
             self._cache[path] = read_result(path) if os.path.exists(path) else None
         return self._cache[path]
@@ -263,7 +279,7 @@ class Results:
         `out` holds with "not run" panels."""
         if any(self.get(config) is not None for config in configs):
             return
-        folders = sorted({os.path.dirname(run_paths(self.results_dir, self.scale, c)["result"]) for c in configs})
+        folders = sorted({os.path.dirname(self._path(c)) for c in configs})
         raise NoResultsError(
             f"No results file at scale {self.scale!r} in {', '.join(folders)}: nothing to report, and {out} is left "
             "as it is. Run the study first (without --report-only), or point --results at the folder that holds "
@@ -282,3 +298,18 @@ class Results:
         result = self.get(config)
         validated = () if result is None else result.validation[1]
         return 100.0 * float(np.max(validated)) if len(validated) else None
+
+
+def tasks_at_scales(names, scales):
+    """`(tasks, task_scales)` from names given as "task" or "task@scale" (a task read at a
+    scale of its own, e.g. "C100-resnet-fit@cpu_fit_validated_w2_rule_off"); a scale not
+    in `scales` is a ValueError naming it and the known ones."""
+    tasks, task_scales = [], {}
+    for name in names:
+        task, _, scale = name.partition("@")
+        if scale:
+            if scale not in scales:
+                raise ValueError(f"{name!r}: unknown scale {scale!r}; known: {list(scales)}.")
+            task_scales[task] = scale
+        tasks.append(task)
+    return tasks, task_scales

@@ -141,3 +141,25 @@ def test_the_table_sets_a_variant_task_beside_its_paper_task_and_chooses_sgd_by_
     assert lines[2].split("|")[2].strip() == "40.00 (88.45)"  # beside C10-CNN1's published number
     assert lines[2 + PUBLISHED_ROWS.index("SGD, best lr")].split("|")[2].strip() == "-10.00 (-8.77)"  # 3^-2: 28% validated
     assert lines[2 + PUBLISHED_ROWS.index("alpha 0.6")].split("|")[2].strip() == "- (-19.78)"
+
+
+def test_a_task_at_a_scale_of_its_own_is_read_there_and_labelled(tmp_path, capsys):
+    from tests.run_results import write_made_result
+
+    write_made_result(str(tmp_path), "cpu_fit", RunConfig("C10-CNN1-fit", "layca"), test_accuracy=0.40)
+    write_made_result(str(tmp_path), "cpu_fit_validated_w2", RunConfig("C100-resnet-fit", "layca"), test_accuracy=0.10)
+    write_made_result(str(tmp_path), "cpu_fit", RunConfig("C100-resnet-fit", "layca"), test_accuracy=0.99)  # not read
+    assert main(["table", "--tasks", "C10-CNN1-fit", "C100-resnet-fit@cpu_fit_validated_w2", "--scale", "cpu_fit",
+                 "--results", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [cell.strip() for cell in lines[2].split("|")[2:4]] == ["40.00 (88.45)", "10.00 (59.81)"]
+    assert lines[-1] == "columns at scale cpu_fit, except C100-resnet-fit at scale cpu_fit_validated_w2"
+    results = Results(str(tmp_path), "cpu_fit", {"C100-resnet-fit": "cpu_fit_validated_w2"})
+    assert (results.label("C10-CNN1-fit"), results.label("C100-resnet-fit")) == \
+        ("C10-CNN1-fit", "C100-resnet-fit\n(cpu_fit_validated_w2)")
+    assert main(["figure", "accuracy_vs_alpha_rho", "--tasks", "C10-CNN1-fit", "C100-resnet-fit@cpu_fit_validated_w2",
+                 "--scale", "cpu_fit", "--results", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "cpu_fit" / "accuracy_vs_alpha_rho.png").exists()
+    capsys.readouterr()
+    assert main(["table", "--tasks", "C100-resnet-fit@cpu_fitt", "--scale", "cpu_fit", "--results", str(tmp_path)]) == 2
+    assert "error: 'C100-resnet-fit@cpu_fitt': unknown scale 'cpu_fitt'; known: [" in capsys.readouterr().err
