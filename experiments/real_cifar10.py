@@ -35,7 +35,7 @@ from experiments import claims, seed_verdicts
 from experiments.claims import percent, rotations_text, rows
 from experiments.drawing import curves_grid, new_figure, save_figure
 from experiments.figures import FIGURES
-from experiments.recipes import SCALES, TASKS
+from experiments.recipes import ALPHAS, RHO_GRID, SCALES, TASKS, RunConfig
 from experiments.results import NoResultsError, Results
 from experiments.studies import STUDIES, checked_seeds, study_configs
 
@@ -57,14 +57,18 @@ PAPER_FIGURES = ("rotation_grid", "accuracy_vs_alpha_rho", "sgd_curves", "sgd_fi
 def report_configs(results, task, scale):
     """The report's runs: the study's (run or not), then every finished run of
     `GRID_STUDIES` on `task` that the study lacks (of the studies the papers ran on its
-    paper task: `second_moments` is C10-CNN1's alone)."""
+    paper task: `second_moments` is C10-CNN1's alone), and every finished run of Layca's
+    full alpha and rho(0) grids (`ALPHAS`, `RHO_GRID`), which a task's own studies run
+    in part (C10-CNN2's alpha study is -0.6, 0 and +0.6; its +-0.2 and +-0.4 runs join
+    here)."""
     configs = {config.run_id: config for config in study_configs(STUDY, [task], scale)}
-    for name in GRID_STUDIES:
-        if TASKS[task].paper_task not in STUDIES[name].tasks:
-            continue
-        for config in study_configs(name, [task], scale):
-            if config.run_id not in configs and results.get(config) is not None:
-                configs[config.run_id] = config
+    grids = [config for name in GRID_STUDIES if TASKS[task].paper_task in STUDIES[name].tasks
+             for config in study_configs(name, [task], scale)]
+    grids += [RunConfig(task, "layca", alpha=a) for a in ALPHAS]
+    grids += [RunConfig(task, "layca", learning_rate=r) for r in RHO_GRID]
+    for config in grids:
+        if config.run_id not in configs and results.get(config) is not None:
+            configs[config.run_id] = config
     return list(configs.values())
 
 

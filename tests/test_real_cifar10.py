@@ -12,7 +12,8 @@ from experiments.claims import Row, rows
 from experiments.claims import report as claims
 from experiments.real_cifar10 import PAPER_FIGURES, main, report_configs
 from experiments.recipes import RunConfig
-from experiments.results import read_result, run_paths
+from experiments.results import Results, read_result, run_paths
+from tests.run_results import write_made_result
 
 
 @pytest.mark.slow  # trains a model and reads the smoke studies
@@ -320,3 +321,13 @@ def test_a_report_on_another_task_at_a_scale_is_named_by_it():
     assert report_prefix("out", "cpu_fit", "C10-CNN1-fit") == os.path.join("out", "real_cifar10_cpu_fit")
     assert report_prefix("out", "cpu_fit", "C10-CNN2-fit") == os.path.join("out", "real_cifar10_cpu_fit_C10-CNN2-fit")
     assert report_prefix("out", "full", "C10-CNN1") == os.path.join("out", "real_cifar10_full")
+
+
+def test_finished_runs_of_laycas_full_grids_join_the_report_of_a_task_whose_studies_run_them_in_part(tmp_path):
+    finished = [RunConfig("C10-CNN2-fit", "layca", alpha=0.2), RunConfig("C10-CNN2-fit", "layca", learning_rate=3.0**-6)]
+    for config in finished:
+        write_made_result(str(tmp_path), "cpu_fit", config)
+    ids = [config.run_id for config in report_configs(Results(str(tmp_path), "cpu_fit"), "C10-CNN2-fit", "cpu_fit")]
+    assert all(config.run_id in ids for config in finished)
+    assert RunConfig("C10-CNN2-fit", "layca", alpha=0.4).run_id not in ids  # not run: not in the report
+    assert RunConfig("C10-CNN2-fit", "layca", alpha=0.6).run_id in ids  # the study's own, run or not
