@@ -66,13 +66,18 @@ def unit_dot_products(xs, ys, dtype="float64", xx=None):
     last: a Dense column, a convolution's output channel, a recurrent kernel's column):
     three float64 vectors with one entry per unit of every pair, in order. `xx`, where
     given, is the vector of the units' (x_u.x_u)."""
+    def unit_sums(x, y):
+        # One product at a time: where operations run eagerly, one temporary is alive.
+        x, y = (ops.reshape(as_dtype(v, dtype), (-1, v.shape[-1])) for v in (x, y))
+        if xx is None:
+            yield ops.sum(ops.square(x), axis=0)
+        yield ops.sum(ops.square(y), axis=0)
+        yield ops.sum(x * y, axis=0)
+
     sums = [[], [], []] if xx is None else [[], []]
     for x, y in zip(xs, ys):
-        x2 = ops.reshape(as_dtype(x, dtype), (-1, x.shape[-1]))
-        y2 = ops.reshape(as_dtype(y, dtype), (-1, y.shape[-1]))
-        products = (ops.square(y2), x2 * y2) if xx is not None else (ops.square(x2), ops.square(y2), x2 * y2)
-        for total, value in zip(sums, products):
-            total.append(ops.sum(value, axis=0))
+        for total, value in zip(sums, unit_sums(x, y)):
+            total.append(value)
     columns = [as_dtype(ops.concatenate(total), "float64") for total in sums]
     return columns if xx is None else [as_dtype(xx, "float64"), *columns]
 
