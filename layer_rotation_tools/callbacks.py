@@ -28,7 +28,7 @@ from layer_rotation_tools import backend, keras_adapter
 from layer_rotation_tools.arguments import real_number, whole_number
 from layer_rotation_tools.fit_clock import FitClock
 from layer_rotation_tools.kernels import DEFAULT_KERNEL_NAMES, kernel_variables, variable_path
-from layer_rotation_tools.layca import find_layca
+from layer_rotation_tools.layca import find_layca, memory_groups
 from layer_rotation_tools.plotting import plot_layer_rotation_curves
 from layer_rotation_tools.records import Records, RecordTable
 from layer_rotation_tools.tensorboard import ScalarWriter
@@ -267,9 +267,13 @@ class _KernelMonitor(keras.callbacks.Callback):
             # 1 s of tracing per fit on TensorFlow).
             self._measure_fn = backend.without_gradients(self._measurement())
         elif self._measure_fn is None:
-            # On TensorFlow a concrete function: calling it skips argument matching (a
-            # tenth of a millisecond, which counts when measuring every batch).
-            self._measure_fn = backend.compiled(self._measurement(), *self._arguments())
+            self._measure_fn = self._compiled_measure()
+
+    def _compiled_measure(self):
+        """The measure compiled for the batch records. On TensorFlow a concrete function:
+        calling it skips argument matching (a tenth of a millisecond, which counts when
+        measuring every batch)."""
+        return backend.compiled(self._measurement(), *self._arguments())
 
     def _measurement(self):
         """The function of (references, kernels) that takes a record (`_measurement`)."""
@@ -584,6 +588,26 @@ class LayerRotationRates(_KernelMonitor):
     @staticmethod
     def _measure(references, kernels, per_unit):
         return rotation_rates(references, kernels, per_unit)
+
+    def _compiled_measure(self):
+        """Compiled for a group of kernels at a time (`layca.memory_groups`, as Layca steps
+        them) where the kernels exceed one group: one compiled measure of every kernel
+        held all their changes at once (on JAX 1.2 kernels' bytes over the references'
+        copy, a group at a time 0.3: `benchmarks/kernel_memory.py`). A model within one
+        group (every model of the papers) is measured in one call, as before."""
+        groups = memory_groups(self._kernels)
+        if len(groups) == 1:
+            return super()._compiled_measure()
+        references, kernels = self._arguments()
+        measure = self._measurement()
+        parts = [(group, backend.compiled(measure, [references[i] for i in group], [kernels[i] for i in group]))
+                 for group in groups]
+
+        def grouped(references, kernels):
+            return ops.concatenate([compiled([references[i] for i in group], [kernels[i] for i in group])
+                                    for group, compiled in parts])
+
+        return grouped
 
     def _after_record(self, kernels):
         for path, kernel in zip(self._paths, kernels):

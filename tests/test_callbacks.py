@@ -530,3 +530,23 @@ def test_per_unit_records_round_trip_and_continue_only_with_the_same_quantiles(t
 def test_bad_per_unit_quantiles_are_an_error_naming_them(quantiles):
     with pytest.raises(ValueError, match=r"per_unit_quantiles=.*distinct numbers in \[0, 1\]"):
         LayerRotationRates(per_unit_quantiles=quantiles)
+
+
+@pytest.mark.parametrize("per_unit_quantiles", [None, (0.0, 0.5, 1.0)])
+def test_rates_measured_a_group_of_kernels_at_a_time_are_numpys(monkeypatch, per_unit_quantiles):
+    from layer_rotation_tools import layca as layca_module
+
+    monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)  # every kernel a group of its own, as in a large model
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy")
+    x, y = _data()
+    rates, capture = LayerRotationRates(batch_frequency=2, per_unit_quantiles=per_unit_quantiles), _Capture(2)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[rates, capture])
+    assert rates._measure_fn.__name__ == "grouped"
+    previous = [capture.initial, *capture.seen[:-1]]
+    if per_unit_quantiles is None:
+        expected = [[references.tan_angle(b, a) for b, a in zip(bs, As)] for bs, As in zip(previous, capture.seen)]
+    else:
+        expected = [_unit_quantiles(references.tan_angle, bs, As, per_unit_quantiles)
+                    for bs, As in zip(previous, capture.seen)]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-4, atol=1e-6)
