@@ -58,7 +58,10 @@ class RunResult:
     kernel); `rates`, where recorded, are `LayerRotationRates`' (the rotation of each
     kernel at each step); `kernel_layer_names` has one name per layer that owns a kernel
     (`layer_rotation_tools.kernel_layer_names`). The optional arrays are None where not
-    recorded.
+    recorded. `wall_seconds` is the wall time of the session that finished the run (start-up
+    and test included): for a run resumed after an interruption, its earlier sessions are
+    not in it, and `history["epoch_seconds"]` (every epoch of every session) is the run's
+    training time.
     """
 
     run_id: str
