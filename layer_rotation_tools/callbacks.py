@@ -418,8 +418,8 @@ class LayerRotationCurves(_KernelMonitor):
             range ends at 65,504), which changes the distances by about 1e-5 or less
             (measured in `benchmarks/reference_precision.py`). Defaults to `None` (the
             kernel's own dtype, exact).
-        per_unit_quantiles: sequence of numbers in [0, 1], or None. Measure each output
-            unit's weight vector (w_u: a Dense column, a convolution's output channel)
+        per_unit_quantiles: increasing sequence of numbers in [0, 1], or None. Measure
+            each output unit's weight vector (w_u: a Dense column, a convolution's output channel)
             from its initial value, d_u(t) = 1 - w_u(t) . w_u(0) / (||w_u(t)|| ||w_u(0)||),
             the rotation that `Layca(per_unit=True)` controls, and record these quantiles
             of each kernel's units (numpy's default, linear interpolation). Defaults to
@@ -505,13 +505,14 @@ def _measurement(monitor_type, quantiles):
 
 def _checked_quantiles(quantiles):
     """`quantiles` as a tuple of floats, where it is None or a non-empty sequence of
-    distinct numbers in [0, 1]; else a clear error."""
+    numbers in [0, 1] in increasing order; else a clear error."""
     if quantiles is None:
         return None
     values = [real_number(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=object))]
-    if not values or any(v is None or not 0.0 <= v <= 1.0 for v in values) or len(set(values)) != len(values):
+    if (not values or any(v is None or not 0.0 <= v <= 1.0 for v in values)
+            or any(a >= b for a, b in zip(values, values[1:]))):
         raise ValueError(
-            f"per_unit_quantiles={quantiles!r}: pass distinct numbers in [0, 1] (e.g. (0.1, 0.5, 0.9): each "
+            f"per_unit_quantiles={quantiles!r}: pass numbers in [0, 1] in increasing order (e.g. (0.1, 0.5, 0.9): each "
             "layer's units at their 10th percentile, median and 90th percentile), or None to measure each "
             "kernel as one vector."
         )
@@ -550,8 +551,8 @@ class LayerRotationRates(_KernelMonitor):
             `variable.path`. Defaults to `None`: `kernels.DEFAULT_KERNEL_NAMES`, as Layca.
         log_dir: str or None. Where to also write the values for TensorBoard.
             Defaults to `None` (not written).
-        per_unit_quantiles: sequence of numbers in [0, 1], or None. Measure each output
-            unit's rate, tan(angle(w_u(t-1), w_u(t))) for its weight vector w_u (with
+        per_unit_quantiles: increasing sequence of numbers in [0, 1], or None. Measure
+            each output unit's rate, tan(angle(w_u(t-1), w_u(t))) for its weight vector w_u (with
             `Layca(per_unit=True)`, rho_l for every unit), and record these quantiles of
             each kernel's units. Defaults to `None` (each kernel as one vector).
 
