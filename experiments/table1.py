@@ -52,7 +52,8 @@ def results_table(results, tasks=PAPER_TASKS):
         lines.append("| " + " | ".join([name.ljust(34)] + [c.ljust(width) for c in cells]) + " |")
     lines.append("ours (published); first row: test accuracy %, other rows: difference to it, in points; "
                  "'-': not run yet")
-    elsewhere = [f"{task} at scale {results.scale_of(task)}" for task in tasks if results.scale_of(task) != results.scale]
+    elsewhere = [f"{task} at scale {results.scale_of(task)}" for task in tasks
+                 if results.scale_of(task) != results.scale]
     if elsewhere:
         lines.append(f"columns at scale {results.scale}, except {', '.join(elsewhere)}")
     return "\n".join(lines)
