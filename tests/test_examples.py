@@ -27,10 +27,12 @@ def test_layca_example_rotates_with_the_alpha_profile():
     assert int(layca.iterations) == 2
 
 
-def test_curves_example_records_every_second_batch():
-    curves = run_example(LayerRotationCurves)["curves"]
+def test_curves_example_records_every_second_batch_and_the_quantiles_of_each_layers_units():
+    namespace = run_example(LayerRotationCurves)
+    curves, units = namespace["curves"], namespace["units"]
     assert curves.distances.shape == (4, 2) and np.all(curves.distances > 0)
     np.testing.assert_allclose(curves.epochs, [0.5, 1.0, 1.5, 2.0])
+    assert units.distances.shape == (2, 2, 3) and np.all(np.diff(units.distances, axis=-1) >= 0)
 
 
 def test_rates_example_measures_rho_at_every_step():
