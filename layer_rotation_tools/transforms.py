@@ -50,35 +50,19 @@ def keep_finite(new, old):
     return ops.where(ops.isfinite(new), new, old)
 
 
-def stacked_dot_products(xs, ys, dtype="float64", xx=None):
+def stacked_dot_products(xs, ys, dtype="float64", xx=None, per_unit=False):
     """The dot products of each pair (x_i, y_i) of flattened tensors, computed in `dtype`,
     as three float64 vectors (x_i.x_i), (y_i.y_i) and (x_i.y_i): one stack and one cast
-    for all pairs. `xx`, where given, is the vector (x_i.x_i), known already and not
-    computed again."""
-    sums = [total for x, y in zip(xs, ys) for total in _dot_products(x, y, dtype, squares_of_x=xx is None)]
+    for all pairs. With `per_unit`, of each output unit's weight vectors (over every axis
+    but the last: a Dense column, a convolution's output channel, a recurrent kernel's
+    column), one entry per unit of every pair, in order. `xx`, where given, is the vector
+    (x_i.x_i), known already and not computed again."""
     width = 3 if xx is None else 2
-    columns = ops.unstack(as_dtype(ops.reshape(ops.stack(sums), (-1, width)), "float64"), axis=1)
-    return columns if xx is None else [as_dtype(xx, "float64"), *columns]
-
-
-def unit_dot_products(xs, ys, dtype="float64", xx=None):
-    """`stacked_dot_products` of each output unit's weight vectors (over every axis but the
-    last: a Dense column, a convolution's output channel, a recurrent kernel's column):
-    three float64 vectors with one entry per unit of every pair, in order. `xx`, where
-    given, is the vector of the units' (x_u.x_u)."""
-    def unit_sums(x, y):
-        # One product at a time: where operations run eagerly, one temporary is alive.
-        x, y = (ops.reshape(as_dtype(v, dtype), (-1, v.shape[-1])) for v in (x, y))
-        if xx is None:
-            yield ops.sum(ops.square(x), axis=0)
-        yield ops.sum(ops.square(y), axis=0)
-        yield ops.sum(x * y, axis=0)
-
-    sums = [[], [], []] if xx is None else [[], []]
-    for x, y in zip(xs, ys):
-        for total, value in zip(sums, unit_sums(x, y)):
-            total.append(value)
-    columns = [as_dtype(ops.concatenate(total), "float64") for total in sums]
+    sums = [total for x, y in zip(xs, ys) for total in _dot_products(x, y, dtype, xx is None, per_unit)]
+    if per_unit:  # vectors of different lengths: one concatenation a column
+        columns = [as_dtype(ops.concatenate(sums[j::width]), "float64") for j in range(width)]
+    else:
+        columns = ops.unstack(as_dtype(ops.reshape(ops.stack(sums), (-1, width)), "float64"), axis=1)
     return columns if xx is None else [as_dtype(xx, "float64"), *columns]
 
 
@@ -114,11 +98,21 @@ def unit_quantiles(values, kernels, quantiles):
     return ops.stack(summaries)
 
 
-def _dot_products(x, y, dtype, squares_of_x=True):
-    """[x.x, y.y, x.y] in `dtype` ([y.y, x.y] without `squares_of_x`)."""
+def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
+    """x.x, y.y and x.y in `dtype` (y.y and x.y without `squares_of_x`), each over the
+    whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time:
+    where operations run eagerly, one temporary is alive."""
     x, y = as_dtype(x, dtype), as_dtype(y, dtype)
-    sums = [ops.sum(ops.square(y)), ops.sum(x * y)]
-    return [ops.sum(ops.square(x)), *sums] if squares_of_x else sums
+    if squares_of_x:
+        yield _total(ops.square(x), per_unit)
+    yield _total(ops.square(y), per_unit)
+    yield _total(x * y, per_unit)
+
+
+def _total(value, per_unit=False):
+    """The sum of `value`'s elements, or with `per_unit` the sums over every axis but the
+    last: one per output unit."""
+    return ops.sum(ops.reshape(value, (-1, value.shape[-1])), axis=0) if per_unit else ops.sum(value)
 
 
 def widened_difference(a, b):
@@ -132,10 +126,8 @@ def widened_difference(a, b):
 def squared_norms(xs, per_unit=False):
     """The vector of the squared norms x_i.x_i of the flattened tensors (with `per_unit`,
     of each output unit's weight vector of every tensor, in order), in float64."""
-    if per_unit:
-        return ops.concatenate([ops.sum(ops.square(ops.reshape(as_dtype(x, "float64"), (-1, x.shape[-1]))), axis=0)
-                                for x in xs])
-    return ops.stack([ops.sum(ops.square(as_dtype(x, "float64"))) for x in xs])
+    totals = [_total(ops.square(as_dtype(x, "float64")), per_unit) for x in xs]
+    return ops.concatenate(totals) if per_unit else ops.stack(totals)
 
 
 def as_dtype(x, dtype):
@@ -163,7 +155,7 @@ def linear_updates(ps, steps, coefficients, per_unit=False):
     """[alpha_i p_i + beta_i s_i] for kernels p_i and steps s_i, with (alpha, beta) =
     coefficients(a, b, c) taken once on the vectors of every pair's dot products
     (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each
-    output unit's weight vector takes the place of each kernel (`unit_dot_products`):
+    output unit's weight vector takes the place of each kernel (`stacked_dot_products`):
     every unit of p_i is set to alpha p + beta s with its own (alpha, beta).
 
     The scalar arithmetic of all kernels is one pass of vector operations: a dozen
@@ -181,12 +173,7 @@ def linear_updates(ps, steps, coefficients, per_unit=False):
             for a, b, p, s in zip(per_kernel(alpha, ps, per_unit), per_kernel(beta, ps, per_unit), ps, steps)
         ]
 
-    return float32_first(ps, steps, float32_suffices, combine, dot_products=_dot_products_of(per_unit))
-
-
-def _dot_products_of(per_unit):
-    """The dot products of whole kernels, or with `per_unit` of each output unit's."""
-    return unit_dot_products if per_unit else stacked_dot_products
+    return float32_first(ps, steps, float32_suffices, combine, per_unit=per_unit)
 
 
 #: The dtypes whose values float32 holds exactly (a kernel kept in half precision is widened
@@ -194,18 +181,18 @@ def _dot_products_of(per_unit):
 AT_MOST_FLOAT32 = ("float32", "bfloat16", "float16")
 
 
-def float32_first(xs, ys, suffices, compute, xx=None, dot_products=stacked_dot_products):
+def float32_first(xs, ys, suffices, compute, xx=None, per_unit=False):
     """compute(dtype, (a, b, c)) on the vectors of the pairs' dot products
-    (`dot_products`: `stacked_dot_products` or `unit_dot_products`, given `xx`), with
-    dtype "float32" where every x_i is float32 or narrower (`AT_MOST_FLOAT32`) and
-    suffices(a, b, c) holds for every entry (dot products taken in float32), else
-    "float64" (dot products taken in float64): one `cond` for all pairs."""
+    (`stacked_dot_products`, given `xx`, per kernel or `per_unit`), with dtype "float32"
+    where every x_i is float32 or narrower (`AT_MOST_FLOAT32`) and suffices(a, b, c)
+    holds for every entry (dot products taken in float32), else "float64" (dot products
+    taken in float64): one `cond` for all pairs."""
     def in_float64():
-        return compute("float64", dot_products(xs, ys, xx=xx))
+        return compute("float64", stacked_dot_products(xs, ys, xx=xx, per_unit=per_unit))
 
     if any(keras.backend.standardize_dtype(x.dtype) not in AT_MOST_FLOAT32 for x in xs):
         return in_float64()
-    dots = dot_products(xs, ys, "float32", xx)
+    dots = stacked_dot_products(xs, ys, "float32", xx, per_unit)
     return backend.cond(ops.all(suffices(*dots)), lambda: compute("float32", dots), in_float64)
 
 
@@ -311,8 +298,7 @@ def cosine_distances(xs, ys, xx=None, per_unit=False):
         xx, yy, xy = dots
         return 1.0 - xy / ops.sqrt(xx * yy)
 
-    return float32_first(xs, ys, lambda xx, yy, xy: in_float32_range(xx, yy), distances, xx,
-                         _dot_products_of(per_unit))
+    return float32_first(xs, ys, lambda xx, yy, xy: in_float32_range(xx, yy), distances, xx, per_unit)
 
 
 def rotation_rates(previous, current, per_unit=False):
@@ -341,8 +327,7 @@ def rotation_rates(previous, current, per_unit=False):
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, _Changes(previous, current), float32_suffices, rates,
-                         dot_products=_dot_products_of(per_unit))
+    return float32_first(previous, _Changes(previous, current), float32_suffices, rates, per_unit=per_unit)
 
 
 class _Changes:
