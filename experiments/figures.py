@@ -94,7 +94,8 @@ def rotation_grid(results, out, tasks):
 @figure("sgd_curves", PAPER_TASKS, extended="2", iclr="4")
 def sgd_curves(results, out, tasks):
     """Figure 2: SGD over its learning-rate grid, per task."""
-    grid = [(results.label(task), [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
+    grid = [(results.label(task),
+             [(f"lr={power_of_3(lr)}", RunConfig(task, "sgd", learning_rate=lr)) for lr in SGD_GRID])
             for task in tasks]
     return curves_grid(results, grid, out)
 

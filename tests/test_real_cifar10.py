@@ -324,7 +324,8 @@ def test_a_report_on_another_task_at_a_scale_is_named_by_it():
 
 
 def test_finished_runs_of_laycas_full_grids_join_the_report_of_a_task_whose_studies_run_them_in_part(tmp_path):
-    finished = [RunConfig("C10-CNN2-fit", "layca", alpha=0.2), RunConfig("C10-CNN2-fit", "layca", learning_rate=3.0**-6)]
+    finished = [RunConfig("C10-CNN2-fit", "layca", alpha=0.2),
+                RunConfig("C10-CNN2-fit", "layca", learning_rate=3.0**-6)]
     for config in finished:
         write_made_result(str(tmp_path), "cpu_fit", config)
     ids = [config.run_id for config in report_configs(Results(str(tmp_path), "cpu_fit"), "C10-CNN2-fit", "cpu_fit")]
