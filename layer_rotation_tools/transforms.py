@@ -20,6 +20,8 @@ overflow: kernels and steps with norms like 1e-30 or 1e30, and steps nearly para
 the kernel, rotate as precisely as any other.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -98,15 +100,68 @@ def unit_quantiles(values, kernels, quantiles):
     return ops.stack(summaries)
 
 
+#: Where operations run eagerly, the bytes of a kernel's rows that the dot products take
+#: at a time (`_dot_products`).
+CHUNK_BYTES = 2**22
+
+
 def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
     """x.x, y.y and x.y in `dtype` (y.y and x.y without `squares_of_x`), each over the
-    whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time:
-    where operations run eagerly, one temporary is alive."""
-    x, y = as_dtype(x, dtype), as_dtype(y, dtype)
+    whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time. `y`
+    may be a `_Change` of x. Where operations run eagerly, each is summed over chunks of
+    the rows (the tensors seen as matrices of their output units' columns) of about
+    `CHUNK_BYTES`, so that a product, a widened copy or a change is alive for a chunk
+    only, not for the whole kernel; compiled, XLA and TensorFlow's graphs take the whole
+    tensors."""
+    chunks = _row_chunks(x, y)
     if squares_of_x:
-        yield _total(ops.square(x), per_unit)
-    yield _total(ops.square(y), per_unit)
-    yield _total(x * y, per_unit)
+        yield _chunked_total(lambda a, b: ops.square(a), chunks, dtype, per_unit, of_y=False)
+    yield _chunked_total(lambda a, b: ops.square(b), chunks, dtype, per_unit)
+    yield _chunked_total(lambda a, b: a * b, chunks, dtype, per_unit)
+
+
+class _Change:
+    """The change `after - x` of a tensor x (the second of a pair whose first is x), in
+    float32 at least (`widened_difference`), made where the dot products need it: a
+    chunk of rows at a time where operations run eagerly (`_row_chunks`)."""
+
+    def __init__(self, after):
+        self.after = after
+
+
+def _row_chunks(x, y):
+    """A function that yields the pairs (x rows, y rows) of both tensors as matrices
+    (every axis but the last, by the last), each pair made as it is taken (a `_Change`
+    is made chunk by chunk; with `of_y=False`, y's rows are None, not made): one pair, the
+    whole tensors, where either belongs to a trace or x is within `CHUNK_BYTES` (counted
+    in float64)."""
+    change = isinstance(y, _Change)
+    second = y.after if change else y
+    traced = backend.tracing(x) or backend.tracing(second)  # where shapes may not be known
+    columns = 1 if traced or not len(x.shape) else int(x.shape[-1])
+    rows = max(1, CHUNK_BYTES // (8 * columns))  # 8: the bytes of a float64 element
+    if traced or math.prod(x.shape) <= rows * columns:
+        pieces = [(x, second)]
+    else:
+        x, second = ops.reshape(x, (-1, columns)), ops.reshape(second, (-1, columns))
+        pieces = [(x[start:start + rows], second[start:start + rows]) for start in range(0, int(x.shape[0]), rows)]
+
+    def rows_of_y(a, b, of_y):
+        if not of_y:
+            return None
+        return widened_difference(b, a) if change else b
+
+    return lambda of_y=True: ((a, rows_of_y(a, b, of_y)) for a, b in pieces)
+
+
+def _chunked_total(product, chunks, dtype, per_unit, of_y=True):
+    """The sum over the pairs of `chunks(of_y)` of `_total(product(x rows, y rows))`,
+    both taken in `dtype` (y's rows None without `of_y`)."""
+    total = None
+    for x, y in chunks(of_y):
+        part = _total(product(as_dtype(x, dtype), None if y is None else as_dtype(y, dtype)), per_unit)
+        total = part if total is None else total + part
+    return total
 
 
 def _total(value, per_unit=False):
@@ -318,27 +373,17 @@ def rotation_rates(previous, current, per_unit=False):
     half an ulp of itself), and the dot products in float32 where every kernel is float32
     or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
     x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64
-    (`float32_first`). So the measure holds a kernel's change beside the two kernels (one
-    at a time where operations run eagerly), where the float64 products of both kernels
-    took four.
+    (`float32_first`). Where operations run eagerly, the change is made a chunk of rows
+    at a time (`_Change`, `CHUNK_BYTES`), so that the measure holds a chunk's
+    temporaries beside the two kernels; compiled, a kernel's change at most, where the
+    float64 products of both kernels took four kernels' bytes.
     """
     def rates(dtype, dots):
         a, e, f = dots
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, _Changes(previous, current), float32_suffices, rates, per_unit=per_unit)
-
-
-class _Changes:
-    """The changes y_i - x_i, each made when the pairs are iterated: where operations run
-    eagerly (PyTorch), one change is alive at a time, not every kernel's."""
-
-    def __init__(self, xs, ys):
-        self.xs, self.ys = xs, ys
-
-    def __iter__(self):
-        return (widened_difference(y, x) for x, y in zip(self.xs, self.ys))
+    return float32_first(previous, [_Change(y) for y in current], float32_suffices, rates, per_unit=per_unit)
 
 
 def unit_norms(x):

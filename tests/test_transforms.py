@@ -17,6 +17,14 @@ def _np(x):
     return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
 
 
+@pytest.fixture(params=["whole", "row_chunks"])
+def chunking(request, monkeypatch):
+    """Where operations run eagerly, dot products over the whole kernels, or a row at a
+    time (`transforms.CHUNK_BYTES` of 1 byte)."""
+    if request.param == "row_chunks":
+        monkeypatch.setattr(transforms, "CHUNK_BYTES", 1)
+
+
 def _layca(p, step, rho, **options):
     return transforms.layca_updates([p], [step], rho, **options)[0]
 
@@ -102,7 +110,7 @@ def test_float32_kernels_rotate_precisely_on_both_paths(tilt):
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
-def test_many_kernels_at_once_each_rotate_as_alone(parallel):
+def test_many_kernels_at_once_each_rotate_as_alone(parallel, chunking):
     """Kernels of different shapes, scales and rates, updated in one call: each as its
     own equation gives it. With a step almost parallel to its kernel, a kernel of norm
     1e-30 or 1e30, or a zero step, every kernel is updated in float64."""
@@ -157,7 +165,7 @@ def _units(x):
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
-def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parallel):
+def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parallel, chunking):
     """Per output unit, in one call: each unit's update, rate, distance and norm as the
     numpy equation gives it for that unit alone. With one unit's step almost parallel to
     its weights, or a kernel of norm 1e-30 or 1e30, every sum is taken in float64."""
