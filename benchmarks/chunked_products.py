@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.kernel_memory import dense_stack  # noqa: E402
 from layer_rotation_tools import Layca, LayerRotationRates, backend, transforms  # noqa: E402
 
 #: Larger than any kernel: every kernel's products taken whole.
@@ -30,8 +31,7 @@ WHOLE = 2**62
 def seconds_per_step(variant, chunk_bytes, layers, width, batches):
     """Seconds per step of `batches` steps of the variant, after one step of warm-up."""
     transforms.CHUNK_BYTES = chunk_bytes
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
+    model = dense_stack(layers, width)
     optimizer = Layca("sgd") if variant == "Layca(sgd)" else keras.optimizers.SGD(0.01)
     callbacks = [LayerRotationRates()] if variant == "SGD + LayerRotationRates()" else []
     model.compile(optimizer=optimizer, loss="mse")

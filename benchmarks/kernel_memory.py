@@ -46,6 +46,15 @@ VARIANTS = {
 }
 
 
+def dense_stack(layers, width):
+    """The benchmarks' large model: `layers` Dense kernels of width x width, no biases, the
+    same initial weights at every call (seed 0)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
+
+
 def worker(variant, layers, width):
     """Train the variant for two steps; print its peak resident memory in bytes (JSON)."""
     import layer_rotation_tools  # noqa: F401  (Keras with TensorFlow's start-up lines held)
@@ -55,8 +64,7 @@ def worker(variant, layers, width):
     from layer_rotation_tools import Layca, LayerRotationCurves, LayerRotationRates, backend  # noqa: F401
 
     backend.enable_float64()
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
+    model = dense_stack(layers, width)
     optimizer, callbacks, _ = VARIANTS[variant]
     model.compile(optimizer=eval(optimizer), loss="mse")
     x = np.random.default_rng(0).normal(size=(128, width)).astype("float32")

@@ -18,6 +18,7 @@ import layer_rotation_tools  # noqa: E402,F401  (Keras with TensorFlow's start-u
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.kernel_memory import dense_stack  # noqa: E402
 from layer_rotation_tools import Layca, backend  # noqa: E402
 
 #: name -> optimizer expression
@@ -35,8 +36,7 @@ def temporary_bytes(optimizer, layers, width):
     as Keras compiles it (`jax.jit`, the state donated)."""
     import jax
 
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
+    model = dense_stack(layers, width)
     model.compile(optimizer=optimizer, loss="mse")
     x = np.random.default_rng(0).normal(size=(64, width)).astype("float32")
     model.fit(x, x, batch_size=64, epochs=1, verbose=0)  # builds the optimizer's variables
