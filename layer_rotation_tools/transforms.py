@@ -110,56 +110,49 @@ def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
     whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time. `y`
     may be a `_Change` of x. Where operations run eagerly, each is summed over chunks of
     the rows (the tensors seen as matrices of their output units' columns) of about
-    `CHUNK_BYTES`, so that a product, a widened copy or a change is alive for a chunk
-    only, not for the whole kernel; compiled, XLA and TensorFlow's graphs take the whole
-    tensors."""
-    chunks = _row_chunks(x, y)
+    `CHUNK_BYTES` (`_row_chunks`), so that a product, a widened copy or a change is alive
+    for a chunk only, not for the whole kernel; compiled, XLA and TensorFlow's graphs take
+    the whole tensors."""
+    change = isinstance(y, _Change)
+    pairs = _row_chunks(x, y.after if change else y)
+
+    def y_rows(a, b):
+        return as_dtype(widened_difference(b, a) if change else b, dtype)
+
     if squares_of_x:
-        yield _chunked_total(lambda a, b: ops.square(a), chunks, dtype, per_unit, of_y=False)
-    yield _chunked_total(lambda a, b: ops.square(b), chunks, dtype, per_unit)
-    yield _chunked_total(lambda a, b: a * b, chunks, dtype, per_unit)
+        yield _chunked_total(lambda a, b: ops.square(as_dtype(a, dtype)), pairs, per_unit)
+    yield _chunked_total(lambda a, b: ops.square(y_rows(a, b)), pairs, per_unit)
+    yield _chunked_total(lambda a, b: as_dtype(a, dtype) * y_rows(a, b), pairs, per_unit)
 
 
 class _Change:
     """The change `after - x` of a tensor x (the second of a pair whose first is x), in
     float32 at least (`widened_difference`), made where the dot products need it: a
-    chunk of rows at a time where operations run eagerly (`_row_chunks`)."""
+    chunk of rows at a time where operations run eagerly (`_dot_products`)."""
 
     def __init__(self, after):
         self.after = after
 
 
 def _row_chunks(x, y):
-    """A function that yields the pairs (x rows, y rows) of both tensors as matrices
-    (every axis but the last, by the last), each pair made as it is taken (a `_Change`
-    is made chunk by chunk; with `of_y=False`, y's rows are None, not made): one pair, the
-    whole tensors, where either belongs to a trace or x is within `CHUNK_BYTES` (counted
-    in float64)."""
-    change = isinstance(y, _Change)
-    second = y.after if change else y
-    traced = backend.tracing(x) or backend.tracing(second)  # where shapes may not be known
+    """The pairs (x rows, y rows) of two tensors of one shape seen as matrices (every
+    axis but the last, by the last), of about `CHUNK_BYTES` of x's rows (counted in
+    float64) each; one pair, the whole tensors, where either belongs to a trace or x is
+    within `CHUNK_BYTES`."""
+    traced = backend.tracing(x) or backend.tracing(y)  # where shapes may not be known
     columns = 1 if traced or not len(x.shape) else int(x.shape[-1])
     rows = max(1, CHUNK_BYTES // (8 * columns))  # 8: the bytes of a float64 element
     if traced or math.prod(x.shape) <= rows * columns:
-        pieces = [(x, second)]
-    else:
-        x, second = ops.reshape(x, (-1, columns)), ops.reshape(second, (-1, columns))
-        pieces = [(x[start:start + rows], second[start:start + rows]) for start in range(0, int(x.shape[0]), rows)]
-
-    def rows_of_y(a, b, of_y):
-        if not of_y:
-            return None
-        return widened_difference(b, a) if change else b
-
-    return lambda of_y=True: ((a, rows_of_y(a, b, of_y)) for a, b in pieces)
+        return [(x, y)]
+    x, y = ops.reshape(x, (-1, columns)), ops.reshape(y, (-1, columns))
+    return [(x[start:start + rows], y[start:start + rows]) for start in range(0, int(x.shape[0]), rows)]
 
 
-def _chunked_total(product, chunks, dtype, per_unit, of_y=True):
-    """The sum over the pairs of `chunks(of_y)` of `_total(product(x rows, y rows))`,
-    both taken in `dtype` (y's rows None without `of_y`)."""
+def _chunked_total(product, pairs, per_unit):
+    """The sum over `pairs` (x rows, y rows) of `_total(product(x rows, y rows))`."""
     total = None
-    for x, y in chunks(of_y):
-        part = _total(product(as_dtype(x, dtype), None if y is None else as_dtype(y, dtype)), per_unit)
+    for a, b in pairs:
+        part = _total(product(a, b), per_unit)
         total = part if total is None else total + part
     return total
 
