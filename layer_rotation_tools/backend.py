@@ -92,6 +92,16 @@ def compiled(fn, *example_args):
     return without_gradients(fn)
 
 
+def write_rows(target, start, rows):
+    """Write `rows` over target[start:start + len(rows)] (slices of the first axis), in
+    place: `target` shares a variable's storage (`keras_adapter.in_place_value`, PyTorch
+    only), as Keras' own `assign` writes a PyTorch variable (`copy_`)."""
+    import torch
+
+    with torch.no_grad():
+        target[start:start + int(rows.shape[0])].copy_(rows)
+
+
 def without_gradients(fn):
     """`fn` under `torch.no_grad()` on PyTorch, so that operations on a model's kernels
     (parameters that require gradients) record no graph for backpropagation, which would

@@ -10,6 +10,8 @@ Two of Keras' private methods are *overridden* by `Layca` (`_backend_apply_gradi
 calling Layca's step without any error.
 """
 
+import importlib
+
 import keras
 
 #: The Keras versions this package is tested with (CI: the oldest on TensorFlow's fast
@@ -36,7 +38,8 @@ require_supported_keras()
 #: (owner, name, backend) of each Keras internal this package uses, where backend is
 #: the one Keras backend on which it is used (None: all). Owners: "Optimizer" is
 #: `keras.optimizers.Optimizer`, "Model" is `keras.Model`, "Callback" is
-#: `keras.callbacks.Callback`, "Adam" is `keras.optimizers.Adam`.
+#: `keras.callbacks.Callback`, "Adam" is `keras.optimizers.Adam`, "Variable" is
+#: `keras.Variable`, "stateless_scope" is Keras' module `keras.src.backend.common.stateless_scope`.
 HOOKS = (
     ("Optimizer", "_backend_apply_gradients", None),  # overridden by Layca: its step on every variable
     ("Optimizer", "_backend_update_step", None),  # overridden by Layca; the inner optimizer's fused step
@@ -50,13 +53,25 @@ HOOKS = (
     ("Model", "_make_function", "tensorflow"),  # the monitors' step that also records
     ("Callback", "_model", None),  # the model without JAX's state sync
     ("Adam", "_velocities", None),  # its second-moment estimates (the experiments' second_moments figure)
+    ("Variable", "_value", "torch"),  # the tensor that holds a variable's values (Layca writes rows of it)
+    ("stateless_scope", "in_stateless_scope", "torch"),  # where assignments are collected, not written
 )
+
+def _module(name):
+    """Keras' module `name`, or None where this Keras has none (`missing_hooks` names it)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
 
 _OWNERS = {
     "Optimizer": keras.optimizers.Optimizer,
     "Model": keras.Model,
     "Callback": keras.callbacks.Callback,
     "Adam": keras.optimizers.Adam,
+    "Variable": keras.Variable,
+    "stateless_scope": _module("keras.src.backend.common.stateless_scope"),
 }
 
 
@@ -66,7 +81,8 @@ def missing_hooks():
     `Callback._model`, `Adam._velocities`) is looked up on a fresh instance."""
     adam = keras.optimizers.Adam()
     adam.build([keras.Variable(1.0)])
-    instances = {"Optimizer": adam, "Model": keras.Sequential(), "Callback": keras.callbacks.Callback(), "Adam": adam}
+    instances = {"Optimizer": adam, "Model": keras.Sequential(), "Callback": keras.callbacks.Callback(), "Adam": adam,
+                 "Variable": keras.Variable(1.0), "stateless_scope": _OWNERS["stateless_scope"]}
     return [
         f"{owner}.{name}" for owner, name, backend in HOOKS
         if backend in (None, keras.backend.backend())
@@ -170,6 +186,20 @@ def update_step_of_all(optimizer):
     (`fn(grads, variables, learning_rate)`): on PyTorch, Keras' optimizers fuse it into
     one `torch._foreach` call; elsewhere it calls `update_step` per variable."""
     return optimizer._backend_update_step
+
+
+def in_place_value(variable):
+    """The tensor that holds the variable's values, to be written in place
+    (`backend.write_rows`), as Keras' `assign` writes a PyTorch variable
+    (`Variable._direct_assign`: `value.copy_(new)`); None where a write must go through
+    `assign`: on TensorFlow and JAX, in a `keras.StatelessScope` (which collects
+    assignments rather than writing them), or where the variable is read through
+    autocasting (as a cast copy)."""
+    scopes = _OWNERS["stateless_scope"]
+    if keras.backend.backend() != "torch" or scopes is None or scopes.in_stateless_scope():
+        return None
+    value = variable.value
+    return value if value is variable._value else None
 
 
 def second_moments(optimizer, variable):

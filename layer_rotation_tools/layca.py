@@ -31,13 +31,13 @@ from layer_rotation_tools.kernels import (
 )
 from layer_rotation_tools.transforms import (
     STEP_EPSILON,
+    descent_steps,
     keep_finite,
     lars_updates,
     layca_updates,
     nan_to_zero,
     norm,
     unit_norms,
-    widened_difference,
 )
 
 _OWN_OPTIMIZERS = {
@@ -98,7 +98,10 @@ class Layca(keras.optimizers.Optimizer):
     scales the step, which Layca normalises away (it still sets the step of non-kernels
     with `train_non_kernels`). A model whose variables exceed 16 MiB (`GROUP_BYTES`) is
     stepped a group of consecutive variables at a time (`memory_groups`), so that
-    Layca's copies and temporaries grow with the largest group, not with the model.
+    Layca's copies and temporaries grow with the largest group, not with the model. On
+    PyTorch each kernel's result is written into it a chunk of rows at a time, so that
+    a group's update holds its snapshot and a chunk's temporaries
+    (`transforms.linear_updates`).
 
     Args:
         optimizer: `keras.optimizers.Optimizer` or str. The inner optimizer: an instance
@@ -370,8 +373,15 @@ class Layca(keras.optimizers.Optimizer):
         if self.lars:
             initial = [ops.cast(self._initial_norm(i, p), "float64") for i, p in zip(indices, ps)]
             max_growths = self.lars_max_growth * (ops.concatenate(initial) if self.per_unit else ops.stack(initial))
-        rotate = _rotated if backend.tracing(ps[0]) else _rotated_compiled
-        for variable, new in zip(kernels, rotate(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)):
+        if backend.tracing(ps[0]):
+            rotated = _rotated(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)
+        else:
+            into = [keras_adapter.in_place_value(variable) for variable in kernels]
+            if all(target is not None for target in into):  # PyTorch: written in place, a chunk at a time
+                _rotated_into(into, ps, proposed, rates, self.epsilon, max_growths, self.per_unit)
+                return
+            rotated = _rotated_compiled(ps, proposed, rates, self.epsilon, max_growths, self.per_unit)
+        for variable, new in zip(kernels, rotated):
             self.assign(variable, new)
 
     def _initial_norm(self, index, p):
@@ -610,14 +620,24 @@ def _checked_multipliers(multipliers):
     return checked
 
 
-def _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=False):
+def _rotated(ps, proposed, rates, epsilon, max_growths, per_unit=False, into=None):
     """The kernels after Layca's step, or LARS' where `max_growths` are given, for the
-    steps p - proposed (`widened_difference`: float32 at least; NaN and Inf zeroed), per
-    kernel or `per_unit`."""
-    steps = [nan_to_zero(widened_difference(p, q)) for p, q in zip(ps, proposed)]
+    steps p - proposed (`descent_steps`: float32 at least; NaN and Inf zeroed), per
+    kernel or `per_unit`. With `into` (eager), written into those tensors instead, the
+    step of a kernel of several chunks made a chunk of rows at a time
+    (`transforms.linear_updates`); without, each step is made whole."""
+    steps = descent_steps(ps, proposed, whole=into is None)
     if max_growths is None:
-        return layca_updates(ps, steps, rates, epsilon, per_unit)
-    return lars_updates(ps, steps, rates, max_growths, per_unit)
+        return layca_updates(ps, steps, rates, epsilon, per_unit, into)
+    return lars_updates(ps, steps, rates, max_growths, per_unit, into)
+
+
+@backend.without_gradients
+def _rotated_into(into, ps, proposed, rates, epsilon, max_growths, per_unit):
+    """`_rotated` written into `into`: tensors that hold the kernels' values
+    (`keras_adapter.in_place_value`), which also hold the proposed values until each
+    chunk of rows is written; eager, on PyTorch."""
+    _rotated(ps, proposed, rates, epsilon, max_growths, per_unit, into)
 
 
 def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False):

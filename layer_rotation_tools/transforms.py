@@ -108,50 +108,56 @@ CHUNK_BYTES = 2**22
 def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
     """x.x, y.y and x.y in `dtype` (y.y and x.y without `squares_of_x`), each over the
     whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time. `y`
-    may be a `_Change` of x. Where operations run eagerly, each is summed over chunks of
-    the rows (the tensors seen as matrices of their output units' columns) of about
-    `CHUNK_BYTES` (`_row_chunks`), so that a product, a widened copy or a change is alive
+    may be `Derived` from x. Where operations run eagerly, each is summed over chunks of
+    rows (`_row_chunks`), so that a product, a widened copy or a derived tensor is alive
     for a chunk only, not for the whole kernel; compiled, XLA and TensorFlow's graphs take
     the whole tensors."""
-    change = isinstance(y, _Change)
-    pairs = _row_chunks(x, y.after if change else y)
-
-    def y_rows(a, b):
-        return as_dtype(widened_difference(b, a) if change else b, dtype)
-
     if squares_of_x:
-        yield _chunked_total(lambda a, b: ops.square(as_dtype(a, dtype)), pairs, per_unit)
-    yield _chunked_total(lambda a, b: ops.square(y_rows(a, b)), pairs, per_unit)
-    yield _chunked_total(lambda a, b: as_dtype(a, dtype) * y_rows(a, b), pairs, per_unit)
+        yield _chunked_total(lambda a, b: ops.square(as_dtype(a, dtype)), x, None, per_unit)
+    yield _chunked_total(lambda a, b: ops.square(as_dtype(b, dtype)), x, y, per_unit)
+    yield _chunked_total(lambda a, b: as_dtype(a, dtype) * as_dtype(b, dtype), x, y, per_unit)
 
 
-class _Change:
-    """The change `after - x` of a tensor x (the second of a pair whose first is x), in
-    float32 at least (`widened_difference`), made where the dot products need it: a
-    chunk of rows at a time where operations run eagerly (`_dot_products`)."""
+class Derived:
+    """A tensor y = make(x, other) of the pair (x, y), made from x and `other` (a tensor
+    of x's shape) where it is needed: a chunk of rows at a time where operations run
+    eagerly (`_row_chunks`), so that y is never whole. `LayerRotationRates`' change
+    (`rotation_rates`) and Layca's step (`descent_steps`) are derived tensors."""
 
-    def __init__(self, after):
-        self.after = after
-
-
-def _row_chunks(x, y):
-    """The pairs (x rows, y rows) of two tensors of one shape seen as matrices (every
-    axis but the last, by the last), of about `CHUNK_BYTES` of x's rows (counted in
-    float64) each; one pair, the whole tensors, where either belongs to a trace or x is
-    within `CHUNK_BYTES`."""
-    traced = backend.tracing(x) or backend.tracing(y)  # where shapes may not be known
-    columns = 1 if traced or not len(x.shape) else int(x.shape[-1])
-    rows = max(1, CHUNK_BYTES // (8 * columns))  # 8: the bytes of a float64 element
-    if traced or math.prod(x.shape) <= rows * columns:
-        return [(x, y)]
-    x, y = ops.reshape(x, (-1, columns)), ops.reshape(y, (-1, columns))
-    return [(x[start:start + rows], y[start:start + rows]) for start in range(0, int(x.shape[0]), rows)]
+    def __init__(self, other, make):
+        self.other = other
+        self.make = make
 
 
-def _chunked_total(product, pairs, per_unit):
-    """The sum over `pairs` (x rows, y rows) of `_total(product(x rows, y rows))`."""
+def _row_chunks(x, y=None):
+    """(start, x rows, y rows) over the rows of x and y, tensors of one shape: slices of
+    their first axis of about `CHUNK_BYTES` of x (counted in float64), y's rows made as
+    they are taken where y is `Derived` (None where y is); one chunk, the whole tensors,
+    where `_one_chunk`."""
+    derived = isinstance(y, Derived)
+    other = y.other if derived else y
+    if _one_chunk(x, other):
+        pieces = [(0, x, other)]
+    else:
+        rows = max(1, CHUNK_BYTES // (8 * math.prod(x.shape[1:])))
+        pieces = [(start, x[start:start + rows], None if other is None else other[start:start + rows])
+                  for start in range(0, int(x.shape[0]), rows)]
+    for start, a, b in pieces:
+        yield start, a, (y.make(a, b) if derived else b)
+
+
+def _one_chunk(x, y=None):
+    """Whether `_row_chunks` takes x and y whole: where either belongs to a trace (whose
+    shapes may not be known), x has fewer than two axes (a chunk must hold every output
+    unit: its last axis) or x is within `CHUNK_BYTES` (counted in float64)."""
+    traced = backend.tracing(x) or (y is not None and backend.tracing(y))
+    return traced or len(x.shape) < 2 or 8 * math.prod(x.shape) <= CHUNK_BYTES  # 8: a float64 element's bytes
+
+
+def _chunked_total(product, x, y, per_unit):
+    """The sum over the chunks of `_row_chunks(x, y)` of `_total(product(x rows, y rows))`."""
     total = None
-    for a, b in pairs:
+    for _, a, b in _row_chunks(x, y):
         part = _total(product(a, b), per_unit)
         total = part if total is None else total + part
     return total
@@ -199,12 +205,20 @@ def float32_suffices(a, b, c):
     return ops.logical_and(in_float32_range(a, b), b - c * (c / a) > 0.01 * b)
 
 
-def linear_updates(ps, steps, coefficients, per_unit=False):
+def linear_updates(ps, steps, coefficients, per_unit=False, into=None):
     """[alpha_i p_i + beta_i s_i] for kernels p_i and steps s_i, with (alpha, beta) =
     coefficients(a, b, c) taken once on the vectors of every pair's dot products
-    (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each
-    output unit's weight vector takes the place of each kernel (`stacked_dot_products`):
-    every unit of p_i is set to alpha p + beta s with its own (alpha, beta).
+    (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each output unit's weight vector takes the place of
+    each kernel (`stacked_dot_products`): every unit of p_i is set to alpha p + beta s
+    with its own (alpha, beta).
+
+    With `into` (where operations run eagerly, and the backend writes in place:
+    `backend.write_rows`), tensors that share the storage of the variables the results
+    are for: each result is written into them a chunk of rows at a time (`_row_chunks`)
+    rather than returned, so that the update holds a chunk's temporaries, not a kernel's.
+    The steps may then be `Derived` from p_i (`descent_steps`): a step derived from
+    into[i] (the value an optimizer proposed, written over) is made from each chunk of
+    rows before that chunk is written.
 
     The scalar arithmetic of all kernels is one pass of vector operations: a dozen
     operations in all rather than a dozen per kernel, which counts where operations run
@@ -214,14 +228,27 @@ def linear_updates(ps, steps, coefficients, per_unit=False):
     over the kernels are faster on every backend, compiled by XLA or not (measured:
     `benchmarks/step_time.py`), and hold no float64 copy of a kernel.
     """
-    def combine(dtype, dots):
+    def split_coefficients(dtype, dots):
         alpha, beta = (as_dtype(v, dtype) for v in coefficients(*dots))
-        return [
-            as_dtype(a * as_dtype(p, dtype) + b * as_dtype(s, dtype), p.dtype)
-            for a, b, p, s in zip(per_kernel(alpha, ps, per_unit), per_kernel(beta, ps, per_unit), ps, steps)
-        ]
+        return zip(per_kernel(alpha, ps, per_unit), per_kernel(beta, ps, per_unit), ps, steps)
 
-    return float32_first(ps, steps, float32_suffices, combine, per_unit=per_unit)
+    def combination(dtype, a, b, p_rows, s_rows):
+        return as_dtype(a * as_dtype(p_rows, dtype) + b * as_dtype(s_rows, dtype), p_rows.dtype)
+
+    if into is None:
+        def combine(dtype, dots):
+            return [combination(dtype, a, b, p, s) for a, b, p, s in split_coefficients(dtype, dots)]
+
+        return float32_first(ps, steps, float32_suffices, combine, per_unit=per_unit)
+
+    def coefficients_in(dtype, dots):
+        return dtype, list(split_coefficients(dtype, dots))
+
+    dtype, pieces = float32_first(ps, steps, float32_suffices, coefficients_in, per_unit=per_unit)
+    for target, (a, b, p, s) in zip(into, pieces):
+        for start, p_rows, s_rows in _row_chunks(p, s):
+            backend.write_rows(target, start, combination(dtype, a, b, p_rows, s_rows))
+    return None
 
 
 #: The dtypes whose values float32 holds exactly (a kernel kept in half precision is widened
@@ -303,23 +330,25 @@ def _unless_still(moves, alpha, beta):
     return ops.where(moves, alpha, ops.ones_like(alpha)), ops.where(moves, beta, ops.zeros_like(beta))
 
 
-def layca_updates(ps, steps, rates, epsilon=STEP_EPSILON, per_unit=False):
+def layca_updates(ps, steps, rates, epsilon=STEP_EPSILON, per_unit=False, into=None):
     """Layca's p'_i for each kernel p_i and step s_i (see `layca_coefficients`), at rate
     rates[i] (or one rate for all): tan(angle(p_i, p'_i)) == rho_i and ||p'_i|| == ||p_i||;
     p_i itself, bit for bit, when its step is zero. With `per_unit`, the same for each
     output unit's weight vector of p_i, at kernel i's rate: every unit turns by
-    arctan(rho_i) and keeps its norm; a unit whose step is zero keeps its weights."""
+    arctan(rho_i) and keeps its norm; a unit whose step is zero keeps its weights. With
+    `into`, written into them instead (`linear_updates`)."""
     rates = _rates_of(rates, ps, per_unit)
-    return linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon), per_unit)
+    return linear_updates(ps, steps, lambda a, b, c: layca_coefficients(a, b, c, rates, epsilon), per_unit, into)
 
 
-def lars_updates(ps, steps, rates, max_growths, per_unit=False):
+def lars_updates(ps, steps, rates, max_growths, per_unit=False, into=None):
     """LARS' p'_i for each kernel (see `lars_coefficients`), with the cap max_growths[i]
     (or one for all); p_i itself, bit for bit, when its step is zero. With `per_unit`,
     LARS on each output unit's weight vector: `rates` one per kernel, `max_growths` one
-    per unit of every kernel, in kernel order."""
+    per unit of every kernel, in kernel order. With `into`, written into them instead
+    (`linear_updates`)."""
     rates = _rates_of(rates, ps, per_unit)
-    return linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths), per_unit)
+    return linear_updates(ps, steps, lambda a, b, c: lars_coefficients(a, b, c, rates, max_growths), per_unit, into)
 
 
 def _rates_of(rates, ps, per_unit):
@@ -367,7 +396,7 @@ def rotation_rates(previous, current, per_unit=False):
     or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
     x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64
     (`float32_first`). Where operations run eagerly, the change is made a chunk of rows
-    at a time (`_Change`, `CHUNK_BYTES`), so that the measure holds a chunk's
+    at a time (`Derived`, `CHUNK_BYTES`), so that the measure holds a chunk's
     temporaries beside the two kernels; compiled, a kernel's change at most, where the
     float64 products of both kernels took four kernels' bytes.
     """
@@ -376,7 +405,26 @@ def rotation_rates(previous, current, per_unit=False):
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, [_Change(y) for y in current], float32_suffices, rates, per_unit=per_unit)
+    return float32_first(previous, [Derived(y, _change) for y in current], float32_suffices, rates, per_unit=per_unit)
+
+
+def _change(x, after):
+    """after - x, in float32 at least (`widened_difference`)."""
+    return widened_difference(after, x)
+
+
+def descent_steps(ps, proposed, whole=False):
+    """The step of each kernel p_i towards the value q_i an optimizer proposes, as a
+    descent step s_i = p_i - q_i (`widened_difference`: float32 at least; NaN and Inf
+    zeroed, `nan_to_zero`): `Derived` from p_i where p_i takes several chunks of rows (made
+    where it is needed, a chunk at a time), else (or with `whole`) made now, once, as a
+    tensor (an update reads it three times)."""
+    return [_descent_step(p, q) if whole or _one_chunk(p, q) else Derived(q, _descent_step)
+            for p, q in zip(ps, proposed)]
+
+
+def _descent_step(p, q):
+    return nan_to_zero(widened_difference(p, q))
 
 
 def unit_norms(x):

@@ -54,6 +54,16 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.fixture(params=["whole", "row_chunks"])
+def chunking(request, monkeypatch):
+    """Where operations run eagerly, dot products (and, on PyTorch, Layca's writes) over
+    whole kernels, or a row at a time (`transforms.CHUNK_BYTES` of 1 byte)."""
+    if request.param == "row_chunks":
+        from layer_rotation_tools import transforms
+
+        monkeypatch.setattr(transforms, "CHUNK_BYTES", 1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _jax_compilation_cache(tmp_path_factory):
     """On JAX, one persistent compilation cache for the session's workers: a program that

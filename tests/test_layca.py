@@ -6,6 +6,7 @@ import pytest
 
 from layer_rotation_tools import Layca, SGDAMom, alpha_multipliers
 from layer_rotation_tools import layca as layca_module
+from layer_rotation_tools import transforms
 from tests import references
 
 INNERS = {
@@ -35,7 +36,7 @@ def _problem(steps=4, seed=0):
     return init, grads
 
 
-@pytest.mark.parametrize("grouped", [False, True], ids=["one_group", "a_group_each"])
+@pytest.mark.parametrize("grouped", [False, True], ids=["one_group", "a_group_each_by_rows"])
 @pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("inner", INNERS)
 def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_alone(
@@ -43,9 +44,12 @@ def test_steps_equal_numpy_layca_of_the_inner_step_and_inner_state_advances_as_a
     # These inner optimizers' steps depend on gradients and state only, so the inner
     # optimizer run alone on a shadow copy gives the step s_t Layca must receive.
     # jit_compile (on TensorFlow: each group's update compiled by XLA) changes no result,
-    # nor does stepping the kernels one group at a time (a model larger than GROUP_BYTES).
+    # nor does stepping the kernels one group at a time (a model larger than GROUP_BYTES),
+    # each written a row at a time where operations run eagerly (on PyTorch: kernels
+    # larger than CHUNK_BYTES, whose steps are made and results written chunk by chunk).
     if grouped:
         monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
+        monkeypatch.setattr(transforms, "CHUNK_BYTES", 1)
     init, grads = _problem()
     rho, multipliers = 0.2, {"dense_a": 1.0, "conv_b": 0.5}
     kernels = _variables(init)

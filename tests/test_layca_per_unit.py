@@ -15,7 +15,7 @@ from tests.test_layca import _problem, _variables
 
 @pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("inner", ["sgd", "adam"])
-def test_each_unit_turns_by_its_layers_rate_and_keeps_its_norm(inner, jit_compile):
+def test_each_unit_turns_by_its_layers_rate_and_keeps_its_norm(inner, jit_compile, chunking):
     init, grads = _problem()
     rho, multipliers = 0.2, {"dense_a": 1.0, "conv_b": 0.5}
     kernels = _variables(init)
@@ -40,7 +40,7 @@ def test_each_unit_turns_by_its_layers_rate_and_keeps_its_norm(inner, jit_compil
             np.testing.assert_allclose(np.linalg.norm(flat, axis=0), np.linalg.norm(flat_old, axis=0), rtol=1e-5)
 
 
-def test_lars_per_unit_caps_each_units_growth_by_its_initial_norm():
+def test_lars_per_unit_caps_each_units_growth_by_its_initial_norm(chunking):
     init, _ = _problem()
     grads = [[-w for w in init]] * 3  # outward steps: every unit's norm would grow by rho ||w_u||
     kernels = _variables(init)

@@ -17,14 +17,6 @@ def _np(x):
     return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
 
 
-@pytest.fixture(params=["whole", "row_chunks"])
-def chunking(request, monkeypatch):
-    """Where operations run eagerly, dot products over the whole kernels, or a row at a
-    time (`transforms.CHUNK_BYTES` of 1 byte)."""
-    if request.param == "row_chunks":
-        monkeypatch.setattr(transforms, "CHUNK_BYTES", 1)
-
-
 def _layca(p, step, rho, **options):
     return transforms.layca_updates([p], [step], rho, **options)[0]
 
@@ -203,3 +195,44 @@ def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parall
     for p, step, rate, new, start in zip(ps, steps, rates, lars, counts):
         expected = references.per_unit(references.lars, p, step, rate, growths[start:start + p.shape[-1]] / 1e-4)
         np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="tensors are written in place on PyTorch only")
+@pytest.mark.parametrize("per_unit", [False, True], ids=["per_kernel", "per_unit"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
+def test_updates_written_in_place_over_the_proposed_values_equal_those_returned(parallel, per_unit, chunking):
+    """Written into the tensors that hold the proposed values q_i (`into`), each step
+    s_i = p_i - q_i made from each chunk of rows before it is written over: Layca's and
+    LARS' results are the numpy equations', on the float32 and float64 paths, per kernel
+    and per unit, whole or a row at a time."""
+    import torch
+
+    shapes, rates = [(4, 5), (2, 3, 2), (6, 3)], [0.1, 1.0, 3.0**-3]
+    scales = [1e-30, 1e30, 1.0] if parallel else [1e-3, 1e3, 1.0]
+    ps = [(RNG.normal(size=shape) * scale).astype(np.float32) for shape, scale in zip(shapes, scales)]
+    proposed = [(p - RNG.normal(size=p.shape) * np.abs(p).max()).astype(np.float32) for p in ps]
+    proposed[2][:, 1] = ps[2][:, 1]  # a unit (a part of a kernel) that does not move
+    proposed[2][3, 0] = np.nan  # NaN steps count as zero
+    steps = [np.nan_to_num(p.astype(np.float64) - q, nan=0.0) for p, q in zip(ps, proposed)]
+    if per_unit:
+        norms = np.concatenate([np.linalg.norm(_units(p), axis=1) for p in ps])
+        sizes = np.cumsum([0] + [p.shape[-1] for p in ps])
+        growths = [norms[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
+        update = lambda reference, p, s, rate, *args: references.per_unit(reference, p, s, rate, *args)  # noqa: E731
+    else:
+        norms = growths = [np.linalg.norm(p.astype(np.float64)) for p in ps]
+        update = lambda reference, p, s, rate, *args: reference(p, s, rate, *args)  # noqa: E731
+    cases = [
+        (lambda into: transforms.layca_updates(ps, transforms.descent_steps(ps, into), rates, per_unit=per_unit,
+                                               into=into), lambda p, s, rate, g: update(references.layca, p, s, rate)),
+        (lambda into: transforms.lars_updates(ps, transforms.descent_steps(ps, into), rates,
+                                              1e-4 * ops.convert_to_tensor(np.ravel(norms) if per_unit else norms,
+                                                                           "float64"), per_unit=per_unit, into=into),
+         lambda p, s, rate, g: update(references.lars, p, s, rate, g)),
+    ]
+    for written, reference in cases:
+        into = [torch.tensor(q) for q in proposed]
+        assert written(into) is None
+        for target, p, step, rate, growth in zip(into, ps, steps, rates, growths):
+            expected = reference(p.astype(np.float64), step, rate, growth)
+            np.testing.assert_allclose(_np(target), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
