@@ -129,18 +129,16 @@ def xla_compiled_update(fn):
 
 
 @contextlib.contextmanager
-def after_writes(variables):
-    """Operations created inside run after the writes to `variables` made so far: in a
-    TensorFlow graph, whose executor runs any operation whose inputs are ready (so that,
-    without this, every group of Layca's copies could be taken at once), a control
-    dependency on a read of each (TensorFlow orders a variable's reads after its earlier
-    writes); elsewhere operations run in program order (eagerly, or as XLA schedules
-    them) and nothing is added."""
-    if variables and name() == "tensorflow":
+def after(tensors):
+    """Operations created inside run once `tensors` are computed: in a TensorFlow graph,
+    whose executor runs any operation whose inputs are ready, a control dependency on
+    them; elsewhere operations run in program order (eagerly, or as XLA schedules them)
+    and nothing is added."""
+    if tensors and name() == "tensorflow":
         import tensorflow as tf
 
         if not tf.executing_eagerly():
-            with tf.control_dependencies([tf.convert_to_tensor(v) for v in variables]):
+            with tf.control_dependencies(tensors):
                 yield
             return
     yield
