@@ -1,7 +1,7 @@
 """Peak memory that Layca and the monitors add, in units of the kernels' bytes, on a model
 large enough that the framework's fixed memory does not hide it (issue 46).
 
-    KERAS_BACKEND=tensorflow|jax|torch python benchmarks/kernel_memory.py [--layers 10] [--width 2000]
+    KERAS_BACKEND=tensorflow|jax|torch python benchmarks/kernel_memory.py [--layers 10 [20]] [--width 2000]
 
 The model is a stack of `--layers` Dense kernels of width x width (10 x 2,000 x 2,000:
 160 MB of float32). Each variant runs in a fresh process: build, compile, one fit of
@@ -13,7 +13,10 @@ than a kernel's bytes between settings that run the same code). A
 variant's cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam
 over SGD and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state
 beyond Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
-median of each is printed.
+median of each is printed. Given two depths (`--layers 10 20`), it also prints each
+variant's cost per kernel byte added between them: the slope of its extra memory over the
+model's depth, which leaves out what does not grow with the model (a framework's compiled
+code, a group's temporaries while the largest kernel is stepped).
 """
 
 import argparse
@@ -72,37 +75,55 @@ def worker(variant, layers, width):
     print(json.dumps({"peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
 
 
+def peaks_of(variants, layers, width, repeats):
+    """{variant: median peak resident bytes over `repeats` fresh processes} for a model of
+    `layers` kernels, the variants alternating within each repeat."""
+    peaks = {v: [] for v in variants}
+    for _ in range(repeats):
+        for variant in variants:
+            found = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", variant, "--layers",
+                                    str(layers), "--width", str(width)], capture_output=True, text=True,
+                                   env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)})
+            if found.returncode:
+                raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
+            peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1])["peak_bytes"])
+    return {v: statistics.median(p) for v, p in peaks.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--layers", type=int, nargs="+", default=[10],
+                        help="model depths; with two or more, also the cost per kernel added (slope)")
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.layers, args.width)
-    kernel_bytes = args.layers * args.width * args.width * 4
+        return worker(args.worker, args.layers[0], args.width)
     wanted = [v for v in VARIANTS if v in args.variants or any(VARIANTS[w][2] == v for w in args.variants)]
-    peaks = {v: [] for v in wanted}
-    for _ in range(args.repeats):
-        for variant in wanted:
-            found = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", variant, "--layers",
-                                    str(args.layers), "--width", str(args.width)], capture_output=True, text=True,
-                                   env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)})
-            if found.returncode:
-                raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
-            peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1])["peak_bytes"])
+    extras = {}  # (variant, layers) -> bytes over the baseline
     import keras
 
-    print(f"backend {keras.backend.backend()}; {args.layers} kernels of {args.width} x {args.width} "
-          f"({kernel_bytes / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
-    for variant in wanted:
-        peak = statistics.median(peaks[variant])
-        base = VARIANTS[variant][2]
-        extra = "" if base is None else \
-            f", {(peak - statistics.median(peaks[base])) / kernel_bytes:+.2f} x the kernels' bytes over {base}"
-        print(f"{variant:54s} {peak / 2**20:8.0f} MiB{extra}")
+    for layers in args.layers:
+        kernel_bytes = layers * args.width * args.width * 4
+        peaks = peaks_of(wanted, layers, args.width, args.repeats)
+        print(f"backend {keras.backend.backend()}; {layers} kernels of {args.width} x {args.width} "
+              f"({kernel_bytes / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
+        for variant in wanted:
+            base = VARIANTS[variant][2]
+            extra = ""
+            if base is not None:
+                extras[variant, layers] = peaks[variant] - peaks[base]
+                extra = f", {extras[variant, layers] / kernel_bytes:+.2f} x the kernels' bytes over {base}"
+            print(f"{variant:54s} {peaks[variant] / 2**20:8.0f} MiB{extra}")
+    if len(args.layers) > 1:
+        low, high = min(args.layers), max(args.layers)
+        added = (high - low) * args.width * args.width * 4
+        print(f"cost per kernel byte added, from {low} to {high} kernels (what does not grow with depth left out)")
+        for variant in wanted:
+            if VARIANTS[variant][2] is not None:
+                print(f"{variant:54s} {(extras[variant, high] - extras[variant, low]) / added:+.2f}")
     return 0
 
 
