@@ -57,6 +57,7 @@ HOOKS = (
     ("stateless_scope", "in_stateless_scope", "torch"),  # where assignments are collected, not written
 )
 
+
 def _module(name):
     """Keras' module `name`, or None where this Keras has none (`missing_hooks` names it)."""
     try:

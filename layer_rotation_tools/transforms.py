@@ -132,8 +132,8 @@ class Derived:
 def _row_chunks(x, y=None):
     """(start, x rows, y rows) over the rows of x and y, tensors of one shape: slices of
     their first axis of about `CHUNK_BYTES` of x (counted in float64), y's rows made as
-    they are taken where y is `Derived` (None where y is); one chunk, the whole tensors,
-    where `_one_chunk`."""
+    they are taken where y is `Derived` (and None where y is None); one chunk, the whole
+    tensors, where `_one_chunk`."""
     derived = isinstance(y, Derived)
     other = y.other if derived else y
     if _one_chunk(x, other):
@@ -208,9 +208,9 @@ def float32_suffices(a, b, c):
 def linear_updates(ps, steps, coefficients, per_unit=False, into=None):
     """[alpha_i p_i + beta_i s_i] for kernels p_i and steps s_i, with (alpha, beta) =
     coefficients(a, b, c) taken once on the vectors of every pair's dot products
-    (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each output unit's weight vector takes the place of
-    each kernel (`stacked_dot_products`): every unit of p_i is set to alpha p + beta s
-    with its own (alpha, beta).
+    (a_i, b_i, c_i), in float64, and each result in p_i's dtype. With `per_unit`, each
+    output unit's weight vector takes the place of each kernel (`stacked_dot_products`):
+    every unit of p_i is set to alpha p + beta s with its own (alpha, beta).
 
     With `into` (where operations run eagerly, and the backend writes in place:
     `backend.write_rows`), tensors that share the storage of the variables the results

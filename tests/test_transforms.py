@@ -214,25 +214,24 @@ def test_updates_written_in_place_over_the_proposed_values_equal_those_returned(
     proposed[2][:, 1] = ps[2][:, 1]  # a unit (a part of a kernel) that does not move
     proposed[2][3, 0] = np.nan  # NaN steps count as zero
     steps = [np.nan_to_num(p.astype(np.float64) - q, nan=0.0) for p, q in zip(ps, proposed)]
-    if per_unit:
-        norms = np.concatenate([np.linalg.norm(_units(p), axis=1) for p in ps])
-        sizes = np.cumsum([0] + [p.shape[-1] for p in ps])
-        growths = [norms[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
-        update = lambda reference, p, s, rate, *args: references.per_unit(reference, p, s, rate, *args)  # noqa: E731
-    else:
-        norms = growths = [np.linalg.norm(p.astype(np.float64)) for p in ps]
-        update = lambda reference, p, s, rate, *args: reference(p, s, rate, *args)  # noqa: E731
-    cases = [
-        (lambda into: transforms.layca_updates(ps, transforms.descent_steps(ps, into), rates, per_unit=per_unit,
-                                               into=into), lambda p, s, rate, g: update(references.layca, p, s, rate)),
-        (lambda into: transforms.lars_updates(ps, transforms.descent_steps(ps, into), rates,
-                                              1e-4 * ops.convert_to_tensor(np.ravel(norms) if per_unit else norms,
-                                                                           "float64"), per_unit=per_unit, into=into),
-         lambda p, s, rate, g: update(references.lars, p, s, rate, g)),
-    ]
-    for written, reference in cases:
+    p_norms = [np.linalg.norm(_units(p), axis=1) if per_unit else np.linalg.norm(p.astype(np.float64)) for p in ps]
+    max_growths = ops.convert_to_tensor(1e-4 * (np.concatenate(p_norms) if per_unit else np.array(p_norms)), "float64")
+
+    def equation(update, p, step, *args):
+        p = p.astype(np.float64)
+        return references.per_unit(update, p, step, *args) if per_unit else update(p, step, *args)
+
+    def layca(into):
+        return transforms.layca_updates(ps, transforms.descent_steps(ps, into), rates, per_unit=per_unit, into=into)
+
+    def lars(into):
+        return transforms.lars_updates(ps, transforms.descent_steps(ps, into), rates, max_growths, per_unit=per_unit,
+                                       into=into)
+
+    expected = {layca: [equation(references.layca, *case) for case in zip(ps, steps, rates)],
+                lars: [equation(references.lars, *case) for case in zip(ps, steps, rates, p_norms)]}
+    for update, results in expected.items():
         into = [torch.tensor(q) for q in proposed]
-        assert written(into) is None
-        for target, p, step, rate, growth in zip(into, ps, steps, rates, growths):
-            expected = reference(p.astype(np.float64), step, rate, growth)
-            np.testing.assert_allclose(_np(target), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
+        assert update(into) is None
+        for target, want, p in zip(into, results, ps):
+            np.testing.assert_allclose(_np(target), want, rtol=1e-4, atol=1e-6 * np.abs(p).max())
