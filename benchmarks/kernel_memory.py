@@ -58,6 +58,11 @@ def dense_stack(layers, width):
     return keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, use_bias=False) for _ in range(layers)])
 
 
+def kernel_bytes(layers, width):
+    """The float32 bytes of `layers` Dense kernels of width x width."""
+    return layers * width * width * 4
+
+
 def worker(variant, layers, width):
     """Train the variant for two steps; print its peak resident memory in bytes (JSON)."""
     import layer_rotation_tools  # noqa: F401  (Keras with TensorFlow's start-up lines held)
@@ -93,7 +98,8 @@ def peaks_of(variants, layers, width, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, nargs="+", default=[10],
-                        help="model depths; with two or more, also the cost per kernel added (slope)")
+                        help="model depths (each measured once); with two or more different depths, also the "
+                             "cost per kernel added (slope) between the least and the greatest")
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -102,24 +108,25 @@ def main(argv=None):
     if args.worker:
         return worker(args.worker, args.layers[0], args.width)
     wanted = [v for v in VARIANTS if v in args.variants or any(VARIANTS[w][2] == v for w in args.variants)]
+    depths = sorted(set(args.layers))
     extras = {}  # (variant, layers) -> bytes over the baseline
     import keras
 
-    for layers in args.layers:
-        kernel_bytes = layers * args.width * args.width * 4
+    for layers in depths:
+        kernels = kernel_bytes(layers, args.width)
         peaks = peaks_of(wanted, layers, args.width, args.repeats)
         print(f"backend {keras.backend.backend()}; {layers} kernels of {args.width} x {args.width} "
-              f"({kernel_bytes / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
+              f"({kernels / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
         for variant in wanted:
             base = VARIANTS[variant][2]
             extra = ""
             if base is not None:
                 extras[variant, layers] = peaks[variant] - peaks[base]
-                extra = f", {extras[variant, layers] / kernel_bytes:+.2f} x the kernels' bytes over {base}"
+                extra = f", {extras[variant, layers] / kernels:+.2f} x the kernels' bytes over {base}"
             print(f"{variant:54s} {peaks[variant] / 2**20:8.0f} MiB{extra}")
-    if len(args.layers) > 1:
-        low, high = min(args.layers), max(args.layers)
-        added = (high - low) * args.width * args.width * 4
+    if len(depths) > 1:
+        low, high = depths[0], depths[-1]
+        added = kernel_bytes(high, args.width) - kernel_bytes(low, args.width)
         print(f"cost per kernel byte added, from {low} to {high} kernels (what does not grow with depth left out)")
         for variant in wanted:
             if VARIANTS[variant][2] is not None:

@@ -121,12 +121,21 @@ def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
 class Derived:
     """A tensor y = make(x, other) of the pair (x, y), made from x and `other` (a tensor
     of x's shape) where it is needed: a chunk of rows at a time where operations run
-    eagerly (`_row_chunks`), so that y is never whole. `LayerRotationRates`' change
-    (`rotation_rates`) and Layca's step (`descent_steps`) are derived tensors."""
+    eagerly (`_row_chunks`), so that y is never whole. `derived` makes one where it
+    counts: `LayerRotationRates`' change (`rotation_rates`) and Layca's step
+    (`descent_steps`) of a kernel of several chunks."""
 
     def __init__(self, other, make):
         self.other = other
         self.make = make
+
+
+def derived(x, other, make, whole=False):
+    """The tensor y = make(x, other) paired with x: made now, once, where x and `other`
+    take one chunk (`_one_chunk`: in compiled code, always) or with `whole`, so that the
+    products that read it share it; else `Derived`, made a chunk of rows at a time by each
+    product that reads it, so that it is never whole."""
+    return make(x, other) if whole or _one_chunk(x, other) else Derived(other, make)
 
 
 def _row_chunks(x, y=None):
@@ -395,17 +404,18 @@ def rotation_rates(previous, current, per_unit=False):
     half an ulp of itself), and the dot products in float32 where every kernel is float32
     or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
     x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64
-    (`float32_first`). Where operations run eagerly, the change is made a chunk of rows
-    at a time (`Derived`, `CHUNK_BYTES`), so that the measure holds a chunk's
-    temporaries beside the two kernels; compiled, a kernel's change at most, where the
-    float64 products of both kernels took four kernels' bytes.
+    (`float32_first`). Where operations run eagerly and a kernel takes several chunks,
+    its change is made a chunk of rows at a time (`derived`, `CHUNK_BYTES`), so that the
+    measure holds a chunk's temporaries beside the two kernels; otherwise (compiled, or
+    a small kernel) the change is made once, as a tensor that both products read.
     """
     def rates(dtype, dots):
         a, e, f = dots
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    return float32_first(previous, [Derived(y, _change) for y in current], float32_suffices, rates, per_unit=per_unit)
+    changes = [derived(x, y, _change) for x, y in zip(previous, current)]
+    return float32_first(previous, changes, float32_suffices, rates, per_unit=per_unit)
 
 
 def _change(x, after):
@@ -419,8 +429,7 @@ def descent_steps(ps, proposed, whole=False):
     zeroed, `nan_to_zero`): `Derived` from p_i where p_i takes several chunks of rows (made
     where it is needed, a chunk at a time), else (or with `whole`) made now, once, as a
     tensor (an update reads it three times)."""
-    return [_descent_step(p, q) if whole or _one_chunk(p, q) else Derived(q, _descent_step)
-            for p, q in zip(ps, proposed)]
+    return [derived(p, q, _descent_step, whole) for p, q in zip(ps, proposed)]
 
 
 def _descent_step(p, q):
