@@ -121,21 +121,12 @@ def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
 class Derived:
     """A tensor y = make(x, other) of the pair (x, y), made from x and `other` (a tensor
     of x's shape) where it is needed: a chunk of rows at a time where operations run
-    eagerly (`_row_chunks`), so that y is never whole. `derived` makes one where it
-    counts: `LayerRotationRates`' change (`rotation_rates`) and Layca's step
-    (`descent_steps`) of a kernel of several chunks."""
+    eagerly (`_row_chunks`), so that y is never whole. `LayerRotationRates`' change
+    (`rotation_rates`) and Layca's step (`descent_steps`) are derived tensors."""
 
     def __init__(self, other, make):
         self.other = other
         self.make = make
-
-
-def derived(x, other, make, whole=False):
-    """The tensor y = make(x, other) paired with x: made now, once, where x and `other`
-    take one chunk (`_one_chunk`: in compiled code, always) or with `whole`, so that the
-    products that read it share it; else `Derived`, made a chunk of rows at a time by each
-    product that reads it, so that it is never whole."""
-    return make(x, other) if whole or _one_chunk(x, other) else Derived(other, make)
 
 
 def _row_chunks(x, y=None):
@@ -404,18 +395,20 @@ def rotation_rates(previous, current, per_unit=False):
     half an ulp of itself), and the dot products in float32 where every kernel is float32
     or narrower, every norm `in_float32_range` and the change is not within ~6 degrees of
     x's direction (`float32_suffices`: a e - f^2 would cancel), else in float64
-    (`float32_first`). Where operations run eagerly and a kernel takes several chunks,
-    its change is made a chunk of rows at a time (`derived`, `CHUNK_BYTES`), so that the
-    measure holds a chunk's temporaries beside the two kernels; otherwise (compiled, or
-    a small kernel) the change is made once, as a tensor that both products read.
+    (`float32_first`). Where operations run eagerly, the change is made a chunk of rows
+    at a time (`Derived`, `CHUNK_BYTES`), so that the measure holds a chunk's
+    temporaries beside the two kernels. Compiled, each product makes the change again
+    (XLA fuses it into the product): made once, every kernel's change was held until
+    the `cond` of `float32_first`, whose float64 branch reads it (TensorFlow's graph,
+    ten 2,000 x 2,000 kernels measured in one step: 2.00 times the kernels' bytes over
+    SGD against 1.03, `benchmarks/kernel_memory.py`).
     """
     def rates(dtype, dots):
         a, e, f = dots
         gap = a * e - f * f
         return ops.sqrt(ops.where(gap > 0, gap, ops.zeros_like(gap))) / ops.abs(a + f)  # not maximum: see lars_coefficients
 
-    changes = [derived(x, y, _change) for x, y in zip(previous, current)]
-    return float32_first(previous, changes, float32_suffices, rates, per_unit=per_unit)
+    return float32_first(previous, [Derived(y, _change) for y in current], float32_suffices, rates, per_unit=per_unit)
 
 
 def _change(x, after):
@@ -428,8 +421,11 @@ def descent_steps(ps, proposed, whole=False):
     descent step s_i = p_i - q_i (`widened_difference`: float32 at least; NaN and Inf
     zeroed, `nan_to_zero`): `Derived` from p_i where p_i takes several chunks of rows (made
     where it is needed, a chunk at a time), else (or with `whole`) made now, once, as a
-    tensor (an update reads it three times)."""
-    return [derived(p, q, _descent_step, whole) for p, q in zip(ps, proposed)]
+    tensor (an update reads it three times). Compiled, each use making it again cost
+    more (ten and twenty 2,000 x 2,000 kernels, `benchmarks/kernel_memory.py`: per
+    kernel added over SGD, JAX 0.17 against 0.09, TensorFlow's graph 0.46 against 0.34)."""
+    return [_descent_step(p, q) if whole or _one_chunk(p, q) else Derived(q, _descent_step)
+            for p, q in zip(ps, proposed)]
 
 
 def _descent_step(p, q):
