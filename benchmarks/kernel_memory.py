@@ -35,7 +35,7 @@ VARIANTS = {
     "Adam": ("keras.optimizers.Adam(1e-3)", "[]", "SGD"),
     "Lamb": ("keras.optimizers.Lamb(1e-3)", "[]", "Adam"),
     "Layca(sgd)": ("Layca('sgd')", "[]", "SGD"),
-    "Layca(sgd, jit_compile=False)": ("Layca('sgd', jit_compile=False)", "[]", "SGD"),
+    "Layca(sgd, jit_compile=True)": ("Layca('sgd', jit_compile=True)", "[]", "SGD"),
     "Layca(sgd, per_unit=True)": ("Layca('sgd', per_unit=True)", "[]", "SGD"),
     "Layca(adam)": ("Layca('adam')", "[]", "Adam"),
     "SGD + LayerRotationCurves()": ("keras.optimizers.SGD(0.01)", "[LayerRotationCurves()]", "SGD"),

@@ -130,17 +130,20 @@ class Layca(keras.optimizers.Optimizer):
             `1e-7`.
         lars_max_growth: float. The LARS cap, as a fraction of the kernel's initial
             norm. Defaults to `1e-4`.
-        jit_compile: bool. On TensorFlow, compile each group's update (the inner
-            optimizer's steps and the rotations of its kernels) with XLA into one call,
-            also in training steps that XLA does not compile (`jit_compile=False`,
+        jit_compile: bool or "auto". On TensorFlow, compile each group's update (the
+            inner optimizer's steps and the rotations of its kernels) with XLA into one
+            call, also in training steps that XLA does not compile (`jit_compile=False`,
             `run_eagerly=True`), where its operations would otherwise run one by one.
-            No effect on JAX, whose steps XLA compiles whole, on PyTorch, or under a
-            `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
-            compile, or where host memory counts more than step time: on TensorFlow's
-            CPU, each kernel added to a model costs 1.7 times its bytes over the inner
+            "auto": with XLA where the model is stepped in one group (`memory_groups`:
+            its variables within 16 MiB, every model of the papers), where it saves
+            the cost of running many small operations one by one; without, where it is
+            stepped a group at a time, whose operations on large kernels gain no
+            speed from XLA (ten 2,000 x 2,000 kernels: 1.03 s a step either way, one
+            CPU core) while each kernel added costs 1.7 times its bytes over the inner
             optimizer with XLA, 0.34 times without (`benchmarks/kernel_memory.py
-            --layers 10 20`).
-            Defaults to `True`.
+            --layers 10 20`). No effect on JAX, whose steps XLA compiles whole, on
+            PyTorch, or under a `tf.distribute` strategy. Pass False for an inner
+            optimizer that XLA cannot compile. Defaults to `"auto"`.
         per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
             convolution's output channel, a recurrent kernel's column of one gate's
@@ -179,7 +182,7 @@ class Layca(keras.optimizers.Optimizer):
         kernel_names=None,
         epsilon=STEP_EPSILON,
         lars_max_growth=1e-4,
-        jit_compile=True,
+        jit_compile="auto",
         per_unit=False,
         name=None,
         **kwargs,
@@ -197,7 +200,9 @@ class Layca(keras.optimizers.Optimizer):
             raise ValueError("kernel_names is empty: Layca would rotate nothing. Leave it as None for the defaults.")
         self.epsilon = float(epsilon)
         self.lars_max_growth = float(lars_max_growth)
-        self.jit_compile = bool(jit_compile)
+        if not (isinstance(jit_compile, (bool, np.bool_)) or jit_compile == "auto"):
+            raise ValueError(f"Layca's jit_compile must be True, False or 'auto'; received {jit_compile!r}.")
+        self.jit_compile = jit_compile if jit_compile == "auto" else bool(jit_compile)
         self.per_unit = bool(per_unit)
         self._compiled_updates = _CompiledUpdates()
         self._unchecked_in = None  # the trace in which build could not read the kernels (`build`)
@@ -317,17 +322,19 @@ class Layca(keras.optimizers.Optimizer):
         its own gradients (`backend.after`: in a TensorFlow graph, a group's copies are
         taken as its gradients arrive from backpropagation, each freed as soon as its group
         is stepped); each group's update compiled by XLA with `jit_compile`
-        (`_compiled_group_update`). Measured (`benchmarks/kernel_memory.py`, TensorFlow's
+        (`_compiled_group_update`; "auto": where there is one group). Measured (`benchmarks/kernel_memory.py`, TensorFlow's
         graph): ordering each group after the previous group's writes instead held the
         gradients of the groups waiting their turn, 1.2-1.3 kernels' bytes over SGD against
         0.7."""
         stepped = [i for i, variable in enumerate(variables) if self._is_kernel(variable) or self.train_non_kernels]
         rate = ops.cast(learning_rate, "float64")  # a tensor (a Keras variable is not one to tf.function)
         # Last group first: backpropagation gives the last layers' gradients first.
-        for group in reversed(memory_groups([variables[i] for i in stepped])):
+        groups = memory_groups([variables[i] for i in stepped])
+        with_xla = self.jit_compile is True or (self.jit_compile == "auto" and len(groups) == 1)
+        for group in reversed(groups):
             group_variables = [variables[stepped[j]] for j in group]
             group_grads = [grads[stepped[j]] for j in group]
-            update = self._compiled_group_update(group_variables, inner_update) if self.jit_compile else None
+            update = self._compiled_group_update(group_variables, inner_update) if with_xla else None
             with backend.after(group_grads):
                 if update is None:
                     self._update_group(group_grads, group_variables, rate, inner_update)

@@ -46,6 +46,29 @@ def test_config_round_trip_keeps_every_setting():
     assert Layca.from_config(Layca(SGDAMom(momentum=0.5)).get_config()).inner_optimizer.momentum == 0.5
 
 
+def test_jit_compile_is_true_false_or_auto_and_auto_round_trips():
+    assert Layca().jit_compile == "auto" and round_trip(Layca()).jit_compile == "auto"
+    with pytest.raises(ValueError, match=r"jit_compile must be True, False or 'auto'; received 'xla'"):
+        Layca(jit_compile="xla")
+
+
+@pytest.mark.tensorflow  # XLA-compiled group updates exist on TensorFlow only (`backend.xla_compiled_update`)
+@pytest.mark.parametrize("jit_compile, grouped, with_xla", [
+    ("auto", False, True), ("auto", True, False), (True, True, True), (False, False, False)])
+def test_auto_compiles_the_update_with_xla_where_the_model_is_one_group(jit_compile, grouped, with_xla, monkeypatch):
+    from layer_rotation_tools import layca as layca_module
+
+    if grouped:
+        monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
+    model = _mlp(batch_norm=False)
+    layca = Layca(learning_rate=0.05, jit_compile=jit_compile)
+    model.compile(layca, "categorical_crossentropy")
+    model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
+    compiled = [f for f in layca._compiled_updates.functions.values() if f is not None]
+    assert bool(compiled) == with_xla
+    assert len(compiled) == (2 if grouped else 1) * with_xla  # one call per group
+
+
 def test_save_load_resumes_with_identical_results(tmp_path):
     x, y = _data()
 
