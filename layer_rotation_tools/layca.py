@@ -139,11 +139,12 @@ class Layca(keras.optimizers.Optimizer):
             the cost of running many small operations one by one; without, where it is
             stepped a group at a time, whose operations on large kernels gain no
             speed from XLA (ten 2,000 x 2,000 kernels: 1.03 s a step either way, one
-            CPU core) while each kernel added costs 1.7 times its bytes over the inner
-            optimizer with XLA, 0.34 times without (`benchmarks/kernel_memory.py
-            --layers 10 20`). No effect on JAX, whose steps XLA compiles whole, on
-            PyTorch, or under a `tf.distribute` strategy. Pass False for an inner
-            optimizer that XLA cannot compile. Defaults to `"auto"`.
+            CPU core) while each kernel added costs 0.6-1.7 times its bytes over the
+            inner optimizer with XLA, 0.36 times without (`benchmarks/kernel_memory.py
+            --layers 10 20`; on a GPU, whose passes XLA fuses, not measured). No effect
+            on JAX, whose steps XLA compiles whole, on PyTorch, or under a
+            `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
+            compile. Defaults to `"auto"`.
         per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
             convolution's output channel, a recurrent kernel's column of one gate's
