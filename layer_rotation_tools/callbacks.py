@@ -595,7 +595,7 @@ class LayerRotationRates(_KernelMonitor):
         them) where the kernels exceed one group: one compiled measure of every kernel
         held all their changes at once (on JAX 1.2 kernels' bytes over the references'
         copy, a group at a time 0.3: `benchmarks/kernel_memory.py`). A model within one
-        group (every model of the papers) is measured in one call, as before."""
+        group (`layca.memory_groups`: 16 MiB) is measured in one call, as before."""
         groups = memory_groups(self._kernels)
         if len(groups) == 1:
             return super()._compiled_measure()

@@ -135,8 +135,9 @@ class Layca(keras.optimizers.Optimizer):
             call, also in training steps that XLA does not compile (`jit_compile=False`,
             `run_eagerly=True`), where its operations would otherwise run one by one.
             "auto": with XLA where the model is stepped in one group (`memory_groups`:
-            its variables within 16 MiB, every model of the papers), where it saves
-            the cost of running many small operations one by one; without, where it is
+            its variables within 16 MiB, as the papers' models at the widths of the
+            CPU runs, or ResNet-32 at full width), where it saves the cost of running
+            many small operations one by one; without, where it is
             stepped a group at a time, whose operations on large kernels gain no
             speed from XLA (ten 2,000 x 2,000 kernels: 1.03 s a step either way, one
             CPU core) while each kernel added costs 0.6-1.7 times its bytes over the
@@ -686,8 +687,10 @@ def memory_groups(variables, limit=None):
     together stay within `limit` (default `GROUP_BYTES`, 16 MiB; a larger variable alone).
     Layca holds a copy of each variable of a group and a few temporaries per kernel while
     it steps the group, so its memory over its inner optimizer's grows with the largest
-    group, not with the model; a model whose variables fit in one group (every model of
-    the papers) is stepped at once, as fast as before groups existed.
+    group, not with the model; a model whose variables fit in one group (the papers'
+    models at the widths of the CPU runs; at full width ResNet-32 and ResNet-110, 1.8 and
+    6.6 MiB, but not C10-CNN1, 16.4 MiB, nor WRN-28-10, 139 MiB) is stepped at once, as
+    fast as before groups existed.
 
     Example: `memory_groups([keras.Variable(np.zeros(4))] * 3, limit=8)` is `[[0], [1], [2]]`
     (4 float32 take 16 bytes).
