@@ -92,6 +92,32 @@ def compiled(fn, *example_args):
     return without_gradients(fn)
 
 
+def shared_function(fn):
+    """`fn` as one function that the graphs calling it share, on TensorFlow: traced once per
+    signature of its arguments (the structure, shapes and dtypes of its tensors, the values
+    of the others) and called, not copied, by every caller (`tf.function` marked
+    `_noinline`), so that a training step calling it for many groups of kernels of the same
+    shapes holds its operations once. Variables among the arguments are passed as their
+    values (read when the call runs). The `tf.function` is the result's `function`. `fn`
+    itself on JAX, which traces whole steps, and on PyTorch, which runs them eagerly.
+
+    Example: `shared_function(lambda x: x * 2)(keras.ops.ones(3))` is [2, 2, 2]."""
+    if name() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    function = tf.function(fn, autograph=False, experimental_attributes={"_noinline": True})
+
+    def value(x):
+        return tf.convert_to_tensor(x) if isinstance(x, keras.Variable) else x
+
+    def call(*args):
+        return function(*tf.nest.map_structure(value, args))
+
+    call.function = function
+    return call
+
+
 def write_rows(target, start, rows):
     """Write `rows` over target[start:start + len(rows)] (slices of the first axis), in
     place: `target` shares a variable's storage (`keras_adapter.in_place_value`, PyTorch

@@ -69,6 +69,20 @@ def test_auto_compiles_the_update_with_xla_where_the_model_is_one_group(jit_comp
     assert len(compiled) == (2 if grouped else 1) * with_xla  # one call per group
 
 
+@pytest.mark.tensorflow  # `backend.shared_function` is a tf.function on TensorFlow only
+def test_groups_of_one_shape_share_one_traced_rotation(monkeypatch):
+    from layer_rotation_tools import layca as layca_module
+
+    monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
+    monkeypatch.setattr(layca_module, "_ROTATED_COMPILED", {})
+    model = keras.Sequential([keras.Input((6,))] + [keras.layers.Dense(6, use_bias=False) for _ in range(3)]
+                             + [keras.layers.Dense(3, use_bias=False)])
+    model.compile(Layca(learning_rate=0.05, jit_compile=False), "mse")
+    model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
+    # Four groups, two shapes of kernel: (6, 6) three times, (6, 3) once.
+    assert layca_module._ROTATED_COMPILED["shared"].function.experimental_get_tracing_count() == 2
+
+
 def test_save_load_resumes_with_identical_results(tmp_path):
     x, y = _data()
 
