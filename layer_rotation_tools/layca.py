@@ -101,7 +101,8 @@ class Layca(keras.optimizers.Optimizer):
     Layca's copies and temporaries grow with the largest group, not with the model. On
     PyTorch each kernel's result is written into it a chunk of rows at a time, so that
     a group's update holds its snapshot and a chunk's temporaries
-    (`transforms.linear_updates`).
+    (`transforms.linear_updates`); in TensorFlow's graphs every group's rotation calls
+    one shared function (`backend.shared_function`), not a copy of its operations.
 
     Args:
         optimizer: `keras.optimizers.Optimizer` or str. The inner optimizer: an instance
@@ -140,9 +141,10 @@ class Layca(keras.optimizers.Optimizer):
             many small operations one by one; without, where it is
             stepped a group at a time, whose operations on large kernels gain no
             speed from XLA (ten 2,000 x 2,000 kernels: 1.03 s a step either way, one
-            CPU core) while each kernel added costs 0.6-1.7 times its bytes over the
-            inner optimizer with XLA, 0.36 times without (`benchmarks/kernel_memory.py
-            --layers 10 20`; on a GPU, whose passes XLA fuses, not measured). No effect
+            CPU core) while each kernel added costs 0.2-1.7 times its bytes over the
+            inner optimizer with XLA (it varies between runs), 0.09 times without
+            (`benchmarks/kernel_memory.py --layers 10 20`; on a GPU, whose passes XLA
+            fuses, not measured). No effect
             on JAX, whose steps XLA compiles whole, on PyTorch, or under a
             `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
             compile. Defaults to `"auto"`.
