@@ -138,16 +138,15 @@ class Layca(keras.optimizers.Optimizer):
             "auto": with XLA where the model is stepped in one group (`memory_groups`:
             its variables within 16 MiB, as the papers' models at the widths of the
             CPU runs, or ResNet-32 at full width), where it saves the cost of running
-            many small operations one by one; without, where it is
-            stepped a group at a time, whose operations on large kernels gain no
-            speed from XLA (ten 2,000 x 2,000 kernels: 1.03 s a step either way, one
-            CPU core) while each kernel added costs 0.2-1.7 times its bytes over the
-            inner optimizer with XLA (it varies between runs), 0.09 times without
+            many small operations one by one; without, where it is stepped a group at
+            a time, whose operations on large kernels gain no speed from XLA (ten
+            2,000 x 2,000 kernels: 1.03 s a step either way, one CPU core) while each
+            kernel added costs 0.2-1.7 times its bytes over the inner optimizer with
+            XLA (it varies between runs), 0.09 times without
             (`benchmarks/kernel_memory.py --layers 10 20`; on a GPU, whose passes XLA
-            fuses, not measured). No effect
-            on JAX, whose steps XLA compiles whole, on PyTorch, or under a
-            `tf.distribute` strategy. Pass False for an inner optimizer that XLA cannot
-            compile. Defaults to `"auto"`.
+            fuses, not measured). No effect on JAX, whose steps XLA compiles whole, on
+            PyTorch, or under a `tf.distribute` strategy. Pass False for an inner
+            optimizer that XLA cannot compile. Defaults to `"auto"`.
         per_unit: bool. Apply the four operations to each output unit's weight vector
             instead of the whole kernel: every axis but the last (a Dense column, a
             convolution's output channel, a recurrent kernel's column of one gate's
@@ -326,10 +325,10 @@ class Layca(keras.optimizers.Optimizer):
         its own gradients (`backend.after`: in a TensorFlow graph, a group's copies are
         taken as its gradients arrive from backpropagation, each freed as soon as its group
         is stepped); each group's update compiled by XLA with `jit_compile`
-        (`_compiled_group_update`; "auto": where there is one group). Measured (`benchmarks/kernel_memory.py`, TensorFlow's
-        graph): ordering each group after the previous group's writes instead held the
-        gradients of the groups waiting their turn, 1.2-1.3 kernels' bytes over SGD against
-        0.7."""
+        (`_compiled_group_update`; "auto": where there is one group). Measured
+        (`benchmarks/kernel_memory.py`, TensorFlow's graph): ordering each group after the
+        previous group's writes instead held the gradients of the groups waiting their
+        turn, 1.2-1.3 kernels' bytes over SGD against 0.7."""
         stepped = [i for i, variable in enumerate(variables) if self._is_kernel(variable) or self.train_non_kernels]
         rate = ops.cast(learning_rate, "float64")  # a tensor (a Keras variable is not one to tf.function)
         # Last group first: backpropagation gives the last layers' gradients first.
@@ -669,10 +668,10 @@ def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False)
 def _rotated_traced(ps, proposed, rates, epsilon, max_growths, per_unit=False):
     """`_rotated` inside a traced step: on TensorFlow one function that every group's update
     calls (`backend.shared_function`), so that the graph holds the rotation's operations
-    once per shape of group rather than once per group. Measured (`benchmarks/kernel_memory.py`,
-    TensorFlow's graph, ten and twenty 2,000 x 2,000 kernels, a group each): each group's own
-    copy held about 4 MiB of graph and kernels, 0.26 times each kernel added over SGD, against
-    0.04 shared."""
+    once per shape of group rather than once per group. Measured
+    (`benchmarks/kernel_memory.py --layers 10 20`, TensorFlow's graph, 2,000 x 2,000
+    kernels, a group each): each group's own copy held about 4 MiB of graph and kernels,
+    0.36 times each kernel's bytes added over SGD, against 0.09 shared."""
     if "shared" not in _ROTATED_COMPILED:
         _ROTATED_COMPILED["shared"] = backend.shared_function(_rotated)
     return _ROTATED_COMPILED["shared"](ps, proposed, rates, epsilon, max_growths, per_unit)
