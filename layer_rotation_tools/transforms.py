@@ -423,7 +423,7 @@ def descent_steps(ps, proposed, whole=False):
     where it is needed, a chunk at a time), else (or with `whole`) made now, once, as a
     tensor (an update reads it three times). Compiled, each use making it again cost
     more (ten and twenty 2,000 x 2,000 kernels, `benchmarks/kernel_memory.py`: per
-    kernel added over SGD, JAX 0.17 against 0.09, TensorFlow's graph 0.46 against 0.34)."""
+    kernel added over SGD, JAX 0.17 against 0.09, TensorFlow's graph 0.46 against 0.36)."""
     return [_descent_step(p, q) if whole or _one_chunk(p, q) else Derived(q, _descent_step)
             for p, q in zip(ps, proposed)]
 
