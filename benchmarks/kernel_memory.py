@@ -5,21 +5,26 @@ large enough that the framework's fixed memory does not hide it (issue 46).
 
 The model is a stack of `--layers` Dense kernels of width x width (10 x 2,000 x 2,000:
 160 MB of float32). Each variant runs in a fresh process: build, compile, one fit of
-two steps on a batch of 64, then the process's peak resident memory (`ru_maxrss`), with
-glibc told to give every block of 1 MiB or more back to the system when it is freed
-(`MALLOC_MMAP_THRESHOLD_`), so that the peak counts the buffers alive at once rather
-than what the allocator kept of earlier ones (without it, PyTorch's peaks vary by more
-than a kernel's bytes between settings that run the same code). A
-variant's cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam
-over SGD and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state
-beyond Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
+three steps on batches of 64, with glibc told to give every block of 1 MiB or more back
+to the system when it is freed (`MALLOC_MMAP_THRESHOLD_`), so that the peak counts the
+buffers alive at once rather than what the allocator kept of earlier ones (without it,
+PyTorch's peaks vary by more than a kernel's bytes between settings that run the same
+code). Two peaks of resident memory: the whole fit's (`ru_maxrss`, the first step's
+compilation included), and the steps after the first (`VmHWM` reset after the first
+step, once glibc has given back the freed memory it keeps, `malloc_trim`: the memory
+of training, without what compiling the step left behind; Linux only). A variant's
+cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam over SGD
+and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state beyond
+Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
 median of each is printed. Given two depths (`--layers 10 20`), it also prints each
-variant's cost per kernel byte added between them: the slope of its extra memory over the
-model's depth, which leaves out what does not grow with the model (a framework's compiled
-code, a group's temporaries while the largest kernel is stepped).
+variant's cost per kernel byte added between them: the slope of its extra memory over
+the model's depth, which leaves out what does not grow with the model (a framework's
+compiled code, a group's temporaries while the largest kernel is stepped).
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import resource
@@ -64,25 +69,67 @@ def kernel_bytes(layers, width):
 
 
 def worker(variant, layers, width):
-    """Train the variant for two steps; print its peak resident memory in bytes (JSON)."""
+    """Train the variant for three steps; print its peak resident memory in bytes, over the
+    whole fit and over the steps after the first (JSON)."""
     import layer_rotation_tools  # noqa: F401  (Keras with TensorFlow's start-up lines held)
     import keras
     import numpy as np
 
     from layer_rotation_tools import Layca, LayerRotationCurves, LayerRotationRates, backend  # noqa: F401
 
+    class AfterTheFirstStep(keras.callbacks.Callback):
+        first = None  # the peak until the first step's end (`reset_peak` also resets `ru_maxrss`)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                AfterTheFirstStep.first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                release_freed_memory()
+                reset_peak()
+
     backend.enable_float64()
     model = dense_stack(layers, width)
     optimizer, callbacks, _ = VARIANTS[variant]
     model.compile(optimizer=eval(optimizer), loss="mse")
-    x = np.random.default_rng(0).normal(size=(128, width)).astype("float32")
-    model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks))
-    print(json.dumps({"peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+    x = np.random.default_rng(0).normal(size=(192, width)).astype("float32")
+    model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks) + [AfterTheFirstStep()])
+    steps = peak()
+    whole = max(AfterTheFirstStep.first, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(json.dumps({"whole": whole, "steps": steps}), flush=True)
+
+
+def release_freed_memory():
+    """glibc's `malloc_trim(0)`: give the system back the freed memory the allocator keeps
+    (what compiling a step leaves behind); nothing where the C library has no such call."""
+    library = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
+    if trim is not None:
+        trim(0)
+
+
+def reset_peak():
+    """Start the process's peak resident memory (`VmHWM`, and `ru_maxrss` with it) again from
+    what it holds now (Linux)."""
+    if os.path.exists("/proc/self/clear_refs"):
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+
+
+def peak():
+    """The process's peak resident memory in bytes since `reset_peak` (`VmHWM`; None where
+    /proc does not give it)."""
+    if not os.path.exists("/proc/self/status"):
+        return None
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
 
 
 def peaks_of(variants, layers, width, repeats):
-    """{variant: median peak resident bytes over `repeats` fresh processes} for a model of
-    `layers` kernels, the variants alternating within each repeat."""
+    """{variant: {"whole": median peak resident bytes of the fit, "steps": of the steps after
+    the first}} over `repeats` fresh processes, for a model of `layers` kernels, the variants
+    alternating within each repeat."""
     peaks = {v: [] for v in variants}
     for _ in range(repeats):
         for variant in variants:
@@ -91,8 +138,13 @@ def peaks_of(variants, layers, width, repeats):
                                    env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)})
             if found.returncode:
                 raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
-            peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1])["peak_bytes"])
-    return {v: statistics.median(p) for v, p in peaks.items()}
+            peaks[variant].append(json.loads(found.stdout.strip().splitlines()[-1]))
+    return {v: {measure: (None if None in (values := [p[measure] for p in found]) else statistics.median(values))
+                for measure in MEASURES} for v, found in peaks.items()}
+
+
+#: The two peaks each worker reports, and how they are printed.
+MEASURES = {"whole": "the whole fit", "steps": "the steps after the first"}
 
 
 def main(argv=None):
@@ -109,28 +161,39 @@ def main(argv=None):
         return worker(args.worker, args.layers[0], args.width)
     wanted = [v for v in VARIANTS if v in args.variants or any(VARIANTS[w][2] == v for w in args.variants)]
     depths = sorted(set(args.layers))
-    extras = {}  # (variant, layers) -> bytes over the baseline
+    extras = {}  # (variant, layers, measure) -> bytes over the baseline
     import keras
 
     for layers in depths:
         kernels = kernel_bytes(layers, args.width)
         peaks = peaks_of(wanted, layers, args.width, args.repeats)
         print(f"backend {keras.backend.backend()}; {layers} kernels of {args.width} x {args.width} "
-              f"({kernels / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}")
+              f"({kernels / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}: "
+              + "; ".join(MEASURES.values()))
         for variant in wanted:
             base = VARIANTS[variant][2]
-            extra = ""
-            if base is not None:
-                extras[variant, layers] = peaks[variant] - peaks[base]
-                extra = f", {extras[variant, layers] / kernels:+.2f} x the kernels' bytes over {base}"
-            print(f"{variant:54s} {peaks[variant] / 2**20:8.0f} MiB{extra}")
+            columns = []
+            for measure in MEASURES:
+                value = peaks[variant][measure]
+                if value is None:
+                    columns.append("(not measured here)")
+                    continue
+                extra = ""
+                if base is not None:
+                    extras[variant, layers, measure] = value - peaks[base][measure]
+                    extra = f", {extras[variant, layers, measure] / kernels:+.2f} x the kernels' bytes over {base}"
+                columns.append(f"{value / 2**20:6.0f} MiB{extra}")
+            print(f"{variant:54s} " + "; ".join(columns))
     if len(depths) > 1:
         low, high = depths[0], depths[-1]
         added = kernel_bytes(high, args.width) - kernel_bytes(low, args.width)
-        print(f"cost per kernel byte added, from {low} to {high} kernels (what does not grow with depth left out)")
+        print(f"cost per kernel byte added, from {low} to {high} kernels (what does not grow with depth left out): "
+              + "; ".join(MEASURES.values()))
         for variant in wanted:
             if VARIANTS[variant][2] is not None:
-                print(f"{variant:54s} {(extras[variant, high] - extras[variant, low]) / added:+.2f}")
+                slopes = [f"{(extras[variant, high, m] - extras[variant, low, m]) / added:+.2f}"
+                          if (variant, high, m) in extras else "(not measured here)" for m in MEASURES]
+                print(f"{variant:54s} " + "; ".join(slopes))
     return 0
 
 

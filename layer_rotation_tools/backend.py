@@ -30,6 +30,23 @@ def tracing(value):
     return False
 
 
+def fuses_elementwise(value):
+    """Whether `value` belongs to a step that XLA compiles whole (a `jax.jit` trace), where an
+    element-wise expression read by several operations is fused into each of them rather
+    than held as a buffer. Not TensorFlow's graphs, which hold each operation's result
+    (nor its XLA-compiled functions, which its graphs do not tell apart)."""
+    return name() == "jax" and tracing(value)
+
+
+def known_shape(x):
+    """x's shape as a tuple of ints, or None where its rank or a dimension is not known (a
+    TensorFlow function traced with shapes relaxed: `compiled`)."""
+    if getattr(x.shape, "rank", 0) is None:
+        return None
+    shape = tuple(x.shape)
+    return None if any(d is None for d in shape) else tuple(int(d) for d in shape)
+
+
 def cond(pred, true_fn, false_fn):
     """`ops.cond`, except where `pred` holds its value now (eager execution), where the
     branch is chosen in Python: Keras' `ops.cond` makes an `Operation` on every call

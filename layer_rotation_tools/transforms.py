@@ -106,16 +106,20 @@ CHUNK_BYTES = 2**22
 
 
 def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
-    """x.x, y.y and x.y in `dtype` (y.y and x.y without `squares_of_x`), each over the
-    whole tensors or, `per_unit`, one per output unit (`_total`), made one at a time. `y`
-    may be `Derived` from x. Where operations run eagerly, each is summed over chunks of
-    rows (`_row_chunks`), so that a product, a widened copy or a derived tensor is alive
-    for a chunk only, not for the whole kernel; compiled, XLA and TensorFlow's graphs take
-    the whole tensors."""
+    """[x.x, y.y, x.y] in `dtype` ([y.y, x.y] without `squares_of_x`), each over the whole
+    tensors or, `per_unit`, one per output unit (`_total`). `y` may be `Derived` from x.
+    Where operations run eagerly, each is summed over chunks of rows (`_row_chunks`), so
+    that a product, a widened copy or a derived tensor is alive for a chunk only, not for
+    the whole kernel. Compiled, products in x's own dtype take the whole tensors (XLA
+    fuses each into its sum); widened products (float64 dot products of float32 kernels)
+    are summed together in a loop over chunks of rows (`_looped_totals`)."""
+    products = [lambda a, b: ops.square(as_dtype(b, dtype)), lambda a, b: as_dtype(a, dtype) * as_dtype(b, dtype)]
     if squares_of_x:
-        yield _chunked_total(lambda a, b: ops.square(as_dtype(a, dtype)), x, None, per_unit)
-    yield _chunked_total(lambda a, b: ops.square(as_dtype(b, dtype)), x, y, per_unit)
-    yield _chunked_total(lambda a, b: as_dtype(a, dtype) * as_dtype(b, dtype), x, y, per_unit)
+        products.insert(0, lambda a, b: ops.square(as_dtype(a, dtype)))
+    if keras.backend.standardize_dtype(x.dtype) != dtype and _loop_rows(x) is not None:
+        return _looped_totals(products, x, y, per_unit)
+    return [_chunked_total(product, x, None if squares_of_x and j == 0 else y, per_unit)
+            for j, product in enumerate(products)]
 
 
 class Derived:
@@ -161,6 +165,46 @@ def _chunked_total(product, x, y, per_unit):
         part = _total(product(a, b), per_unit)
         total = part if total is None else total + part
     return total
+
+
+def _loop_rows(x):
+    """The rows of x that `_looped_totals` takes at a time (about `CHUNK_BYTES` of x counted
+    in float64), where x belongs to a trace, its shape is known and it takes several
+    chunks of at least one row each (with two axes or more: a chunk holds every output
+    unit); else None."""
+    shape = backend.known_shape(x)
+    if not backend.tracing(x) or shape is None or len(shape) < 2:
+        return None
+    rows = max(1, CHUNK_BYTES // (8 * math.prod(shape[1:])))
+    return rows if rows < shape[0] else None
+
+
+def _looped_totals(products, x, y, per_unit):
+    """[sum of `_total(product(x rows, y rows))` over chunks of `_loop_rows(x)` rows, for
+    each of `products`], in a compiled step: one loop (`ops.fori_loop`) whose body takes a
+    chunk of x and y (`ops.slice`; y's rows made there where y is `Derived`) and adds
+    every product's sum, then the rows left over. XLA then holds a chunk's widened
+    copies rather than the kernel's: measured with `memory_analysis` of a JAX step, the
+    three float64 sums of a 2,000 x 2,000 float32 kernel and its step taken whole held
+    a float64 copy of each (61 MiB), which the sums share."""
+    rows = _loop_rows(x)
+    other = y.other if isinstance(y, Derived) else y
+    count = int(x.shape[0]) // rows
+
+    def sums(a, b):
+        b = y.make(a, b) if isinstance(y, Derived) else b
+        return [_total(product(a, b), per_unit) for product in products]
+
+    def rows_at(tensor, start):
+        return ops.slice(tensor, [start] + [0] * (len(tensor.shape) - 1), (rows, *tensor.shape[1:]))
+
+    def add_chunk(i, totals):
+        return [t + u for t, u in zip(totals, sums(rows_at(x, i * rows), rows_at(other, i * rows)))]
+
+    totals = ops.fori_loop(1, count, add_chunk, sums(x[:rows], other[:rows]))
+    if count * rows < int(x.shape[0]):
+        totals = [t + u for t, u in zip(totals, sums(x[count * rows:], other[count * rows:]))]
+    return totals
 
 
 def _total(value, per_unit=False):
@@ -237,7 +281,7 @@ def linear_updates(ps, steps, coefficients, per_unit=False, into=None):
 
     if into is None:
         def combine(dtype, dots):
-            return [combination(dtype, a, b, p, s) for a, b, p, s in split_coefficients(dtype, dots)]
+            return [combination(dtype, a, b, p, _made(s, p)) for a, b, p, s in split_coefficients(dtype, dots)]
 
         return float32_first(ps, steps, float32_suffices, combine, per_unit=per_unit)
 
@@ -419,13 +463,23 @@ def _change(x, after):
 def descent_steps(ps, proposed, whole=False):
     """The step of each kernel p_i towards the value q_i an optimizer proposes, as a
     descent step s_i = p_i - q_i (`widened_difference`: float32 at least; NaN and Inf
-    zeroed, `nan_to_zero`): `Derived` from p_i where p_i takes several chunks of rows (made
-    where it is needed, a chunk at a time), else (or with `whole`) made now, once, as a
-    tensor (an update reads it three times). Compiled, each use making it again cost
-    more (ten and twenty 2,000 x 2,000 kernels, `benchmarks/kernel_memory.py`: per
-    kernel added over SGD, JAX 0.17 against 0.09, TensorFlow's graph 0.46 against 0.36)."""
-    return [_descent_step(p, q) if whole or _one_chunk(p, q) else Derived(q, _descent_step)
-            for p, q in zip(ps, proposed)]
+    zeroed, `nan_to_zero`): `Derived` from p_i (made where it is needed, again for each
+    use) where p_i takes several chunks of rows (a chunk at a time) and where XLA
+    compiles the whole step (`backend.fuses_elementwise`: JAX), which fuses the making
+    into each use; else (or with `whole`, outside XLA) made now, once, as a tensor (an
+    update reads it three times). Measured under XLA (`benchmarks/xla_step_memory.py`:
+    ten 2,000 x 2,000 kernels, a group each, the rotation one operation:
+    `layca._rotated_traced`): derived, Layca(SGD)'s temporaries over SGD's are 31 MiB,
+    against 46 made once; in TensorFlow's graphs, which keep every operation's result,
+    deriving cost more (per kernel added over SGD, 0.46 against 0.36,
+    `benchmarks/kernel_memory.py`)."""
+    return [Derived(q, _descent_step) if backend.fuses_elementwise(p) or not (whole or _one_chunk(p, q))
+            else _descent_step(p, q) for p, q in zip(ps, proposed)]
+
+
+def _made(x, like):
+    """`x` as a tensor: made from `like` where it is `Derived`."""
+    return x.make(like, x.other) if isinstance(x, Derived) else x
 
 
 def _descent_step(p, q):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from layer_rotation_tools import transforms
+from layer_rotation_tools import backend, transforms
 from tests import references
 
 RNG = np.random.default_rng(0)
@@ -101,11 +101,40 @@ def test_float32_kernels_rotate_precisely_on_both_paths(tilt):
     assert references.tan_angle(p, new) == pytest.approx(0.1, rel=1e-4)
 
 
+def _eager(fn, *args, **options):
+    return fn(*args, **options)
+
+
+def _compiled(fn, *args, **options):
+    """fn(*args, **options) in a compiled function (`backend.compiled`: jax.jit, tf.function;
+    eagerly on PyTorch), where float64 sums of kernels of several chunks of rows are taken
+    in a loop (`transforms._looped_totals`)."""
+    return backend.compiled(lambda *tensors: fn(*tensors, **options))(*args)
+
+
 @pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
 def test_many_kernels_at_once_each_rotate_as_alone(parallel, chunking):
     """Kernels of different shapes, scales and rates, updated in one call: each as its
     own equation gives it. With a step almost parallel to its kernel, a kernel of norm
     1e-30 or 1e30, or a zero step, every kernel is updated in float64."""
+    _check_many_kernels(parallel, _eager)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 80, None], ids=["row", "rows-and-rest", "whole"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
+def test_compiled_updates_and_measures_are_the_equations_with_sums_over_chunks_of_rows(parallel, chunk_bytes,
+                                                                                      monkeypatch):
+    """The same kernels per kernel and per unit, in compiled functions: float64 sums taken
+    in a loop a row at a time, two rows at a time with rows left over (`CHUNK_BYTES` of
+    80: 5 rows of (6, 2) and 2 of (5, 4), each with one row left over) or whole, as the
+    equations give them."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(transforms, "CHUNK_BYTES", chunk_bytes)
+    _check_many_kernels(parallel, _compiled)
+    _check_per_unit(parallel, _compiled)
+
+
+def _check_many_kernels(parallel, run):
     shapes, rates = [(4, 5), (3,), (2, 3, 2), (6, 2), (5, 4)], [0.1, 0.5, 1.0, 3.0**-3, 0.2]
     scales = [1e-30, 1.0, 1e30, 1e-3, 2.0] if parallel else [1e-3, 1.0, 1e3, 1e-2, 2.0]
     ps = [(RNG.normal(size=shape) * scale).astype(np.float32) for shape, scale in zip(shapes, scales)]
@@ -113,7 +142,7 @@ def test_many_kernels_at_once_each_rotate_as_alone(parallel, chunking):
     if parallel:
         steps[3] = (ps[3] + 1e-4 * 1e-3 * steps[3]).astype(np.float32)  # within 1e-4 rad of p's direction
         steps[4] = np.zeros_like(ps[4])
-    news = transforms.layca_updates(ps, steps, ops.convert_to_tensor(rates, "float64"))
+    news = run(transforms.layca_updates, ps, steps, ops.convert_to_tensor(rates, "float64"))
     for p, step, rate, new in zip(ps, steps, rates, news):
         assert keras.backend.standardize_dtype(new.dtype) == "float32"
         expected = references.layca(p, step, rate)
@@ -121,17 +150,17 @@ def test_many_kernels_at_once_each_rotate_as_alone(parallel, chunking):
     if parallel:
         np.testing.assert_array_equal(_np(news[4]), ps[4])
     moved = [float(np.any(_np(new) != p)) for p, new in zip(ps, news)]
-    rotation = _np(transforms.rotation_rates(ps, news))
+    rotation = _np(run(transforms.rotation_rates, ps, news))
     np.testing.assert_allclose(rotation, np.multiply(rates, moved), rtol=1e-4, atol=1e-7)
     distances = [references.cosine_distance(p, _np(new)) for p, new in zip(ps, news)]
-    np.testing.assert_allclose(_np(transforms.cosine_distances(ps, news)), distances, rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(_np(run(transforms.cosine_distances, ps, news)), distances, rtol=1e-3, atol=1e-7)
     squared_norms = [float(np.sum(p.astype(np.float64) ** 2)) for p in ps]
     np.testing.assert_allclose(_np(transforms.squared_norms(ps)), squared_norms, rtol=1e-12)
-    known = transforms.cosine_distances(ps, news, ops.convert_to_tensor(squared_norms, "float64"))
+    known = run(transforms.cosine_distances, ps, news, ops.convert_to_tensor(squared_norms, "float64"))
     np.testing.assert_allclose(_np(known), distances, rtol=1e-3, atol=1e-7)
     norms = [np.linalg.norm(p.astype(np.float64)) for p in ps]
-    lars = transforms.lars_updates(ps, steps, ops.convert_to_tensor(rates, "float64"),
-                                   1e-4 * ops.convert_to_tensor(norms, "float64"))
+    lars = run(transforms.lars_updates, ps, steps, ops.convert_to_tensor(rates, "float64"),
+               1e-4 * ops.convert_to_tensor(norms, "float64"))
     for p, step, rate, p_norm, new in zip(ps, steps, rates, norms, lars):
         expected = references.lars(p, step, rate, p_norm)
         np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
@@ -161,6 +190,10 @@ def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parall
     """Per output unit, in one call: each unit's update, rate, distance and norm as the
     numpy equation gives it for that unit alone. With one unit's step almost parallel to
     its weights, or a kernel of norm 1e-30 or 1e30, every sum is taken in float64."""
+    _check_per_unit(parallel, _eager)
+
+
+def _check_per_unit(parallel, run):
     shapes, rates = [(4, 5), (2, 3, 2), (6, 3)], [0.1, 1.0, 3.0**-3]
     scales = [1e-30, 1e30, 1.0] if parallel else [1e-3, 1e3, 1.0]
     ps = [(RNG.normal(size=shape) * scale).astype(np.float32) for shape, scale in zip(shapes, scales)]
@@ -168,7 +201,7 @@ def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parall
     steps[2][:, 1] = 0.0  # a unit that does not move
     if parallel:
         steps[2][:, 0] = ps[2][:, 0] + 1e-4 * steps[2][:, 0]  # within 1e-4 rad of its unit's direction
-    news = transforms.layca_updates(ps, steps, ops.convert_to_tensor(rates, "float64"), per_unit=True)
+    news = run(transforms.layca_updates, ps, steps, ops.convert_to_tensor(rates, "float64"), per_unit=True)
     for p, step, rate, new in zip(ps, steps, rates, news):
         expected = references.per_unit(references.layca, p, step, rate)
         np.testing.assert_allclose(_np(new), expected, rtol=1e-5, atol=1e-6 * np.abs(p).max())
@@ -176,22 +209,22 @@ def test_per_unit_updates_and_measures_of_many_kernels_are_each_units_own(parall
     pairs = list(zip(ps, news))
     tangents = np.concatenate([[references.tan_angle(u, v) for u, v in zip(_units(p), _units(_np(n)))]
                                for p, n in pairs])
-    np.testing.assert_allclose(_np(transforms.rotation_rates(ps, news, per_unit=True)), tangents, rtol=1e-4,
+    np.testing.assert_allclose(_np(run(transforms.rotation_rates, ps, news, per_unit=True)), tangents, rtol=1e-4,
                                atol=1e-7)
     distances = np.concatenate([[references.cosine_distance(u, v) for u, v in zip(_units(p), _units(_np(n)))]
                                 for p, n in pairs])
     unit_squares = np.concatenate([np.sum(_units(p) ** 2, axis=1) for p in ps])
     np.testing.assert_allclose(_np(transforms.squared_norms(ps, per_unit=True)), unit_squares, rtol=1e-12)
     for known in (None, ops.convert_to_tensor(unit_squares, "float64")):
-        np.testing.assert_allclose(_np(transforms.cosine_distances(ps, news, known, per_unit=True)), distances,
-                                   rtol=1e-3, atol=1e-7)
+        np.testing.assert_allclose(_np(run(transforms.cosine_distances, ps, news, known, per_unit=True)),
+                                   distances, rtol=1e-3, atol=1e-7)
     quantiles = _np(transforms.unit_quantiles(ops.convert_to_tensor(tangents, "float64"), ps, (0.0, 0.3, 1.0)))
     counts = np.cumsum([0] + [p.shape[-1] for p in ps])
     np.testing.assert_allclose(quantiles, [np.quantile(tangents[a:b], (0.0, 0.3, 1.0))
                                            for a, b in zip(counts[:-1], counts[1:])], rtol=1e-12)
     growths = 1e-4 * np.concatenate([np.linalg.norm(_units(p), axis=1) for p in ps])
-    lars = transforms.lars_updates(ps, steps, ops.convert_to_tensor(rates, "float64"),
-                                   ops.convert_to_tensor(growths, "float64"), per_unit=True)
+    lars = run(transforms.lars_updates, ps, steps, ops.convert_to_tensor(rates, "float64"),
+               ops.convert_to_tensor(growths, "float64"), per_unit=True)
     for p, step, rate, new, start in zip(ps, steps, rates, lars, counts):
         expected = references.per_unit(references.lars, p, step, rate, growths[start:start + p.shape[-1]] / 1e-4)
         np.testing.assert_allclose(_np(new), expected, rtol=1e-4, atol=1e-6 * np.abs(p).max())
