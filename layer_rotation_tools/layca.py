@@ -666,21 +666,21 @@ def _rotated_compiled(ps, proposed, rates, epsilon, max_growths, per_unit=False)
 
 
 def _rotated_traced(ps, proposed, rates, epsilon, max_growths, per_unit=False):
-    """`_rotated` inside a traced step, as one operation: a `cond` on whether any of the
-    group's rates is above 0 (where none is, the kernels keep their values, as Layca's and
-    LARS' steps at rate 0 leave them bit for bit), and on TensorFlow one function that
-    every group's update calls (`backend.shared_function`).
+    """`_rotated` inside a traced step: on TensorFlow one function that every group's update
+    calls (`backend.shared_function`); where XLA compiles the whole step (JAX:
+    `backend.fuses_elementwise`), one operation of the step, a `cond` on whether any of
+    the group's rates is above 0 (where none is, the kernels keep their values, as
+    Layca's and LARS' steps at rate 0 leave them bit for bit).
 
-    One operation, because XLA schedules a whole step's operations (JAX; TensorFlow with
-    `jit_compile`) and, given a rotation's dozen small operations, interleaved them with
-    later groups' backpropagation, holding every waiting group's step: measured with
-    `jax.jit(...).lower(...).compile().memory_analysis()` of the training step (ten
-    2,000 x 2,000 kernels, a group each, float64 branch left out), 6.9 kernels' bytes of
-    temporaries over SGD's, against 2.1 as one operation. One function, because each
-    group's own copy of the operations held about 4 MiB of graph in TensorFlow's graphs
-    (`benchmarks/kernel_memory.py --layers 10 20`, TensorFlow's graph, 2,000 x 2,000
-    kernels, a group each: 0.36 times each kernel's bytes added over SGD, against 0.09
-    shared)."""
+    One operation, because XLA's scheduler interleaved a rotation's dozen small operations
+    with later groups' backpropagation, holding every waiting group's step. Measured
+    (`benchmarks/xla_step_memory.py`, ten 2,000 x 2,000 kernels, a group each): Layca(SGD)'s
+    temporaries over SGD's 0.80 times the kernels' bytes before, 0.20 as one operation
+    with its step derived where used (`transforms.descent_steps`). One function, because
+    each group's own copy of the operations held about 4 MiB of graph in TensorFlow's
+    graphs (`benchmarks/kernel_memory.py --layers 10 20`: 0.36 times each kernel's bytes
+    added over SGD, against 0.09 shared); there a `cond` cost more (ten kernels, steps
+    after the first: 0.29 of the kernels' bytes over SGD, against 0.21 without)."""
     if "shared" not in _ROTATED_COMPILED:
         _ROTATED_COMPILED["shared"] = backend.shared_function(_rotated)
     shared = _ROTATED_COMPILED["shared"]
