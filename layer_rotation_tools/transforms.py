@@ -100,8 +100,9 @@ def unit_quantiles(values, kernels, quantiles):
     return ops.stack(summaries)
 
 
-#: Where operations run eagerly, the bytes of a kernel's rows that the dot products take
-#: at a time (`_dot_products`).
+#: The bytes of a kernel's rows (counted in float64) that the dot products take at a time
+#: where operations run eagerly, and that compiled float64 sums take at a time
+#: (`_dot_products`).
 CHUNK_BYTES = 2**22
 
 

@@ -52,6 +52,26 @@ def test_jit_compile_is_true_false_or_auto_and_auto_round_trips():
         Layca(jit_compile="xla")
 
 
+@pytest.mark.parametrize("lars", [False, True], ids=["layca", "lars"])
+@pytest.mark.parametrize("still", ["rho_0", "multipliers_0"])
+def test_steps_at_rate_zero_leave_every_kernel_bit_for_bit(still, lars):
+    """At rho = 0, or with every layer's factor 0, a compiled training step leaves each
+    kernel as it was, bit for bit, though Adam proposes a step: on JAX the group's
+    rotation is skipped (`layca._rotated_traced`'s `cond`), elsewhere it is computed and
+    gives the kernel back."""
+    model = _mlp(batch_norm=False)
+    rate, multipliers = (0.0, None) if still == "rho_0" else (0.1, {"hidden": 0.0, "out": 0.0})
+    model.compile(Layca(keras.optimizers.Adam(0.1), learning_rate=rate, multipliers=multipliers, lars=lars),
+                  "categorical_crossentropy")
+    x, y = _data()
+    before = [keras.ops.convert_to_numpy(k) for k in model.trainable_weights if "kernel" in k.path]
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    after = [keras.ops.convert_to_numpy(k) for k in model.trainable_weights if "kernel" in k.path]
+    assert len(before) == 2
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new, old)
+
+
 @pytest.mark.tensorflow  # XLA-compiled group updates exist on TensorFlow only (`backend.xla_compiled_update`)
 @pytest.mark.parametrize("jit_compile, grouped, with_xla", [
     ("auto", False, True), ("auto", True, False), (True, True, True), (False, False, False)])
