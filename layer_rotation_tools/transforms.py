@@ -101,8 +101,8 @@ def unit_quantiles(values, kernels, quantiles):
 
 
 #: The bytes of a kernel's rows (counted in float64) that the dot products take at a time
-#: where operations run eagerly, and that compiled float64 sums take at a time
-#: (`_dot_products`).
+#: where operations run eagerly, and that float64 sums take at a time where XLA compiles
+#: the whole step (`_dot_products`).
 CHUNK_BYTES = 2**22
 
 
@@ -111,9 +111,10 @@ def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False):
     tensors or, `per_unit`, one per output unit (`_total`). `y` may be `Derived` from x.
     Where operations run eagerly, each is summed over chunks of rows (`_row_chunks`), so
     that a product, a widened copy or a derived tensor is alive for a chunk only, not for
-    the whole kernel. Compiled, products in x's own dtype take the whole tensors (XLA
-    fuses each into its sum); widened products (float64 dot products of float32 kernels)
-    are summed together in a loop over chunks of rows (`_looped_totals`)."""
+    the whole kernel. Compiled, products take the whole tensors (XLA fuses each into its
+    sum), except widened products (float64 dot products of float32 kernels) where XLA
+    compiles the whole step: there they are summed together in a loop over chunks of
+    rows (`_looped_totals`)."""
     products = [lambda a, b: ops.square(as_dtype(b, dtype)), lambda a, b: as_dtype(a, dtype) * as_dtype(b, dtype)]
     if squares_of_x:
         products.insert(0, lambda a, b: ops.square(as_dtype(a, dtype)))
@@ -170,11 +171,15 @@ def _chunked_total(product, x, y, per_unit):
 
 def _loop_rows(x):
     """The rows of x that `_looped_totals` takes at a time (about `CHUNK_BYTES` of x counted
-    in float64), where x belongs to a trace, its shape is known and it takes several
-    chunks of at least one row each (with two axes or more: a chunk holds every output
-    unit); else None."""
+    in float64), where x belongs to a step that XLA compiles whole
+    (`backend.fuses_elementwise`), its shape is known and it takes several chunks of at
+    least one row each (with two axes or more: a chunk holds every output unit); else
+    None. Not in TensorFlow's graphs, whose `cond` runs only the branch taken: there the
+    loop in the float64 branch cost more than the whole tensors in the steps that do not
+    take it (`LayerRotationRates()` over SGD, ten 2,000 x 2,000 kernels, steps after the
+    first: 1.21 times the kernels' bytes against 1.02, `benchmarks/kernel_memory.py`)."""
     shape = backend.known_shape(x)
-    if not backend.tracing(x) or shape is None or len(shape) < 2:
+    if not backend.fuses_elementwise(x) or shape is None or len(shape) < 2:
         return None
     rows = max(1, CHUNK_BYTES // (8 * math.prod(shape[1:])))
     return rows if rows < shape[0] else None
@@ -182,9 +187,9 @@ def _loop_rows(x):
 
 def _looped_totals(products, x, y, per_unit):
     """[sum of `_total(product(x rows, y rows))` over chunks of `_loop_rows(x)` rows, for
-    each of `products`], in a compiled step: one loop (`ops.fori_loop`) whose body takes a
-    chunk of x and y (`ops.slice`; y's rows made there where y is `Derived`) and adds
-    every product's sum, then the rows left over. XLA then holds a chunk's widened
+    each of `products`], in a step XLA compiles whole: one loop (`ops.fori_loop`) whose
+    body takes a chunk of x and y (`ops.slice`; y's rows made there where y is `Derived`)
+    and adds every product's sum, then the rows left over. XLA then holds a chunk's widened
     copies rather than the kernel's: measured with `memory_analysis` of a JAX step, the
     three float64 sums of a 2,000 x 2,000 float32 kernel and its step taken whole held
     a float64 copy of each (61 MiB), which the sums share."""

@@ -107,8 +107,8 @@ def _eager(fn, *args, **options):
 
 def _compiled(fn, *args, **options):
     """fn(*args, **options) in a compiled function (`backend.compiled`: jax.jit, tf.function;
-    eagerly on PyTorch), where float64 sums of kernels of several chunks of rows are taken
-    in a loop (`transforms._looped_totals`)."""
+    eagerly on PyTorch); under jax.jit, float64 sums of kernels of several chunks of rows
+    are taken in a loop (`transforms._looped_totals`)."""
     return backend.compiled(lambda *tensors: fn(*tensors, **options))(*args)
 
 
