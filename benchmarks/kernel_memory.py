@@ -82,7 +82,7 @@ def worker(variant, layers, width):
 
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0:
-                AfterTheFirstStep.first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                self.first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
                 release_freed_memory()
                 reset_peak()
 
@@ -91,9 +91,10 @@ def worker(variant, layers, width):
     optimizer, callbacks, _ = VARIANTS[variant]
     model.compile(optimizer=eval(optimizer), loss="mse")
     x = np.random.default_rng(0).normal(size=(192, width)).astype("float32")
-    model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks) + [AfterTheFirstStep()])
+    after_the_first = AfterTheFirstStep()
+    model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks) + [after_the_first])
     steps = peak()
-    whole = max(AfterTheFirstStep.first, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    whole = max(after_the_first.first, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps({"whole": whole, "steps": steps}), flush=True)
 
 

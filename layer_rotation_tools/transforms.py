@@ -119,8 +119,9 @@ def _dot_products(x, y, dtype, squares_of_x=True, per_unit=False, looped=False):
     products = [lambda a, b: ops.square(as_dtype(b, dtype)), lambda a, b: as_dtype(a, dtype) * as_dtype(b, dtype)]
     if squares_of_x:
         products.insert(0, lambda a, b: ops.square(as_dtype(a, dtype)))
-    if looped and keras.backend.standardize_dtype(x.dtype) != dtype and _loop_rows(x) is not None:
-        return _looped_totals(products, x, y, per_unit)
+    rows = _loop_rows(x) if looped and keras.backend.standardize_dtype(x.dtype) != dtype else None
+    if rows is not None:
+        return _looped_totals(products, x, y, per_unit, rows)
     return [_chunked_total(product, x, None if squares_of_x and j == 0 else y, per_unit)
             for j, product in enumerate(products)]
 
@@ -141,16 +142,32 @@ def _row_chunks(x, y=None):
     their first axis of about `CHUNK_BYTES` of x (counted in float64), y's rows made as
     they are taken where y is `Derived` (and None where y is None); one chunk, the whole
     tensors, where `_one_chunk`."""
-    derived = isinstance(y, Derived)
-    other = y.other if derived else y
+    other = _source(y)
     if _one_chunk(x, other):
         pieces = [(0, x, other)]
     else:
-        rows = max(1, CHUNK_BYTES // (8 * math.prod(x.shape[1:])))
+        rows = _chunk_rows(x.shape)
         pieces = [(start, x[start:start + rows], None if other is None else other[start:start + rows])
                   for start in range(0, int(x.shape[0]), rows)]
     for start, a, b in pieces:
-        yield start, a, (y.make(a, b) if derived else b)
+        yield start, a, _rows_of(y, a, b)
+
+
+def _source(y):
+    """The tensor whose rows y's rows are made from: `other` where y is `Derived`, else y."""
+    return y.other if isinstance(y, Derived) else y
+
+
+def _rows_of(y, x_rows, source_rows):
+    """y's rows beside `x_rows`, given the same rows of `_source(y)`: made from both where y
+    is `Derived`, else those rows themselves."""
+    return y.make(x_rows, source_rows) if isinstance(y, Derived) else source_rows
+
+
+def _chunk_rows(shape):
+    """The rows of a tensor of `shape` in a chunk: about `CHUNK_BYTES` counted in float64,
+    at least one."""
+    return max(1, CHUNK_BYTES // (8 * math.prod(shape[1:])))
 
 
 def _one_chunk(x, y=None):
@@ -182,25 +199,23 @@ def _loop_rows(x):
     shape = backend.known_shape(x)
     if not backend.fuses_elementwise(x) or shape is None or len(shape) < 2:
         return None
-    rows = max(1, CHUNK_BYTES // (8 * math.prod(shape[1:])))
+    rows = _chunk_rows(shape)
     return rows if rows < shape[0] else None
 
 
-def _looped_totals(products, x, y, per_unit):
-    """[sum of `_total(product(x rows, y rows))` over chunks of `_loop_rows(x)` rows, for
+def _looped_totals(products, x, y, per_unit, rows):
+    """[sum of `_total(product(x rows, y rows))` over chunks of `rows` rows (`_loop_rows`), for
     each of `products`], in a step XLA compiles whole: one loop (`ops.fori_loop`) whose
     body takes a chunk of x and y (`ops.slice`; y's rows made there where y is `Derived`)
     and adds every product's sum, then the rows left over. XLA then holds a chunk's widened
     copies rather than the kernel's: measured with `memory_analysis` of a JAX step, the
     three float64 sums of a 2,000 x 2,000 float32 kernel and its step taken whole held
     a float64 copy of each (61 MiB), which the sums share."""
-    rows = _loop_rows(x)
-    other = y.other if isinstance(y, Derived) else y
+    other = _source(y)
     count = int(x.shape[0]) // rows
 
     def sums(a, b):
-        b = y.make(a, b) if isinstance(y, Derived) else b
-        return [_total(product(a, b), per_unit) for product in products]
+        return [_total(product(a, _rows_of(y, a, b)), per_unit) for product in products]
 
     def rows_at(tensor, start):
         return ops.slice(tensor, [start] + [0] * (len(tensor.shape) - 1), (rows, *tensor.shape[1:]))
@@ -493,9 +508,9 @@ def descent_steps(ps, proposed, whole=False):
             else _descent_step(p, q) for p, q in zip(ps, proposed)]
 
 
-def _made(x, like):
-    """`x` as a tensor: made from `like` where it is `Derived`."""
-    return x.make(like, x.other) if isinstance(x, Derived) else x
+def _made(y, x):
+    """y as a whole tensor beside x (`_rows_of` all its rows)."""
+    return _rows_of(y, x, _source(y))
 
 
 def _descent_step(p, q):
