@@ -4,19 +4,22 @@ large enough that the framework's fixed memory does not hide it (issue 46).
     KERAS_BACKEND=tensorflow|jax|torch python benchmarks/kernel_memory.py [--layers 10 [20]] [--width 2000]
 
 The model is a stack of `--layers` Dense kernels of width x width (10 x 2,000 x 2,000:
-160 MB of float32). Each variant runs in a fresh process: build, compile, one fit of
-three steps on batches of 64, with glibc told to give every block of 1 MiB or more back
-to the system when it is freed (`MALLOC_MMAP_THRESHOLD_`), so that the peak counts the
-buffers alive at once rather than what the allocator kept of earlier ones (without it,
-PyTorch's peaks vary by more than a kernel's bytes between settings that run the same
-code). Two peaks of resident memory: the whole fit's (`ru_maxrss`, the first step's
-compilation included), and the steps after the first (`VmHWM` reset after the first
-step, once glibc has given back the freed memory it keeps, `malloc_trim`: the memory
-of training, without what compiling the step left behind; Linux only). A variant's
-cost is its peak less plain SGD's, over the kernels' bytes; beside Layca, Adam over SGD
-and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state beyond
-Adam's) give the yardstick. The variants alternate over `--repeats` rounds and the
-median of each is printed. Given two depths (`--layers 10 20`), it also prints each
+160 MB of float32). Each variant runs in a fresh process: build, compile (Keras' default
+`jit_compile="auto"`, or for the "compiled step" variants the model's whole step
+compiled, `jit_compile=True`: by XLA on TensorFlow, its default where it sees a GPU, and
+on JAX, by torch.compile on PyTorch), one fit of three steps on batches of 64, with
+glibc told to give every block of 1 MiB or more back to the system when it is freed
+(`MALLOC_MMAP_THRESHOLD_`), so that the peak counts the buffers alive at once rather
+than what the allocator kept of earlier ones (without it, PyTorch's peaks vary by more
+than a kernel's bytes between settings that run the same code). Two peaks of resident
+memory: the whole fit's (`ru_maxrss`, the first step's compilation included), and the
+steps after the first (`VmHWM` reset after the first step, once glibc has given back the
+freed memory it keeps, `malloc_trim`: the memory of training, without what compiling the
+step left behind; Linux only). A variant's cost is its peak less its baseline's (plain
+SGD's, or Adam's, in the same kind of step), over the kernels' bytes; beside Layca, Adam
+over SGD and Keras' Lamb over Adam (Lamb also takes per-layer norms and keeps no state
+beyond Adam's) give the yardstick. The variants alternate over `--repeats` rounds and
+the median of each is printed. Given two depths (`--layers 10 20`), it also prints each
 variant's cost per kernel byte added between them: the slope of its extra memory over
 the model's depth, which leaves out what does not grow with the model (a framework's
 compiled code, a group's temporaries while the largest kernel is stepped).
@@ -34,23 +37,31 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-#: name -> (optimizer expression, callbacks expression, baseline variant)
+#: name -> (optimizer expression, callbacks expression, baseline variant, the model's jit_compile)
 VARIANTS = {
-    "SGD": ("keras.optimizers.SGD(0.01)", "[]", None),
-    "Adam": ("keras.optimizers.Adam(1e-3)", "[]", "SGD"),
-    "Lamb": ("keras.optimizers.Lamb(1e-3)", "[]", "Adam"),
-    "Layca(sgd)": ("Layca('sgd')", "[]", "SGD"),
-    "Layca(sgd, jit_compile=True)": ("Layca('sgd', jit_compile=True)", "[]", "SGD"),
-    "Layca(sgd, per_unit=True)": ("Layca('sgd', per_unit=True)", "[]", "SGD"),
-    "Layca(adam)": ("Layca('adam')", "[]", "Adam"),
-    "SGD + LayerRotationCurves()": ("keras.optimizers.SGD(0.01)", "[LayerRotationCurves()]", "SGD"),
+    "SGD": ("keras.optimizers.SGD(0.01)", "[]", None, "auto"),
+    "Adam": ("keras.optimizers.Adam(1e-3)", "[]", "SGD", "auto"),
+    "Lamb": ("keras.optimizers.Lamb(1e-3)", "[]", "Adam", "auto"),
+    "Layca(sgd)": ("Layca('sgd')", "[]", "SGD", "auto"),
+    "Layca(sgd, jit_compile=True)": ("Layca('sgd', jit_compile=True)", "[]", "SGD", "auto"),
+    "Layca(sgd, per_unit=True)": ("Layca('sgd', per_unit=True)", "[]", "SGD", "auto"),
+    "Layca(adam)": ("Layca('adam')", "[]", "Adam", "auto"),
+    "SGD + LayerRotationCurves()": ("keras.optimizers.SGD(0.01)", "[LayerRotationCurves()]", "SGD", "auto"),
     "SGD + LayerRotationCurves(reference_dtype='bfloat16')": (
-        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(reference_dtype='bfloat16')]", "SGD"),
-    "SGD + LayerRotationRates()": ("keras.optimizers.SGD(0.01)", "[LayerRotationRates()]", "SGD"),
+        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(reference_dtype='bfloat16')]", "SGD", "auto"),
+    "SGD + LayerRotationRates()": ("keras.optimizers.SGD(0.01)", "[LayerRotationRates()]", "SGD", "auto"),
     "SGD + LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))": (
-        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD"),
+        "keras.optimizers.SGD(0.01)", "[LayerRotationCurves(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD", "auto"),
     "SGD + LayerRotationRates(per_unit_quantiles=(0.1, 0.5, 0.9))": (
-        "keras.optimizers.SGD(0.01)", "[LayerRotationRates(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD"),
+        "keras.optimizers.SGD(0.01)", "[LayerRotationRates(per_unit_quantiles=(0.1, 0.5, 0.9))]", "SGD", "auto"),
+    # The model's whole step compiled (`model.compile(jit_compile=True)`): by XLA on TensorFlow (its
+    # default where it sees a GPU) and on JAX (always: there these repeat the variants above), by
+    # torch.compile on PyTorch.
+    "SGD, compiled step": ("keras.optimizers.SGD(0.01)", "[]", None, True),
+    "Adam, compiled step": ("keras.optimizers.Adam(1e-3)", "[]", "SGD, compiled step", True),
+    "Layca(sgd), compiled step": ("Layca('sgd')", "[]", "SGD, compiled step", True),
+    "Layca(sgd, per_unit=True), compiled step": ("Layca('sgd', per_unit=True)", "[]", "SGD, compiled step", True),
+    "Layca(adam), compiled step": ("Layca('adam')", "[]", "Adam, compiled step", True),
 }
 
 
@@ -88,8 +99,8 @@ def worker(variant, layers, width):
 
     backend.enable_float64()
     model = dense_stack(layers, width)
-    optimizer, callbacks, _ = VARIANTS[variant]
-    model.compile(optimizer=eval(optimizer), loss="mse")
+    optimizer, callbacks, _, jit_compile = VARIANTS[variant]
+    model.compile(optimizer=eval(optimizer), loss="mse", jit_compile=jit_compile)
     x = np.random.default_rng(0).normal(size=(192, width)).astype("float32")
     after_the_first = AfterTheFirstStep()
     model.fit(x, x, batch_size=64, epochs=1, verbose=0, callbacks=eval(callbacks) + [after_the_first])
