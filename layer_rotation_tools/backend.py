@@ -5,6 +5,7 @@ are imported lazily, and only on their own backend, as Keras itself does.
 """
 
 import contextlib
+import threading
 import warnings
 
 import keras
@@ -31,11 +32,44 @@ def tracing(value):
 
 
 def fuses_elementwise(value):
-    """Whether `value` belongs to a step that XLA compiles whole (a `jax.jit` trace), where an
-    element-wise expression read by several operations is fused into each of them rather
-    than held as a buffer. Not TensorFlow's graphs, which hold each operation's result
-    (nor its XLA-compiled functions, which its graphs do not tell apart)."""
+    """Whether `value` belongs to a `jax.jit` trace, where XLA fuses an element-wise
+    expression read by several operations into each of them rather than holding it as a
+    buffer, and fuses a sum with the product it sums. Not TensorFlow's graphs, which hold
+    each operation's result, nor its functions that XLA compiles (`xla_compiles_step`),
+    whose sums TensorFlow's XLA bridge lowers to a `reduce-window` that does not fuse the
+    product it sums (read from XLA's buffer assignment: the products of a kernel held
+    whole): there the steps made where used and the float64 sums a chunk of rows at a time
+    (`transforms.descent_steps`, `transforms._looped_totals`) lowered nothing and their
+    code, compiled for each group, cost memory (`Layca("sgd")` in a step XLA compiles, ten
+    and twenty 2,000 x 2,000 kernels, steps after the first: 1.06 and 0.68 times the
+    kernels' bytes over SGD with them, 0.88 and 0.55 without; `benchmarks/kernel_memory.py`)."""
     return name() == "jax" and tracing(value)
+
+
+def xla_compiles_step(value):
+    """Whether `value` belongs to a step that XLA compiles whole: a `jax.jit` trace, or a
+    TensorFlow function traced for XLA (the model's step with `jit_compile=True`,
+    TensorFlow's default where it sees a GPU), other than an update that XLA compiles alone
+    inside a graph that it does not (`xla_compiled_update`)."""
+    if not tracing(value):
+        return False
+    if name() == "jax":
+        return True
+    return name() == "tensorflow" and _in_xla_step()
+
+
+def _in_xla_step():
+    """Whether TensorFlow traces, for XLA, a function other than an update compiled alone
+    (`xla_compiled_update`)."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return not getattr(_UPDATE_ALONE, "active", False) and control_flow_util.GraphOrParentsInXlaContext(
+        tf.compat.v1.get_default_graph())
+
+
+#: Set while an update that XLA compiles alone runs (and is traced): `xla_compiled_update`.
+_UPDATE_ALONE = threading.local()
 
 
 def known_shape(x):
@@ -161,14 +195,26 @@ def xla_compiled_update(fn):
     """`fn`, a function that updates variables, compiled by XLA into one call on
     TensorFlow (`tf.function(jit_compile=True)`), where a training step that is not
     compiled by XLA itself (`jit_compile=False`, `run_eagerly=True`) would run its
-    operations one by one; None on JAX, which compiles whole steps, and on PyTorch.
-    Also None under a `tf.distribute` strategy other than the default, whose
-    cross-replica updates (`merge_call`) XLA cannot compile inside a replica's step."""
+    operations one by one; inside a step that XLA compiles, `fn` itself, part of it. None
+    on JAX, which compiles whole steps, and on PyTorch. Also None under a `tf.distribute`
+    strategy other than the default, whose cross-replica updates (`merge_call`) XLA cannot
+    compile inside a replica's step."""
     if name() != "tensorflow" or distributed():
         return None
     import tensorflow as tf
 
-    return tf.function(fn, jit_compile=True)
+    function = tf.function(fn, jit_compile=True)
+
+    def update(*args):
+        if _in_xla_step():
+            return fn(*args)
+        _UPDATE_ALONE.active = True
+        try:
+            return function(*args)
+        finally:
+            _UPDATE_ALONE.active = False
+
+    return update
 
 
 @contextlib.contextmanager

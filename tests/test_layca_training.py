@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layer_rotation_tools import Layca, LayerRotationRates, SGDAMom
+from layer_rotation_tools import Layca, LayerRotationRates, SGDAMom, backend
 from tests import references
 from tests.iterations import IterationsSeen, assert_steps_are_iterations
 from tests.serialization import round_trip
@@ -52,17 +52,21 @@ def test_jit_compile_is_true_false_or_auto_and_auto_round_trips():
         Layca(jit_compile="xla")
 
 
+@pytest.mark.parametrize("xla_step", [False, True], ids=["default-step", "xla-step"])
 @pytest.mark.parametrize("lars", [False, True], ids=["layca", "lars"])
 @pytest.mark.parametrize("still", ["rho_0", "multipliers_0"])
-def test_steps_at_rate_zero_leave_every_kernel_bit_for_bit(still, lars):
+def test_steps_at_rate_zero_leave_every_kernel_bit_for_bit(still, lars, xla_step):
     """At rho = 0, or with every layer's factor 0, a compiled training step leaves each
-    kernel as it was, bit for bit, though Adam proposes a step: on JAX the group's
-    rotation is skipped (`layca._rotated_traced`'s `cond`), elsewhere it is computed and
-    gives the kernel back."""
+    kernel as it was, bit for bit, though Adam proposes a step: where XLA compiles the
+    whole step (JAX; TensorFlow with `jit_compile=True`) the group's rotation is skipped
+    (`layca._rotated_traced`'s `cond`), elsewhere it is computed and gives the kernel
+    back."""
+    if xla_step and backend.name() != "tensorflow":
+        pytest.skip("JAX's default step is the XLA step; PyTorch has none (jit_compile=True is torch.compile)")
     model = _mlp(batch_norm=False)
     rate, multipliers = (0.0, None) if still == "rho_0" else (0.1, {"hidden": 0.0, "out": 0.0})
     model.compile(Layca(keras.optimizers.Adam(0.1), learning_rate=rate, multipliers=multipliers, lars=lars),
-                  "categorical_crossentropy")
+                  "categorical_crossentropy", jit_compile=True if xla_step else "auto")
     x, y = _data()
     before = [keras.ops.convert_to_numpy(k) for k in model.trainable_weights if "kernel" in k.path]
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
@@ -90,14 +94,18 @@ def test_auto_compiles_the_update_with_xla_where_the_model_is_one_group(jit_comp
 
 
 @pytest.mark.tensorflow  # `backend.shared_function` is a tf.function on TensorFlow only
-def test_groups_of_one_shape_share_one_traced_rotation(monkeypatch):
+@pytest.mark.parametrize("xla_step", [False, True], ids=["graph", "xla-step"])
+def test_groups_of_one_shape_share_one_traced_rotation(xla_step, monkeypatch):
+    """In TensorFlow's graph and in a step XLA compiles (`model.compile(jit_compile=True)`,
+    where each group's `cond` calls it), one traced rotation per shape of kernel, however
+    many groups call it."""
     from layer_rotation_tools import layca as layca_module
 
     monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
     monkeypatch.setattr(layca_module, "_ROTATED_COMPILED", {})
     model = keras.Sequential([keras.Input((6,))] + [keras.layers.Dense(6, use_bias=False) for _ in range(3)]
                              + [keras.layers.Dense(3, use_bias=False)])
-    model.compile(Layca(learning_rate=0.05, jit_compile=False), "mse")
+    model.compile(Layca(learning_rate=0.05, jit_compile=False), "mse", jit_compile=xla_step)
     model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
     # Four groups, two shapes of kernel: (6, 6) three times, (6, 3) once.
     assert layca_module._ROTATED_COMPILED["shared"].function.experimental_get_tracing_count() == 2
@@ -154,7 +162,14 @@ def test_mirrored_strategy_on_two_devices_equals_one_device(mirrored_strategy):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_jit_compile_equals_eager_graph():
+@pytest.mark.parametrize("grouped", [False, True], ids=["one-group", "a-group-per-variable"])
+def test_jit_compile_equals_eager_graph(grouped, monkeypatch):
+    """The model's step compiled (`jit_compile=True`: XLA, where each group's rotation is one
+    operation of the step; torch.compile) gives the weights of the step not compiled."""
+    if grouped:
+        from layer_rotation_tools import layca as layca_module
+
+        monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
     for a, b in zip(_train(jit_compile=False), _train(jit_compile=True)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
