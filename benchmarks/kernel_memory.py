@@ -159,6 +159,17 @@ def peaks_of(variants, layers, width, repeats):
 MEASURES = {"whole": "the whole fit", "steps": "the steps after the first"}
 
 
+def with_baselines(variants):
+    """`variants` and the baselines each is measured against, and theirs (Layca(adam) is
+    over Adam, Adam over SGD), in the order of `VARIANTS`."""
+    wanted = set()
+    for variant in variants:
+        while variant is not None and variant not in wanted:
+            wanted.add(variant)
+            variant = VARIANTS[variant][2]
+    return [v for v in VARIANTS if v in wanted]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, nargs="+", default=[10],
@@ -171,7 +182,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.layers[0], args.width)
-    wanted = [v for v in VARIANTS if v in args.variants or any(VARIANTS[w][2] == v for w in args.variants)]
+    wanted = with_baselines(args.variants)
     depths = sorted(set(args.layers))
     extras = {}  # (variant, layers, measure) -> bytes over the baseline
     import keras
