@@ -61,11 +61,11 @@ def xla_compiles_step(value):
 def _in_xla_step():
     """Whether TensorFlow traces, for XLA, a function other than an update compiled alone
     (`xla_compiled_update`)."""
-    import tensorflow as tf
     from tensorflow.python.ops import control_flow_util
 
-    return not getattr(_UPDATE_ALONE, "active", False) and control_flow_util.GraphOrParentsInXlaContext(
-        tf.compat.v1.get_default_graph())
+    graph = trace()
+    return (graph is not None and not getattr(_UPDATE_ALONE, "active", False)
+            and control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
 #: Set while an update that XLA compiles alone runs (and is traced): `xla_compiled_update`.
