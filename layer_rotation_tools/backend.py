@@ -36,13 +36,14 @@ def fuses_elementwise(value):
     expression read by several operations into each of them rather than holding it as a
     buffer, and fuses a sum with the product it sums. Not TensorFlow's graphs, which hold
     each operation's result, nor its functions that XLA compiles (`xla_compiles_step`),
-    whose sums TensorFlow's XLA bridge lowers to a `reduce-window` that does not fuse the
-    product it sums (read from XLA's buffer assignment: the products of a kernel held
-    whole): there the steps made where used and the float64 sums a chunk of rows at a time
+    whose sums keep their products fused only in windows (`windows_long_sums`): there the
+    steps made where used and the float64 sums a chunk of rows at a time
     (`transforms.descent_steps`, `transforms._looped_totals`) lowered nothing and their
     code, compiled for each group, cost memory (`Layca("sgd")` in a step XLA compiles, ten
     and twenty 2,000 x 2,000 kernels, steps after the first: 1.06 and 0.68 times the
-    kernels' bytes over SGD with them, 0.88 and 0.55 without; `benchmarks/kernel_memory.py`)."""
+    kernels' bytes over SGD with them, 0.88 and 0.55 without, before the windows; with
+    the windows, steps made where used peaked at 1,131 MiB against 1,125 without;
+    `benchmarks/kernel_memory.py`)."""
     return name() == "jax" and tracing(value)
 
 
@@ -58,14 +59,30 @@ def xla_compiles_step(value):
     return name() == "tensorflow" and _in_xla_step()
 
 
+def windows_long_sums(value):
+    """Whether `value` belongs to a TensorFlow function traced for XLA (a step, or an update
+    compiled alone: `xla_compiled_update`), whose XLA rewrites each sum over an axis of
+    more than 32 elements into a `reduce-window` over windows of 32 that takes its input
+    as a buffer (XLA's `TreeReductionRewriter`, on the CPU): the product summed is held
+    whole, a float64 product twice a float32 kernel's bytes (read from XLA's buffer
+    assignment of `Layca("sgd")`'s step). Sums over axes of 32 elements or fewer keep the
+    product fused (`transforms._windowed_total`). Not JAX, whose XLA fuses a product into
+    its sum."""
+    return name() == "tensorflow" and _traced_for_xla()
+
+
 def _in_xla_step():
     """Whether TensorFlow traces, for XLA, a function other than an update compiled alone
     (`xla_compiled_update`)."""
+    return not getattr(_UPDATE_ALONE, "active", False) and _traced_for_xla()
+
+
+def _traced_for_xla():
+    """Whether TensorFlow traces a function for XLA, or a function that one calls."""
     from tensorflow.python.ops import control_flow_util
 
     graph = trace()
-    return (graph is not None and not getattr(_UPDATE_ALONE, "active", False)
-            and control_flow_util.GraphOrParentsInXlaContext(graph))
+    return graph is not None and control_flow_util.GraphOrParentsInXlaContext(graph)
 
 
 #: Set while an update that XLA compiles alone runs (and is traced): `xla_compiled_update`.

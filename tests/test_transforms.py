@@ -134,6 +134,42 @@ def test_compiled_updates_and_measures_are_the_equations_with_sums_over_chunks_o
     _check_per_unit(parallel, _compiled)
 
 
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("window", [3, 32], ids=["windows-and-rest", "rest-only"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["float32", "float64"])
+def test_updates_and_measures_in_a_function_xla_compiles_are_the_equations_with_sums_in_windows(
+        parallel, window, monkeypatch):
+    """The same kernels per kernel and per unit, in a TensorFlow function that XLA compiles,
+    where every sum is taken over axes of at most `SUM_WINDOW` elements
+    (`transforms._windowed_total`) and in float64. Of at most 3: the 20 elements of a
+    (4, 5) kernel (a prime factor 5) in 6 windows of 3 and 2 elements left over, its 4 rows
+    per unit in 1 window and 1 row left over; of at most 32: every total as its factors,
+    every unit's rows left over."""
+    import tensorflow as tf
+
+    monkeypatch.setattr(transforms, "SUM_WINDOW", window)
+
+    def xla(fn, *args, **options):
+        return tf.function(lambda *tensors: fn(*tensors, **options), jit_compile=True)(*args)
+
+    _check_many_kernels(parallel, xla)
+    _check_per_unit(parallel, xla)
+
+
+@pytest.mark.parametrize("per_unit", [False, True], ids=["total", "per_unit"])
+@pytest.mark.parametrize("shape", [(4, 5), (7, 3), (9, 2), (2, 3, 2), (2,)])
+def test_windowed_total_is_the_sum(shape, per_unit, monkeypatch):
+    """`_windowed_total` over axes of at most 3 elements: totals of a count with a prime
+    factor above 3 (20 and 21 elements) and every unit's rows (4, 7, 9, 6 and 1) in windows
+    of 3 and the rows left over; the other totals (18, 12 and 2 elements) as their
+    factors."""
+    monkeypatch.setattr(transforms, "SUM_WINDOW", 3)
+    x = RNG.normal(size=shape)
+    expected = x.reshape(-1, shape[-1]).sum(axis=0) if per_unit else x.sum()
+    np.testing.assert_allclose(_np(transforms._windowed_total(ops.convert_to_tensor(x, "float64"), per_unit)),
+                               expected, rtol=1e-12)
+
+
 def _check_many_kernels(parallel, run):
     shapes, rates = [(4, 5), (3,), (2, 3, 2), (6, 2), (5, 4)], [0.1, 0.5, 1.0, 3.0**-3, 0.2]
     scales = [1e-30, 1.0, 1e30, 1e-3, 2.0] if parallel else [1e-3, 1.0, 1e3, 1e-2, 2.0]
