@@ -141,10 +141,11 @@ class Layca(keras.optimizers.Optimizer):
             many small operations one by one; without, where it is stepped a group at
             a time, whose operations on large kernels gain no speed from XLA (ten
             2,000 x 2,000 kernels: 1.03 s a step either way, one CPU core) while each
-            kernel added costs 0.2-1.7 times its bytes over the inner optimizer with
-            XLA (it varies between runs), 0.09 times without
-            (`benchmarks/kernel_memory.py --layers 10 20`; on a GPU, whose passes XLA
-            fuses, not measured). No effect on JAX, whose steps XLA compiles whole, on
+            kernel added costs 0.16 times its bytes over the inner optimizer with
+            XLA, 0.07 times without (steps after the first, `benchmarks/kernel_memory.py
+            --layers 10 20`; 0.2-1.7 with XLA, varying between runs, before its sums
+            kept their products fused: `transforms._windowed_total`; on a GPU, whose
+            passes XLA fuses, not measured). No effect on JAX, whose steps XLA compiles whole, on
             PyTorch, under a `tf.distribute` strategy, or where XLA compiles the model's
             whole step (`model.compile(jit_compile=True)`, TensorFlow's default where it
             sees a GPU), of which the update is then part, each group's rotation one
