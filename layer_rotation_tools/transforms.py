@@ -36,8 +36,8 @@ PARALLEL_TOLERANCE = 1e-10
 
 
 def norm(x):
-    """Euclidean norm of the flattened tensor, ||x||_2."""
-    return ops.sqrt(ops.sum(ops.square(x)))
+    """Euclidean norm of the flattened tensor, ||x||_2 (its sum as every sum here: `_total`)."""
+    return ops.sqrt(_total(ops.square(x)))
 
 
 def nan_to_zero(x):
