@@ -257,8 +257,8 @@ def _windowed_total(value, per_unit=False):
     the windows' sums added by a product with a vector of ones, which XLA does not merge
     with them into one long sum, as it merges two sums. Measured (`Layca("sgd")`, ten and
     twenty kernels of 256 x 256, one group, the update compiled by XLA alone): windows
-    compiled 4 functions a kernel and the first step left 147 and 206 MiB resident, the
-    factors 1, and 127 and 171 MiB."""
+    compiled 4 functions a kernel and the resident memory grew by 147 and 206 MiB over the
+    first step, the factors 1, and 127 and 171 MiB."""
     units = int(value.shape[-1]) if per_unit else 1
     rows = ops.reshape(value, (-1, units))
     count = int(rows.shape[0])
