@@ -23,6 +23,12 @@ the median of each is printed. Given two depths (`--layers 10 20`), it also prin
 variant's cost per kernel byte added between them: the slope of its extra memory over
 the model's depth, which leaves out what does not grow with the model (a framework's
 compiled code, a group's temporaries while the largest kernel is stepped).
+
+On PyTorch, `--recompile-limit N` sets `torch._dynamo.config.recompile_limit` (PyTorch's
+default: 8) in every worker before the step is compiled. torch.compile breaks Keras' step
+where Layca chooses between float32 and float64 dot products on their values, so each
+group of kernels that Layca steps (`layca.memory_groups`) is a frame of its own, compiled
+for that group's variables: past the limit, the remaining groups run eagerly.
 """
 
 import argparse
@@ -79,12 +85,18 @@ def kernel_bytes(layers, width):
     return layers * width * width * 4
 
 
-def worker(variant, layers, width):
+def worker(variant, layers, width, recompile_limit=None):
     """Train the variant for three steps; print its peak resident memory in bytes, over the
-    whole fit and over the steps after the first (JSON)."""
+    whole fit and over the steps after the first (JSON). On PyTorch, with `recompile_limit`,
+    torch.compile's limit of compiled versions per frame first set to it."""
     import layer_rotation_tools  # noqa: F401  (Keras with TensorFlow's start-up lines held)
     import keras
     import numpy as np
+
+    if recompile_limit is not None and keras.backend.backend() == "torch":
+        import torch
+
+        torch._dynamo.config.recompile_limit = recompile_limit
 
     from layer_rotation_tools import Layca, LayerRotationCurves, LayerRotationRates, backend  # noqa: F401
 
@@ -138,15 +150,16 @@ def peak():
     return None
 
 
-def peaks_of(variants, layers, width, repeats):
+def peaks_of(variants, layers, width, repeats, recompile_limit=None):
     """{variant: {"whole": median peak resident bytes of the fit, "steps": of the steps after
     the first}} over `repeats` fresh processes, for a model of `layers` kernels, the variants
-    alternating within each repeat."""
+    alternating within each repeat (`worker`'s `recompile_limit` passed on)."""
+    limit = [] if recompile_limit is None else ["--recompile-limit", str(recompile_limit)]
     peaks = {v: [] for v in variants}
     for _ in range(repeats):
         for variant in variants:
             found = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", variant, "--layers",
-                                    str(layers), "--width", str(width)], capture_output=True, text=True,
+                                    str(layers), "--width", str(width)] + limit, capture_output=True, text=True,
                                    env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(2**20)})
             if found.returncode:
                 raise SystemExit(f"{variant} failed: {found.stderr[-2000:]}")
@@ -178,10 +191,12 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--recompile-limit", type=int, default=None,
+                        help="PyTorch: torch._dynamo.config.recompile_limit in every worker (default: PyTorch's, 8)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.layers[0], args.width)
+        return worker(args.worker, args.layers[0], args.width, args.recompile_limit)
     wanted = with_baselines(args.variants)
     depths = sorted(set(args.layers))
     extras = {}  # (variant, layers, measure) -> bytes over the baseline
@@ -189,10 +204,11 @@ def main(argv=None):
 
     for layers in depths:
         kernels = kernel_bytes(layers, args.width)
-        peaks = peaks_of(wanted, layers, args.width, args.repeats)
+        peaks = peaks_of(wanted, layers, args.width, args.repeats, args.recompile_limit)
         print(f"backend {keras.backend.backend()}; {layers} kernels of {args.width} x {args.width} "
-              f"({kernels / 2**20:.0f} MiB); peak resident memory, median of {args.repeats}: "
-              + "; ".join(MEASURES.values()))
+              f"({kernels / 2**20:.0f} MiB)"
+              + ("" if args.recompile_limit is None else f"; torch.compile's recompile_limit {args.recompile_limit}")
+              + f"; peak resident memory, median of {args.repeats}: " + "; ".join(MEASURES.values()))
         for variant in wanted:
             base = VARIANTS[variant][2]
             columns = []
