@@ -171,14 +171,16 @@ def test_torch_compile_runs_the_groups_past_the_recompile_limit_eagerly_with_the
     from layer_rotation_tools import layca as layca_module
 
     monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
     torch._dynamo.reset()  # the versions that earlier tests compiled count towards the limit
     # PyTorch's loggers do not pass their records on to the root logger (pytest's caplog).
     records = _Records()
     logger = logging.getLogger("torch._dynamo.convert_frame")
     logger.addHandler(records)
     try:
-        compiled = _train(jit_compile=True, inner="adam")
+        # PyTorch's own patch, not monkeypatch: pytest 9.2's undo deletes a module attribute
+        # that is not in the module's __dict__, and a deleted dynamo setting is gone.
+        with torch._dynamo.config.patch(recompile_limit=1):
+            compiled = _train(jit_compile=True, inner="adam")
     finally:
         logger.removeHandler(records)
         torch._dynamo.reset()
