@@ -152,17 +152,8 @@ def _train(strategy=None, jit_compile=False, inner="sgd"):
     return [v.numpy() for v in model.weights]
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch.compile's recompile limit")
-def test_torch_compile_runs_the_groups_past_the_recompile_limit_eagerly_with_the_same_weights(monkeypatch):
+def test_torch_compile_runs_the_groups_past_the_recompile_limit_eagerly_with_the_same_weights(monkeypatch, caplog):
     """Under torch.compile each group's update is compiled for its own variables (Layca's
     docstring): past dynamo's recompile limit, here 1, PyTorch warns and runs the other
     groups eagerly, and the weights are those of the step not compiled."""
@@ -172,19 +163,18 @@ def test_torch_compile_runs_the_groups_past_the_recompile_limit_eagerly_with_the
 
     monkeypatch.setattr(layca_module, "GROUP_BYTES", 1)
     torch._dynamo.reset()  # the versions that earlier tests compiled count towards the limit
-    # PyTorch's loggers do not pass their records on to the root logger (pytest's caplog).
-    records = _Records()
+    # PyTorch's loggers do not pass their records on to the root logger, where caplog listens.
     logger = logging.getLogger("torch._dynamo.convert_frame")
-    logger.addHandler(records)
+    logger.addHandler(caplog.handler)
     try:
         # PyTorch's own patch, not monkeypatch: pytest 9.2's undo deletes a module attribute
         # that is not in the module's __dict__, and a deleted dynamo setting is gone.
         with torch._dynamo.config.patch(recompile_limit=1):
             compiled = _train(jit_compile=True, inner="adam")
     finally:
-        logger.removeHandler(records)
+        logger.removeHandler(caplog.handler)
         torch._dynamo.reset()
-    warned = [message for message in records.messages if "hit config.recompile_limit" in message]
+    warned = [message for message in caplog.messages if "hit config.recompile_limit" in message]
     assert any("function: '_update_group'" in message for message in warned), warned
     # Inductor fuses Adam's step into one pass, rounding in another float32 order than the
     # eager step: after these 8 steps a weight of 0.63 differed by 1.1e-5 (PyTorch 2.13).
